@@ -1,0 +1,35 @@
+# The two commands: `make run` (dev gateway on 127.0.0.1:$PORT) and `make test`.
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8080
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench package install functions clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	PORT=$(PORT) $(BIN)/python scripts/devserver --port $(PORT)
+
+# pytest exits 5 when it collects no tests; that is not a failure of the suite
+test: $(STAMP)
+	$(BIN)/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then exit 0; fi; exit $$rc
+
+bench: $(STAMP)
+	$(BIN)/python scripts/bench
+
+package: $(STAMP)
+	$(BIN)/python scripts/package
+
+functions: $(STAMP)
+	$(BIN)/python scripts/gen_functions
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

@@ -1,0 +1,1 @@
+"""The shop's common library: runtime, database, domain modules and adapters."""

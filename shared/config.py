@@ -1,0 +1,95 @@
+"""Every setting of the shop, read from the environment in one place.
+
+Nothing else in the code reads ``os.environ``; call :func:`get_settings`.
+"""
+from __future__ import annotations
+
+import os
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+DEV_TOKEN_SECRET = "dev-token-secret-change-me-in-production"
+DEV_MERCHANT_TOKEN = "dev-merchant-token"
+
+
+class ConfigError(RuntimeError):
+    """The settings are unusable (missing or dev values in production)."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    SHOP_ENV: Literal["dev", "test", "production"] = "dev"
+    MONGODB_URI: Optional[str] = Field(default=None, description="unset: embedded mongomock")
+    MONGODB_DB: str = "shop"
+    TOKEN_SECRET: str = DEV_TOKEN_SECRET
+    TOKEN_TTL_SECONDS: int = Field(default=7 * 24 * 3600, ge=60)
+    MERCHANT_TOKEN: str = DEV_MERCHANT_TOKEN
+    WX_APPID: Optional[str] = None
+    WX_SECRET: Optional[str] = None
+    WECHAT_API_BASE: str = "https://api.weixin.qq.com"
+    WECHAT_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0)
+    ORDER_PAY_TIMEOUT_SECONDS: int = Field(default=900, ge=60)
+    TRUST_CLOUDBASE_IDENTITY: bool = False
+    LOG_LEVEL: str = "INFO"
+    TIMER_BATCH_SIZE: int = Field(default=200, ge=1, le=5000)
+    LOGIN_RATE_LIMIT_PER_MINUTE: int = Field(default=30, ge=1)
+    COUPON_CLAIM_RATE_LIMIT_PER_MINUTE: int = Field(default=20, ge=1)
+
+    @property
+    def is_production(self) -> bool:
+        return self.SHOP_ENV == "production"
+
+    @property
+    def is_dev_or_test(self) -> bool:
+        return self.SHOP_ENV in ("dev", "test")
+
+    @property
+    def uses_wechat_sandbox(self) -> bool:
+        return not (self.WX_APPID and self.WX_SECRET)
+
+    def check_production(self) -> None:
+        """Refuse to run production on dev keys, the sandbox or the embedded database."""
+        if not self.is_production:
+            return
+        problems = []
+        if not self.MONGODB_URI:
+            problems.append("MONGODB_URI must point at a real MongoDB (no embedded database)")
+        if self.TOKEN_SECRET == DEV_TOKEN_SECRET or len(self.TOKEN_SECRET) < 32:
+            problems.append("TOKEN_SECRET must be a random secret of 32+ characters")
+        if self.MERCHANT_TOKEN == DEV_MERCHANT_TOKEN or len(self.MERCHANT_TOKEN) < 24:
+            problems.append("MERCHANT_TOKEN must be a random secret of 24+ characters")
+        if self.uses_wechat_sandbox:
+            problems.append("WX_APPID and WX_SECRET are required (no login sandbox)")
+        if problems:
+            raise ConfigError("production refuses to start: " + "; ".join(problems))
+
+
+_settings: Optional[Settings] = None
+
+
+def _from_environment() -> Settings:
+    names = Settings.model_fields.keys()
+    values = {name: os.environ[name] for name in names if os.environ.get(name, "") != ""}
+    try:
+        settings = Settings(**values)
+    except ValidationError as exc:
+        fields = ", ".join(str(err["loc"][0]) for err in exc.errors())
+        raise ConfigError(f"invalid settings: {fields}") from None
+    settings.check_production()
+    return settings
+
+
+def get_settings() -> Settings:
+    """The settings of this warm instance, read once."""
+    global _settings
+    if _settings is None:
+        _settings = _from_environment()
+    return _settings
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests and the dev server change the environment)."""
+    global _settings
+    _settings = None

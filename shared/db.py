@@ -1,0 +1,168 @@
+"""The database handle: one MongoClient per warm instance, and the index declarations.
+
+``MONGODB_URI`` unset means the embedded database: mongomock in memory. mongomock is not
+thread-safe (200 threads racing a conditional ``$inc`` sold 59 of 50 units), so every
+operation on it goes through one lock, which gives the per-operation atomicity a real server
+gives. Code never sees the difference: it gets a ``Database``-like object either way.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, Iterator, Optional
+
+from shared.config import get_settings
+
+# collection -> list of (keys, options). Created idempotently by ensure_indexes().
+INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
+    "users": [([("openid", 1)], {"unique": True})],
+    "categories": [([("sort", 1)], {})],
+    "products": [
+        ([("status", 1), ("category_id", 1), ("created_at", -1)], {}),
+        ([("status", 1), ("price_min", 1)], {}),
+        ([("status", 1), ("sales", -1)], {}),
+        ([("tokens", 1)], {}),
+    ],
+    "skus": [([("product_id", 1)], {})],
+    "addresses": [([("user_id", 1), ("created_at", 1)], {})],
+    "cart_items": [([("user_id", 1), ("sku_id", 1)], {"unique": True}),
+                   ([("added_at", 1)], {})],
+    "orders": [
+        ([("user_id", 1), ("request_id", 1)], {"unique": True}),
+        ([("user_id", 1), ("status", 1), ("created_at", -1)], {}),
+        ([("status", 1), ("pay_deadline", 1)], {}),
+        ([("status", 1), ("created_at", -1)], {}),
+    ],
+    "coupons": [([("created_at", -1)], {})],
+    "user_coupons": [([("user_id", 1), ("status", 1)], {}),
+                     ([("coupon_id", 1)], {})],
+    "coupon_claims": [],
+    "rate_limits": [([("expires_at", 1)], {})],
+    "stock_adjustments": [([("sku_id", 1), ("at", -1)], {})],
+}
+
+_lock = threading.RLock()
+_client: Any = None
+_db: Any = None
+
+
+class _LockedCursor:
+    """A mongomock cursor whose results are computed under the embedded lock."""
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._cursor, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with _lock:
+                result = attr(*args, **kwargs)
+            return self if result is self._cursor else result
+        return call
+
+    def __iter__(self) -> Iterator[dict]:
+        with _lock:
+            rows = list(self._cursor)
+        return iter(rows)
+
+
+class _LockedCollection:
+    def __init__(self, collection: Any) -> None:
+        self._collection = collection
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._collection, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with _lock:
+                result = attr(*args, **kwargs)
+                if name == "find":
+                    return _LockedCursor(result)
+                if name == "aggregate":
+                    return iter(list(result))
+            return result
+        return call
+
+
+class _LockedDatabase:
+    def __init__(self, database: Any) -> None:
+        self._database = database
+        self.name = database.name
+
+    def __getitem__(self, name: str) -> _LockedCollection:
+        return _LockedCollection(self._database[name])
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if not hasattr(type(self._database), name):
+            return _LockedCollection(self._database[name])
+        attr = getattr(self._database, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with _lock:
+                return attr(*args, **kwargs)
+        return call
+
+
+def _connect() -> Any:
+    settings = get_settings()
+    if settings.MONGODB_URI:
+        from pymongo import MongoClient
+        client = MongoClient(settings.MONGODB_URI, tz_aware=True, serverSelectionTimeoutMS=5000,
+                             connectTimeoutMS=5000, appname="shop-backend")
+        return client, client[settings.MONGODB_DB]
+    import mongomock
+    client = mongomock.MongoClient(tz_aware=True)
+    return client, _LockedDatabase(client[settings.MONGODB_DB])
+
+
+def get_db() -> Any:
+    """The database of this warm instance; the client is created once and reused."""
+    global _client, _db
+    if _db is None:
+        with _lock:
+            if _db is None:
+                _client, _db = _connect()
+                ensure_indexes(_db)
+    return _db
+
+
+def is_embedded() -> bool:
+    return not get_settings().MONGODB_URI
+
+
+def ensure_indexes(db: Any) -> None:
+    """Create every declared index; creating an existing index is a no-op."""
+    for collection, indexes in INDEXES.items():
+        for keys, options in indexes:
+            db[collection].create_index(keys, **options)
+
+
+def reset_db(drop: bool = False) -> None:
+    """Forget the cached handle (tests, settings changes); optionally drop the database first."""
+    global _client, _db
+    with _lock:
+        if drop and _client is not None and _db is not None:
+            _client.drop_database(_db.name)
+        if _client is not None and not isinstance(_db, _LockedDatabase):
+            _client.close()
+        _client, _db = None, None
+
+
+def ping() -> bool:
+    db = get_db()
+    if isinstance(db, _LockedDatabase):
+        return True
+    db.command("ping")
+    return True
+
+
+def duplicate_key_error() -> type:
+    """The DuplicateKeyError class both clients raise (mongomock re-exports pymongo's)."""
+    from pymongo.errors import DuplicateKeyError
+    return DuplicateKeyError

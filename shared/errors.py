@@ -1,0 +1,54 @@
+"""The one error type of the shop, its codes, HTTP statuses and bilingual messages."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+# code -> (HTTP status, Chinese message, English message)
+ERRORS: dict[str, tuple[int, str, str]] = {
+    "BAD_REQUEST": (400, "请求格式错误", "The request is malformed"),
+    "UNAUTHENTICATED": (401, "请先登录", "Please log in"),
+    "INVALID_CODE": (401, "登录凭证无效，请重新登录", "The login code is invalid or used"),
+    "FORBIDDEN": (403, "没有权限", "Not allowed"),
+    "USER_BLOCKED": (403, "账号存在风险，暂时无法登录", "This WeChat account is restricted"),
+    "NOT_FOUND": (404, "内容不存在", "Not found"),
+    "UNKNOWN_ACTION": (404, "未知的操作", "Unknown action"),
+    "METHOD_NOT_ALLOWED": (405, "请求方法不支持", "Method not allowed"),
+    "CONFLICT": (409, "操作冲突，请刷新后重试", "Conflict, please refresh and retry"),
+    "INVALID_STATE": (409, "当前状态不允许此操作", "Not allowed in the current state"),
+    "OUT_OF_STOCK": (409, "库存不足", "Out of stock"),
+    "PRODUCT_UNAVAILABLE": (409, "商品已下架", "The product is not on sale"),
+    "COUPON_UNAVAILABLE": (409, "优惠券不可用", "The coupon cannot be used"),
+    "COUPON_SOLD_OUT": (409, "优惠券已领完", "The coupon is all claimed"),
+    "COUPON_LIMIT_REACHED": (409, "已达领取上限", "You have claimed this coupon the maximum times"),
+    "LIMIT_EXCEEDED": (409, "超出数量上限", "Limit exceeded"),
+    "PAYLOAD_TOO_LARGE": (413, "请求内容过大", "The request body is too large"),
+    "VALIDATION_ERROR": (422, "输入有误", "Invalid input"),
+    "RATE_LIMITED": (429, "操作太频繁，请稍后再试", "Too many requests, try again later"),
+    "INTERNAL": (500, "服务器开小差了，请稍后再试", "Internal error"),
+    "CONFIG_ERROR": (500, "服务配置错误", "The service is misconfigured"),
+    "UPSTREAM_ERROR": (502, "微信服务暂时不可用，请稍后再试", "WeChat is unavailable, try again later"),
+}
+
+
+class ShopError(Exception):
+    """A business or request error with a stable code; the runtime maps it to the envelope."""
+
+    def __init__(self, code: str, message: Optional[str] = None,
+                 details: Optional[dict[str, Any]] = None) -> None:
+        if code not in ERRORS:
+            raise ValueError(f"unknown error code {code}")
+        status, zh, en = ERRORS[code]
+        self.code = code
+        self.status = status
+        self.message = message or en
+        self.message_zh = zh
+        self.details = details or {}
+        super().__init__(f"{code}: {self.message}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message,
+                "message_zh": self.message_zh, "details": self.details}
+
+
+def not_found(what: str) -> ShopError:
+    return ShopError("NOT_FOUND", f"{what} not found", {"resource": what})

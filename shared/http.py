@@ -1,0 +1,165 @@
+"""The one WSGI app: the dev gateway serves it, and API Gateway events reach it via serverless-wsgi.
+
+Routes: ``GET /healthz``, ``POST /api/<action>``. A path may carry a prefix before ``/api/``
+(an API Gateway stage or base path); it is ignored.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Callable, Iterable, Optional
+
+from shared.errors import ShopError
+from shared.log import get_logger
+from shared.runtime import (Credentials, Outcome, dispatch, error_outcome, new_request_id,
+                            to_json)
+
+logger = get_logger("shop.http")
+
+MAX_BODY_BYTES = 1 << 20
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_ACTION_PATH = re.compile(r"(?:^|/)api/([^/]*)/?$")
+
+StartResponse = Callable[..., Any]
+
+
+def _respond(start_response: StartResponse, outcome: Outcome, request_id: str) -> Iterable[bytes]:
+    body = to_json(outcome.envelope).encode("utf-8")
+    start_response(f"{outcome.status} {_reason(outcome.status)}", [
+        ("Content-Type", "application/json; charset=utf-8"),
+        ("Content-Length", str(len(body))),
+        ("X-Request-Id", request_id),
+        ("Cache-Control", "no-store"),
+    ])
+    return [body]
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+def _bearer(environ: dict[str, Any]) -> Optional[str]:
+    header = environ.get("HTTP_AUTHORIZATION", "")
+    scheme, _, token = header.strip().partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _client_ip(environ: dict[str, Any]) -> Optional[str]:
+    forwarded = environ.get("HTTP_X_FORWARDED_FOR", "")
+    return forwarded.split(",")[0].strip() or environ.get("REMOTE_ADDR") or None
+
+
+def _request_id(environ: dict[str, Any]) -> str:
+    candidate = environ.get("HTTP_X_REQUEST_ID", "")
+    if not candidate:
+        event = environ.get("serverless.event") or {}
+        candidate = str((event.get("requestContext") or {}).get("requestId") or "")
+    return candidate if _REQUEST_ID.match(candidate) else new_request_id()
+
+
+def _read_json_body(environ: dict[str, Any]) -> Any:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise ShopError("BAD_REQUEST", "invalid Content-Length") from None
+    if length > MAX_BODY_BYTES:
+        raise ShopError("PAYLOAD_TOO_LARGE", details={"max_bytes": MAX_BODY_BYTES})
+    raw = environ["wsgi.input"].read(length) if length > 0 else b""
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ShopError("BAD_REQUEST", "the body is not valid JSON") from None
+
+
+def _healthz() -> Outcome:
+    from shared.config import get_settings
+    from shared.db import is_embedded, ping
+    settings = get_settings()
+    ping()
+    return Outcome(200, {"ok": True, "data": {
+        "status": "ready", "env": settings.SHOP_ENV,
+        "database": "embedded" if is_embedded() else "mongodb"}})
+
+
+def _route(environ: dict[str, Any], request_id: str) -> Outcome:
+    method = environ.get("REQUEST_METHOD", "GET").upper()
+    path = environ.get("PATH_INFO", "") or "/"
+    if path.rstrip("/").endswith("/healthz"):
+        if method not in ("GET", "HEAD"):
+            raise ShopError("METHOD_NOT_ALLOWED")
+        return _healthz()
+    match = _ACTION_PATH.search(path)
+    if match is None:
+        raise ShopError("NOT_FOUND", f"no route {path[:100]}", {"path": path[:100]})
+    if method != "POST":
+        raise ShopError("METHOD_NOT_ALLOWED", "use POST with a JSON body")
+    action = match.group(1)
+    bound = (environ.get("serverless.event") or {}).get("shopAction")
+    if bound and bound != action:
+        # an API Gateway route bound to one function must not reach another function's action
+        raise ShopError("UNKNOWN_ACTION", f"this function serves {bound!r} only")
+    creds = Credentials(bearer=_bearer(environ), client_ip=_client_ip(environ))
+    return dispatch(action, _read_json_body(environ), creds, request_id)
+
+
+def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    request_id = _request_id(environ)
+    try:
+        outcome = _route(environ, request_id)
+    except ShopError as exc:
+        outcome = error_outcome(exc)
+    except Exception:
+        logger.exception("unhandled error in the HTTP layer")
+        outcome = error_outcome(ShopError("INTERNAL", details={"request_id": request_id}))
+    return _respond(start_response, outcome, request_id)
+
+
+# ---- Tencent API Gateway ------------------------------------------------------------------
+
+def normalise_gateway_event(action: str, event: dict[str, Any]) -> dict[str, Any]:
+    """A Tencent API Gateway event in the shape serverless-wsgi reads (API Gateway v1)."""
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    body = event.get("body")
+    if body is None:
+        body = ""
+    elif not isinstance(body, str):
+        body = json.dumps(body)
+    context = event.get("requestContext") or {}
+    query = event.get("queryString") or event.get("queryStringParameters") or {}
+    return {
+        "httpMethod": event["httpMethod"].upper(),
+        "path": event["path"],
+        "headers": headers,
+        "queryStringParameters": {str(k): str(v) for k, v in query.items()}
+        if isinstance(query, dict) else {},
+        "body": body,
+        "isBase64Encoded": bool(event.get("isBase64Encoded")),
+        "requestContext": {"requestId": context.get("requestId"),
+                           "stage": context.get("stage"),
+                           "identity": {"sourceIp": context.get("sourceIp", "")}},
+        "shopAction": action,
+    }
+
+
+def serve_gateway_event(action: str, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    import serverless_wsgi
+    try:
+        normalised = normalise_gateway_event(action, event)
+        response = serverless_wsgi.handle_request(app, normalised, context)
+    except Exception:
+        # a body that is not valid base64, headers that are not a mapping, ...
+        logger.exception("unreadable API Gateway event")
+        outcome = error_outcome(ShopError("BAD_REQUEST", "unreadable request"))
+        return {"isBase64Encoded": False, "statusCode": outcome.status,
+                "headers": {"Content-Type": "application/json; charset=utf-8"},
+                "body": to_json(outcome.envelope)}
+    return {"isBase64Encoded": bool(response.get("isBase64Encoded", False)),
+            "statusCode": response["statusCode"],
+            "headers": response.get("headers", {}),
+            "body": response.get("body", "")}

@@ -1,0 +1,392 @@
+"""Orders: place (reserving stock), cancel, pay (dev stand-in), ship, receive, time out.
+
+No transactions: every step is a conditional update on the current state, so a duplicate or
+late call finds nothing to change. Stock per SKU is ``stock`` (for sale), ``locked`` (held by
+unpaid orders) and ``sold``; their sum changes only when the merchant restocks.
+
+Each order line records where its units are (``stock``: none -> locked -> sold | released),
+and a line moves by a conditional update on the order before the SKU is touched, so a unit is
+never released or sold twice. A crash between the two steps errs on the safe side: units stay
+locked (never oversold) and the reconciler in ``cancel_expired_orders`` cleans up what it can.
+"""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from typing import Any, Literal, Optional
+
+from pydantic import Field, model_validator
+
+from shared import coupons
+from shared.addresses import SNAPSHOT_FIELDS, find_owned
+from shared.common import Input, PageInput, iso, new_id, page_of
+from shared.errors import ShopError, not_found
+
+MAX_LINES = 50
+STALE_PLACEMENT = timedelta(minutes=10)
+VISIBLE_STATUSES = ["pending_payment", "paid", "shipped", "completed", "cancelled"]
+OrderStatus = Literal["pending_payment", "paid", "shipped", "completed", "cancelled"]
+
+
+class OrderLineInput(Input):
+    sku_id: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(ge=1, le=999)
+
+
+class PlaceOrderInput(Input):
+    request_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    items: Optional[list[OrderLineInput]] = Field(default=None, min_length=1,
+                                                  max_length=MAX_LINES)
+    from_cart: bool = False
+    address_id: str = Field(min_length=1, max_length=64)
+    coupon_id: Optional[str] = Field(default=None, max_length=64)
+    note: str = Field(default="", max_length=200)
+
+    @model_validator(mode="after")
+    def one_source(self) -> "PlaceOrderInput":
+        if bool(self.items) == self.from_cart:
+            raise ValueError("give either items or from_cart: true")
+        return self
+
+
+class OrderIdInput(Input):
+    order_id: str = Field(min_length=1, max_length=64)
+
+
+class ListOrdersInput(PageInput):
+    status: Optional[OrderStatus] = None
+
+
+class MerchantListOrdersInput(ListOrdersInput):
+    user_id: Optional[str] = Field(default=None, max_length=64)
+
+
+class ShipOrderInput(OrderIdInput):
+    carrier: str = Field(min_length=1, max_length=32)
+    tracking_no: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
+
+
+# ---- views ---------------------------------------------------------------------------------
+
+def order_view(doc: dict[str, Any], merchant: bool = False) -> dict[str, Any]:
+    view = {
+        "id": doc["_id"], "status": doc["status"],
+        "items": [{k: line.get(k) for k in ("sku_id", "product_id", "title", "specs", "image",
+                                            "price", "quantity", "subtotal")}
+                  for line in doc["items"]],
+        "goods_total": doc["goods_total"], "discount": doc.get("discount", 0),
+        "shipping_fee": doc.get("shipping_fee", 0), "total": doc["total"],
+        "coupon_id": doc.get("coupon_id"), "address": doc["address"], "note": doc.get("note", ""),
+        "pay_deadline": iso(doc["pay_deadline"]), "created_at": iso(doc["created_at"]),
+        "paid_at": iso(doc.get("paid_at")), "shipped_at": iso(doc.get("shipped_at")),
+        "completed_at": iso(doc.get("completed_at")), "cancelled_at": iso(doc.get("cancelled_at")),
+        "cancel_reason": doc.get("cancel_reason"), "shipment": doc.get("shipment"),
+        "request_id": doc["request_id"],
+    }
+    if merchant:
+        view["user_id"] = doc["user_id"]
+    return view
+
+
+# ---- placing -------------------------------------------------------------------------------
+
+def _requested_lines(ctx: Any, req: PlaceOrderInput) -> list[tuple[str, int]]:
+    if req.from_cart:
+        rows = [(c["sku_id"], c["quantity"]) for c in ctx.db.cart_items.find(
+            {"user_id": ctx.user_id, "selected": True}).sort([("added_at", 1), ("_id", 1)])]
+        if not rows:
+            raise ShopError("VALIDATION_ERROR", "no selected lines in the cart",
+                            {"fields": [{"field": "from_cart", "message": "the cart is empty",
+                                         "type": "empty_cart"}]})
+    else:
+        rows = [(line.sku_id, line.quantity) for line in req.items or []]
+    merged: dict[str, int] = {}
+    for sku_id, quantity in rows:
+        merged[sku_id] = merged.get(sku_id, 0) + quantity
+    if len(merged) > MAX_LINES:
+        raise ShopError("LIMIT_EXCEEDED", f"at most {MAX_LINES} lines in an order")
+    return list(merged.items())
+
+
+def _priced_lines(db: Any, lines: list[tuple[str, int]]) -> list[dict[str, Any]]:
+    """Order lines priced from the catalog; the client never says what anything costs."""
+    skus = {s["_id"]: s for s in db.skus.find({"_id": {"$in": [s for s, _ in lines]}},
+                                              {"product_id": 1, "specs": 1, "price": 1,
+                                               "image": 1, "active": 1})}
+    products = {p["_id"]: p for p in db.products.find(
+        {"_id": {"$in": sorted({s["product_id"] for s in skus.values()})}},
+        {"title": 1, "images": 1, "status": 1})}
+    priced = []
+    for sku_id, quantity in lines:
+        sku = skus.get(sku_id)
+        if sku is None or not sku.get("active", True):
+            raise ShopError("NOT_FOUND", "sku not found", {"resource": "sku", "sku_id": sku_id})
+        product = products.get(sku["product_id"])
+        if product is None or product["status"] != "on_sale":
+            raise ShopError("PRODUCT_UNAVAILABLE", details={"sku_id": sku_id})
+        priced.append({"sku_id": sku_id, "product_id": sku["product_id"],
+                       "title": product["title"], "specs": sku.get("specs", {}),
+                       "image": sku.get("image") or (product.get("images") or [""])[0],
+                       "price": sku["price"], "quantity": quantity,
+                       "subtotal": sku["price"] * quantity, "stock": "none"})
+    return priced
+
+
+def _reserve_lines(db: Any, order: dict[str, Any], reserved: list[int]) -> None:
+    """Take each line's units from stock into locked, noting each in ``reserved``."""
+    last = len(order["items"]) - 1
+    for index, line in enumerate(order["items"]):
+        taken = db.skus.update_one(
+            {"_id": line["sku_id"], "active": True, "stock": {"$gte": line["quantity"]}},
+            {"$inc": {"stock": -line["quantity"], "locked": line["quantity"]}})
+        if taken.modified_count == 0:
+            sku = db.skus.find_one({"_id": line["sku_id"]}, {"stock": 1}) or {"stock": 0}
+            raise ShopError("OUT_OF_STOCK", f"only {sku['stock']} left of {line['title']}",
+                            {"sku_id": line["sku_id"], "available": sku["stock"],
+                             "requested": line["quantity"]})
+        reserved.append(index)
+        if index != last:  # the last line is marked together with the order's first state
+            db.orders.update_one({"_id": order["_id"]},
+                                 {"$set": {f"items.{index}.stock": "locked"}})
+
+
+def _undo_placement(db: Any, order: dict[str, Any], reserved: list[int]) -> None:
+    for index in reserved:
+        line = order["items"][index]
+        db.skus.update_one({"_id": line["sku_id"]},
+                           {"$inc": {"stock": line["quantity"], "locked": -line["quantity"]}})
+    if order.get("coupon_id"):
+        coupons.return_from_order(db, order["coupon_id"], order["_id"])
+    db.orders.delete_one({"_id": order["_id"], "status": "reserving"})
+
+
+def _wait_for_placement(db: Any, user_id: str, request_id: str) -> Optional[dict[str, Any]]:
+    """The order a concurrent call with this request_id is placing, once it settles."""
+    for _ in range(60):
+        doc = db.orders.find_one({"user_id": user_id, "request_id": request_id})
+        if doc is None or doc["status"] != "reserving":
+            return doc
+        time.sleep(0.05)
+    raise ShopError("CONFLICT", "this order is still being placed; retry in a moment")
+
+
+def place_order(ctx: Any, req: PlaceOrderInput) -> dict[str, Any]:
+    from shared.db import duplicate_key_error
+    for _ in range(3):
+        existing = _wait_for_placement(ctx.db, ctx.user_id, req.request_id)
+        if existing is not None:
+            return order_view(existing)
+        try:
+            return _place(ctx, req)
+        except duplicate_key_error():
+            continue  # a retry of the same request won the race: answer with its order
+    raise ShopError("CONFLICT", "this order is still being placed; retry in a moment")
+
+
+def _place(ctx: Any, req: PlaceOrderInput) -> dict[str, Any]:
+    db = ctx.db
+    lines = _priced_lines(db, _requested_lines(ctx, req))
+    address = find_owned(db, ctx.user_id, req.address_id)
+    goods_total = sum(line["subtotal"] for line in lines)
+    order = {"_id": new_id("ord"), "user_id": ctx.user_id, "request_id": req.request_id,
+             "status": "reserving", "items": lines, "goods_total": goods_total, "discount": 0,
+             "shipping_fee": 0, "total": goods_total, "coupon_id": None,
+             "address": {f: address.get(f, "") for f in SNAPSHOT_FIELDS}, "note": req.note,
+             "created_at": ctx.now,
+             "pay_deadline": ctx.now + timedelta(seconds=ctx.settings.ORDER_PAY_TIMEOUT_SECONDS)}
+    db.orders.insert_one(order)  # the unique (user_id, request_id) makes a retry collide here
+    reserved: list[int] = []
+    try:
+        if req.coupon_id:
+            discount = coupons.use_for_order(db, ctx.user_id, req.coupon_id, order["_id"],
+                                             goods_total, ctx.now)
+            order.update(coupon_id=req.coupon_id, discount=discount,
+                         total=goods_total - discount)
+        _reserve_lines(db, order, reserved)
+    except BaseException:
+        _undo_placement(db, order, reserved)
+        raise
+    for line in order["items"]:
+        line["stock"] = "locked"
+    db.orders.update_one({"_id": order["_id"], "status": "reserving"},
+                         {"$set": {"status": "pending_payment", "items": order["items"],
+                                   "coupon_id": order["coupon_id"], "discount": order["discount"],
+                                   "total": order["total"]}})
+    order["status"] = "pending_payment"
+    if req.from_cart:
+        db.cart_items.delete_many({"user_id": ctx.user_id,
+                                   "sku_id": {"$in": [line["sku_id"] for line in lines]}})
+    return order_view(order)
+
+
+# ---- moving units between stock, locked and sold -------------------------------------------
+
+def _move_lines(db: Any, order: dict[str, Any], to: str) -> int:
+    """Release (to="released") or sell (to="sold") every locked line of the order, once."""
+    moved = 0
+    for index, line in enumerate(order["items"]):
+        claimed = db.orders.update_one({"_id": order["_id"], f"items.{index}.stock": "locked"},
+                                       {"$set": {f"items.{index}.stock": to}})
+        if claimed.modified_count == 0:
+            continue
+        quantity = line["quantity"]
+        if to == "released":
+            db.skus.update_one({"_id": line["sku_id"]},
+                               {"$inc": {"stock": quantity, "locked": -quantity}})
+        else:
+            db.skus.update_one({"_id": line["sku_id"]},
+                               {"$inc": {"locked": -quantity, "sold": quantity}})
+            db.products.update_one({"_id": line["product_id"]}, {"$inc": {"sales": quantity}})
+        moved += 1
+    return moved
+
+
+def release_order(db: Any, order: dict[str, Any]) -> None:
+    """Give a cancelled order's units back to stock and its coupon back to the wallet."""
+    _move_lines(db, order, "released")
+    if order.get("coupon_id"):
+        coupons.return_from_order(db, order["coupon_id"], order["_id"])
+
+
+def _transition(db: Any, query: dict[str, Any], status_from: str, changes: dict[str, Any]) \
+        -> Optional[dict[str, Any]]:
+    from pymongo import ReturnDocument
+    return db.orders.find_one_and_update({**query, "status": status_from}, {"$set": changes},
+                                         return_document=ReturnDocument.AFTER)
+
+
+def _owned(db: Any, user_id: str, order_id: str) -> dict[str, Any]:
+    doc = db.orders.find_one({"_id": order_id, "user_id": user_id,
+                              "status": {"$in": VISIBLE_STATUSES}})
+    if doc is None:
+        raise not_found("order")
+    return doc
+
+
+def _refuse(doc: dict[str, Any], wanted: str) -> ShopError:
+    return ShopError("INVALID_STATE", f"the order is {doc['status']}, it cannot be {wanted}",
+                     {"status": doc["status"]})
+
+
+def cancel(db: Any, order_id: str, now: datetime, reason: str,
+           extra_query: Optional[dict[str, Any]] = None) -> Optional[dict[str, Any]]:
+    """Cancel an unpaid order and release what it holds; None if it was not unpaid."""
+    doc = _transition(db, {"_id": order_id, **(extra_query or {})}, "pending_payment",
+                      {"status": "cancelled", "cancelled_at": now, "cancel_reason": reason})
+    if doc is not None:
+        release_order(db, doc)
+    return doc
+
+
+# ---- shopper actions -----------------------------------------------------------------------
+
+def get_order(ctx: Any, req: OrderIdInput) -> dict[str, Any]:
+    return order_view(_owned(ctx.db, ctx.user_id, req.order_id))
+
+
+def _list_orders(ctx: Any, req: ListOrdersInput, query: dict[str, Any],
+                 merchant: bool) -> dict[str, Any]:
+    query["status"] = req.status or {"$in": VISIBLE_STATUSES}
+    docs = ctx.db.orders.find(query).sort([("created_at", -1), ("_id", -1)]) \
+        .skip(req.skip).limit(req.page_size)
+    return page_of([order_view(d, merchant) for d in docs],
+                   ctx.db.orders.count_documents(query), req)
+
+
+def list_orders(ctx: Any, req: ListOrdersInput) -> dict[str, Any]:
+    return _list_orders(ctx, req, {"user_id": ctx.user_id}, merchant=False)
+
+
+def cancel_order(ctx: Any, req: OrderIdInput) -> dict[str, Any]:
+    doc = _owned(ctx.db, ctx.user_id, req.order_id)
+    cancelled = cancel(ctx.db, doc["_id"], ctx.now, "user", {"user_id": ctx.user_id})
+    if cancelled is not None:
+        return order_view(cancelled)
+    doc = _owned(ctx.db, ctx.user_id, req.order_id)
+    if doc["status"] == "cancelled":
+        return order_view(doc)  # cancelling twice is the same as once
+    raise _refuse(doc, "cancelled")
+
+
+def confirm_receipt(ctx: Any, req: OrderIdInput) -> dict[str, Any]:
+    doc = _owned(ctx.db, ctx.user_id, req.order_id)
+    done = _transition(ctx.db, {"_id": doc["_id"], "user_id": ctx.user_id}, "shipped",
+                       {"status": "completed", "completed_at": ctx.now})
+    if done is not None:
+        return order_view(done)
+    doc = _owned(ctx.db, ctx.user_id, req.order_id)
+    if doc["status"] == "completed":
+        return order_view(doc)
+    raise _refuse(doc, "received")
+
+
+# ---- merchant actions ----------------------------------------------------------------------
+
+def _any(db: Any, order_id: str) -> dict[str, Any]:
+    doc = db.orders.find_one({"_id": order_id, "status": {"$in": VISIBLE_STATUSES}})
+    if doc is None:
+        raise not_found("order")
+    return doc
+
+
+def merchant_list_orders(ctx: Any, req: MerchantListOrdersInput) -> dict[str, Any]:
+    query = {"user_id": req.user_id} if req.user_id else {}
+    return _list_orders(ctx, req, query, merchant=True)
+
+
+def merchant_get_order(ctx: Any, req: OrderIdInput) -> dict[str, Any]:
+    return order_view(_any(ctx.db, req.order_id), merchant=True)
+
+
+def ship_order(ctx: Any, req: ShipOrderInput) -> dict[str, Any]:
+    shipment = {"carrier": req.carrier, "tracking_no": req.tracking_no}
+    done = _transition(ctx.db, {"_id": req.order_id}, "paid",
+                       {"status": "shipped", "shipped_at": ctx.now, "shipment": shipment})
+    if done is not None:
+        return order_view(done, merchant=True)
+    doc = _any(ctx.db, req.order_id)
+    if doc["status"] == "shipped" and doc.get("shipment") == shipment:
+        return order_view(doc, merchant=True)
+    raise _refuse(doc, "shipped")
+
+
+def mark_paid(ctx: Any, req: OrderIdInput) -> dict[str, Any]:
+    """Dev/test stand-in for a payment notify: pending_payment -> paid, units sold."""
+    done = _transition(ctx.db, {"_id": req.order_id}, "pending_payment",
+                       {"status": "paid", "paid_at": ctx.now,
+                        "payment": {"method": "dev", "transaction_id": None}})
+    if done is not None:
+        _move_lines(ctx.db, done, "sold")
+        return order_view(done, merchant=True)
+    doc = _any(ctx.db, req.order_id)
+    if doc["status"] == "paid":
+        return order_view(doc, merchant=True)
+    raise _refuse(doc, "paid")
+
+
+# ---- timer: order_timeout ------------------------------------------------------------------
+
+def cancel_expired_orders(ctx: Any) -> dict[str, int]:
+    """Cancel unpaid orders past their deadline; repair placements and cancels a crash cut."""
+    db, batch = ctx.db, ctx.settings.TIMER_BATCH_SIZE
+    expired = [d["_id"] for d in db.orders.find(
+        {"status": "pending_payment", "pay_deadline": {"$lte": ctx.now}}, {"_id": 1})
+        .sort([("pay_deadline", 1)]).limit(batch)]
+    cancelled = sum(1 for order_id in expired
+                    if cancel(db, order_id, ctx.now, "timeout",
+                              {"pay_deadline": {"$lte": ctx.now}}) is not None)
+    abandoned = 0
+    for doc in db.orders.find({"status": "reserving",
+                               "created_at": {"$lte": ctx.now - STALE_PLACEMENT}}).limit(batch):
+        stale = _transition(db, {"_id": doc["_id"]}, "reserving",
+                            {"status": "failed", "cancelled_at": ctx.now,
+                             "cancel_reason": "placement_interrupted"})
+        if stale is not None:
+            release_order(db, stale)
+            abandoned += 1
+    repaired = 0
+    for doc in db.orders.find({"status": {"$in": ["cancelled", "failed"]},
+                               "items.stock": "locked"}).limit(batch):
+        repaired += 1 if _move_lines(db, doc, "released") else 0
+    return {"cancelled": cancelled, "abandoned": abandoned, "repaired": repaired,
+            "more": len(expired) == batch}
