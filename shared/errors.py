@@ -26,6 +26,7 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "RATE_LIMITED": (429, "操作太频繁，请稍后再试", "Too many requests, try again later"),
     "INTERNAL": (500, "服务器开小差了，请稍后再试", "Internal error"),
     "CONFIG_ERROR": (500, "服务配置错误", "The service is misconfigured"),
+    "UNAVAILABLE": (503, "服务繁忙，请稍后再试", "The service is unavailable, try again later"),
     "UPSTREAM_ERROR": (502, "微信服务暂时不可用，请稍后再试", "WeChat is unavailable, try again later"),
 }
 

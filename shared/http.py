@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable, Optional
 from shared.errors import ShopError
 from shared.log import get_logger
 from shared.runtime import (Credentials, Outcome, dispatch, error_outcome, new_request_id,
-                            to_json)
+                            to_json, unexpected_error)
 
 logger = get_logger("shop.http")
 
@@ -114,9 +114,8 @@ def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[byte
         outcome = _route(environ, request_id)
     except ShopError as exc:
         outcome = error_outcome(exc)
-    except Exception:
-        logger.exception("unhandled error in the HTTP layer")
-        outcome = error_outcome(ShopError("INTERNAL", details={"request_id": request_id}))
+    except Exception as exc:
+        outcome = error_outcome(unexpected_error(exc, "the HTTP layer", request_id))
     return _respond(start_response, outcome, request_id)
 
 

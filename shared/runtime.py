@@ -135,23 +135,32 @@ def _dispatch(action_name: str, payload: Any, creds: Credentials, request_id: st
         settings = get_settings()
         if action.auth in ("merchant", "dev"):
             _check_merchant(action, creds, settings)
-        model = _load(action.module, action.input_model)
-        request = model.model_validate(payload)
         ctx = _make_context(request_id, creds)
         if action.auth == "user":
             _resolve_user(action, creds, ctx)
+        request = _load(action.module, action.input_model).model_validate(payload)
         data = _load(action.module, action.function)(ctx, request)
         return Outcome(200, {"ok": True, "data": data})
     except ShopError as exc:
         return error_outcome(exc)
     except ValidationError as exc:
         return error_outcome(_validation_error(exc))
-    except ConfigError as exc:
+    except Exception as exc:
+        return error_outcome(unexpected_error(exc, f"action {action_name}", request_id))
+
+
+def unexpected_error(exc: Exception, where: str, request_id: str) -> ShopError:
+    """Map what no domain code raised on purpose; the stack trace goes to the log only."""
+    from pymongo.errors import ConnectionFailure
+    if isinstance(exc, ConfigError):
         log_event(logger, "configuration refused", logging.ERROR, reason=str(exc))
-        return error_outcome(ShopError("CONFIG_ERROR"))
-    except Exception:  # a real bug: log it whole, answer without the stack trace
-        logger.exception("unhandled error in action %s", action_name)
-        return error_outcome(ShopError("INTERNAL", details={"request_id": request_id}))
+        return ShopError("CONFIG_ERROR")
+    if isinstance(exc, ConnectionFailure):
+        log_event(logger, "database unreachable", logging.ERROR, where=where,
+                  error=type(exc).__name__)
+        return ShopError("UNAVAILABLE", details={"request_id": request_id})
+    logger.exception("unhandled error in %s", where)
+    return ShopError("INTERNAL", details={"request_id": request_id})
 
 
 def run_timer(name: str, request_id: Optional[str] = None) -> Outcome:
@@ -167,12 +176,8 @@ def run_timer(name: str, request_id: Optional[str] = None) -> Outcome:
         outcome = Outcome(200, {"ok": True, "data": _load(module, function)(ctx)})
     except ShopError as exc:
         outcome = error_outcome(exc)
-    except ConfigError as exc:
-        log_event(logger, "configuration refused", logging.ERROR, reason=str(exc))
-        outcome = error_outcome(ShopError("CONFIG_ERROR"))
-    except Exception:
-        logger.exception("timer %s failed", name)
-        outcome = error_outcome(ShopError("INTERNAL", details={"request_id": request_id}))
+    except Exception as exc:
+        outcome = error_outcome(unexpected_error(exc, f"timer {name}", request_id))
     log_event(logger, "timer", timer=name, status=outcome.status,
               duration_ms=round((time.perf_counter() - started) * 1000, 2),
               result=outcome.envelope.get("data"))
