@@ -77,6 +77,10 @@ class SkuInput(Input):
         if any(not k.strip() or len(k) > 20 or not v.strip() or len(v) > 40
                for k, v in value.items()):
             raise ValueError("spec names are 1-20 and values 1-40 characters")
+        # spec names become field names in MongoDB: a NUL cannot be stored at all (the write
+        # crashed), and "$"/"." names are treated differently by server versions and mongomock
+        if any("\x00" in k or k.startswith("$") or "." in k for k in value):
+            raise ValueError("spec names cannot contain NUL or '.', or start with '$'")
         return value
 
 

@@ -36,6 +36,10 @@ class CreateCouponInput(Input):
             raise ValueError("a fixed coupon needs amount (fen off)")
         if self.kind == "percent" and self.percent is None:
             raise ValueError("a percent coupon needs percent (1-99)")
+        # year 1 or 9999 with an offset overflowed when converted to UTC (a 500)
+        if any(moment is not None and not 2000 <= moment.year <= 2100
+               for moment in (self.valid_from, self.valid_to)):
+            raise ValueError("valid_from and valid_to must fall in the years 2000-2100")
         if self.valid_days is None:
             if self.valid_from is None or self.valid_to is None:
                 raise ValueError("give valid_days, or both valid_from and valid_to")

@@ -36,7 +36,7 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
     "user_coupons": [([("user_id", 1), ("status", 1)], {}),
                      ([("coupon_id", 1)], {})],
     "coupon_claims": [],
-    "rate_limits": [([("expires_at", 1)], {})],
+    "rate_limits": [([("expires_at", 1)], {"expireAfterSeconds": 0})],  # TTL on a server
     "stock_adjustments": [([("sku_id", 1), ("at", -1)], {})],
 }
 

@@ -49,8 +49,9 @@ def _bearer(environ: dict[str, Any]) -> Optional[str]:
 
 
 def _client_ip(environ: dict[str, Any]) -> Optional[str]:
+    # API Gateway's sourceIp arrives as REMOTE_ADDR; X-Forwarded-For is the client's to forge
     forwarded = environ.get("HTTP_X_FORWARDED_FOR", "")
-    return forwarded.split(",")[0].strip() or environ.get("REMOTE_ADDR") or None
+    return environ.get("REMOTE_ADDR") or forwarded.split(",")[-1].strip() or None
 
 
 def _request_id(environ: dict[str, Any]) -> str:
@@ -68,7 +69,15 @@ def _read_json_body(environ: dict[str, Any]) -> Any:
         raise ShopError("BAD_REQUEST", "invalid Content-Length") from None
     if length > MAX_BODY_BYTES:
         raise ShopError("PAYLOAD_TOO_LARGE", details={"max_bytes": MAX_BODY_BYTES})
-    raw = environ["wsgi.input"].read(length) if length > 0 else b""
+    if length > 0:
+        raw = environ["wsgi.input"].read(length)
+    elif environ.get("wsgi.input_terminated"):
+        # a chunked body: the server ends the stream, so read to the end, up to the limit
+        raw = environ["wsgi.input"].read(MAX_BODY_BYTES + 1)
+        if len(raw) > MAX_BODY_BYTES:
+            raise ShopError("PAYLOAD_TOO_LARGE", details={"max_bytes": MAX_BODY_BYTES})
+    else:
+        raw = b""
     if not raw.strip():
         return {}
     try:

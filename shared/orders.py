@@ -188,9 +188,12 @@ def _place(ctx: Any, req: PlaceOrderInput) -> dict[str, Any]:
     lines = _priced_lines(db, _requested_lines(ctx, req))
     address = find_owned(db, ctx.user_id, req.address_id)
     goods_total = sum(line["subtotal"] for line in lines)
+    # coupon_id is written before the coupon is bound, so that if the instance dies after
+    # binding it, the reconciler knows which coupon to give back (the return is conditional
+    # on the coupon being bound to this order, so naming one that never was is harmless)
     order = {"_id": new_id("ord"), "user_id": ctx.user_id, "request_id": req.request_id,
              "status": "reserving", "items": lines, "goods_total": goods_total, "discount": 0,
-             "shipping_fee": 0, "total": goods_total, "coupon_id": None,
+             "shipping_fee": 0, "total": goods_total, "coupon_id": req.coupon_id,
              "address": {f: address.get(f, "") for f in SNAPSHOT_FIELDS}, "note": req.note,
              "created_at": ctx.now,
              "pay_deadline": ctx.now + timedelta(seconds=ctx.settings.ORDER_PAY_TIMEOUT_SECONDS)}
