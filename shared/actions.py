@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Auth = Literal["public", "user", "merchant", "dev"]  # dev: merchant credential, dev/test only
+# dev: merchant credential, dev/test only; dev_user: a shopper's token, dev/test only
+Auth = Literal["public", "user", "merchant", "dev", "dev_user"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,15 @@ ACTIONS: dict[str, Action] = {
     "list_orders": _a("orders", "list_orders", "ListOrdersInput", "user"),
     "cancel_order": _a("orders", "cancel_order", "OrderIdInput", "user"),
     "confirm_receipt": _a("orders", "confirm_receipt", "OrderIdInput", "user"),
+    # payment and after-sales
+    "pay_order": _a("payments", "pay_order", "PayOrderInput", "user"),
+    "request_after_sale": _a("aftersales", "request_after_sale", "RequestAfterSaleInput", "user"),
+    "get_after_sale": _a("aftersales", "get_after_sale", "AfterSaleIdInput", "user"),
+    "list_after_sales": _a("aftersales", "list_after_sales", "ListAfterSalesInput", "user"),
+    "cancel_after_sale": _a("aftersales", "cancel_after_sale", "AfterSaleIdInput", "user"),
+    "submit_return_shipment": _a("aftersales", "submit_return_shipment",
+                                 "ReturnShipmentInput", "user"),
+    "get_upload_url": _a("storage", "get_upload_url", "UploadUrlInput", "user"),
     # coupons
     "list_coupons": _a("coupons", "list_coupons", "ListCouponsInput", "user"),
     "claim_coupon": _a("coupons", "claim_coupon", "ClaimCouponInput", "user"),
@@ -64,7 +74,16 @@ ACTIONS: dict[str, Action] = {
     "merchant_ship_order": _a("orders", "ship_order", "ShipOrderInput", "merchant"),
     "merchant_create_coupon": _a("coupons", "create_coupon", "CreateCouponInput", "merchant"),
     "merchant_list_coupons": _a("coupons", "merchant_list_coupons", "PageInput", "merchant"),
+    "merchant_list_after_sales": _a("aftersales", "merchant_list_after_sales",
+                                    "MerchantListAfterSalesInput", "merchant"),
+    "merchant_get_after_sale": _a("aftersales", "merchant_get_after_sale", "AfterSaleIdInput",
+                                  "merchant"),
+    "merchant_review_after_sale": _a("aftersales", "review_after_sale", "ReviewAfterSaleInput",
+                                     "merchant"),
+    "merchant_confirm_return_received": _a("aftersales", "confirm_return_received",
+                                           "AfterSaleIdInput", "merchant"),
     # dev and test only
+    "sandbox_pay": _a("payments", "sandbox_pay", "PayOrderInput", "dev_user"),
     "merchant_mark_paid": _a("orders", "mark_paid", "OrderIdInput", "dev"),
     "dev_run_timer": _a("timers", "run_timer_action", "RunTimerInput", "dev"),
 }
@@ -72,4 +91,12 @@ ACTIONS: dict[str, Action] = {
 # timer name -> (module, function taking the call context)
 TIMERS: dict[str, tuple[str, str]] = {
     "order_timeout": ("shared.orders", "cancel_expired_orders"),
+    "pay_reconcile": ("shared.payments", "reconcile_payments"),
+}
+
+# functions that answer one HTTP route in WeChat Pay's protocol rather than the envelope:
+# function name -> (path, module, handler taking (headers, body bytes))
+NOTIFY_ROUTES: dict[str, tuple[str, str, str]] = {
+    "pay_notify": ("/pay/notify", "shared.payments", "handle_pay_notify"),
+    "refund_notify": ("/pay/refund-notify", "shared.refunds", "handle_refund_notify"),
 }

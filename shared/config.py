@@ -34,6 +34,28 @@ class Settings(BaseModel):
     TRUST_CLOUDBASE_IDENTITY: bool = False
     LOG_LEVEL: str = "INFO"
     TIMER_BATCH_SIZE: int = Field(default=200, ge=1, le=5000)
+    # WeChat Pay v3; WXPAY_MCHID unset in dev/test means the loopback sandbox
+    WXPAY_MCHID: Optional[str] = None
+    WXPAY_CERT_SERIAL_NO: Optional[str] = None
+    WXPAY_PRIVATE_KEY_PATH: Optional[str] = None
+    WXPAY_APIV3_KEY: Optional[str] = None
+    WXPAY_PUBLIC_KEY_ID: Optional[str] = None
+    WXPAY_PUBLIC_KEY_PATH: Optional[str] = None
+    WXPAY_NOTIFY_URL: Optional[str] = None
+    WXPAY_REFUND_NOTIFY_URL: Optional[str] = None
+    WXPAY_API_BASE: str = "https://api.mch.weixin.qq.com"
+    WXPAY_TIMEOUT_SECONDS: float = Field(default=10.0, gt=0)
+    PAY_RECONCILE_AFTER_SECONDS: int = Field(default=60, ge=0)
+    RETURN_WINDOW_DAYS: int = Field(default=7, ge=0, le=365)
+    # object storage (S3 API; Tencent COS is S3-compatible); unset endpoint in dev/test: moto
+    S3_ENDPOINT_URL: Optional[str] = None
+    S3_BUCKET: str = "shop-media"
+    S3_REGION: str = "ap-guangzhou"
+    S3_ACCESS_KEY_ID: Optional[str] = None
+    S3_SECRET_ACCESS_KEY: Optional[str] = None
+    TENCENTCLOUD_SECRET_ID: Optional[str] = None
+    TENCENTCLOUD_SECRET_KEY: Optional[str] = None
+    UPLOAD_URL_TTL_SECONDS: int = Field(default=600, ge=60, le=86400)
     LOGIN_RATE_LIMIT_PER_MINUTE: int = Field(default=30, ge=1)
     COUPON_CLAIM_RATE_LIMIT_PER_MINUTE: int = Field(default=20, ge=1)
 
@@ -49,6 +71,10 @@ class Settings(BaseModel):
     def uses_wechat_sandbox(self) -> bool:
         return not (self.WX_APPID and self.WX_SECRET)
 
+    @property
+    def uses_pay_sandbox(self) -> bool:
+        return not self.WXPAY_MCHID
+
     def check_production(self) -> None:
         """Refuse to run production on dev keys, the sandbox or the embedded database."""
         if not self.is_production:
@@ -62,6 +88,12 @@ class Settings(BaseModel):
             problems.append("MERCHANT_TOKEN must be a random secret of 24+ characters")
         if self.uses_wechat_sandbox:
             problems.append("WX_APPID and WX_SECRET are required (no login sandbox)")
+        if self.uses_pay_sandbox:
+            problems.append("WXPAY_MCHID and its keys are required (no WeChat Pay sandbox)")
+        elif not (self.WXPAY_NOTIFY_URL and self.WXPAY_REFUND_NOTIFY_URL):
+            problems.append("WXPAY_NOTIFY_URL and WXPAY_REFUND_NOTIFY_URL are required")
+        if not self.S3_ENDPOINT_URL:
+            problems.append("S3_ENDPOINT_URL is required (no moto object storage)")
         if problems:
             raise ConfigError("production refuses to start: " + "; ".join(problems))
 

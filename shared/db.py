@@ -38,6 +38,11 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
     "coupon_claims": [],
     "rate_limits": [([("expires_at", 1)], {"expireAfterSeconds": 0})],  # TTL on a server
     "stock_adjustments": [([("sku_id", 1), ("at", -1)], {})],
+    "refunds": [([("status", 1), ("updated_at", 1)], {}), ([("order_id", 1)], {})],
+    "after_sales": [([("user_id", 1), ("status", 1), ("created_at", -1)], {}),
+                    ([("status", 1), ("created_at", -1)], {}),
+                    ([("order_id", 1)], {})],
+    "uploads": [([("user_id", 1), ("created_at", -1)], {})],
 }
 
 _lock = threading.RLock()

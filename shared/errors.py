@@ -20,6 +20,8 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "COUPON_UNAVAILABLE": (409, "优惠券不可用", "The coupon cannot be used"),
     "COUPON_SOLD_OUT": (409, "优惠券已领完", "The coupon is all claimed"),
     "COUPON_LIMIT_REACHED": (409, "已达领取上限", "You have claimed this coupon the maximum times"),
+    "PAYMENT_REFUSED": (409, "微信支付拒绝了此操作", "WeChat Pay refused the operation"),
+    "REFUND_EXCEEDS_PAID": (409, "退款金额超过可退金额", "The refund exceeds what can be refunded"),
     "LIMIT_EXCEEDED": (409, "超出数量上限", "Limit exceeded"),
     "PAYLOAD_TOO_LARGE": (413, "请求内容过大", "The request body is too large"),
     "VALIDATION_ERROR": (422, "输入有误", "Invalid input"),
@@ -27,6 +29,8 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "INTERNAL": (500, "服务器开小差了，请稍后再试", "Internal error"),
     "CONFIG_ERROR": (500, "服务配置错误", "The service is misconfigured"),
     "UNAVAILABLE": (503, "服务繁忙，请稍后再试", "The service is unavailable, try again later"),
+    "PAYMENT_UNAVAILABLE": (502, "微信支付暂时不可用，请稍后再试",
+                            "WeChat Pay is unavailable, try again later"),
     "UPSTREAM_ERROR": (502, "微信服务暂时不可用，请稍后再试", "WeChat is unavailable, try again later"),
 }
 

@@ -9,6 +9,7 @@ import json
 import re
 from typing import Any, Callable, Iterable, Optional
 
+from shared.actions import NOTIFY_ROUTES
 from shared.errors import ShopError
 from shared.log import get_logger
 from shared.runtime import (Credentials, Outcome, dispatch, error_outcome, new_request_id,
@@ -24,7 +25,7 @@ StartResponse = Callable[..., Any]
 
 
 def _respond(start_response: StartResponse, outcome: Outcome, request_id: str) -> Iterable[bytes]:
-    body = to_json(outcome.envelope).encode("utf-8")
+    body = b"" if outcome.envelope is None else to_json(outcome.envelope).encode("utf-8")
     start_response(f"{outcome.status} {_reason(outcome.status)}", [
         ("Content-Type", "application/json; charset=utf-8"),
         ("Content-Length", str(len(body))),
@@ -62,7 +63,7 @@ def _request_id(environ: dict[str, Any]) -> str:
     return candidate if _REQUEST_ID.match(candidate) else new_request_id()
 
 
-def _read_json_body(environ: dict[str, Any]) -> Any:
+def _read_body(environ: dict[str, Any]) -> bytes:
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -78,6 +79,11 @@ def _read_json_body(environ: dict[str, Any]) -> Any:
             raise ShopError("PAYLOAD_TOO_LARGE", details={"max_bytes": MAX_BODY_BYTES})
     else:
         raw = b""
+    return raw
+
+
+def _read_json_body(environ: dict[str, Any]) -> Any:
+    raw = _read_body(environ)
     if not raw.strip():
         return {}
     try:
@@ -96,6 +102,30 @@ def _healthz() -> Outcome:
         "database": "embedded" if is_embedded() else "mongodb"}})
 
 
+def _headers(environ: dict[str, Any]) -> dict[str, str]:
+    headers = {key[5:].replace("_", "-").lower(): value for key, value in environ.items()
+               if key.startswith("HTTP_")}
+    if environ.get("CONTENT_TYPE"):
+        headers["content-type"] = environ["CONTENT_TYPE"]
+    return headers
+
+
+def _notify(name: str, environ: dict[str, Any], request_id: str) -> Outcome:
+    """A WeChat Pay notify: answered in WeChat Pay's protocol, 204 or {"code": "FAIL"}."""
+    from importlib import import_module
+    _, module, handler = NOTIFY_ROUTES[name]
+    status, body = getattr(import_module(module), handler)(_headers(environ),
+                                                            _read_body(environ))
+    return Outcome(status, body)
+
+
+def _check_bound(environ: dict[str, Any], name: str) -> None:
+    bound = (environ.get("serverless.event") or {}).get("shopAction")
+    if bound and bound != name:
+        # an API Gateway route bound to one function must not reach another function's action
+        raise ShopError("UNKNOWN_ACTION", f"this function serves {bound!r} only")
+
+
 def _route(environ: dict[str, Any], request_id: str) -> Outcome:
     method = environ.get("REQUEST_METHOD", "GET").upper()
     path = environ.get("PATH_INFO", "") or "/"
@@ -103,16 +133,19 @@ def _route(environ: dict[str, Any], request_id: str) -> Outcome:
         if method not in ("GET", "HEAD"):
             raise ShopError("METHOD_NOT_ALLOWED")
         return _healthz()
+    for name, (route, _, _) in NOTIFY_ROUTES.items():
+        if path.rstrip("/").endswith(route):
+            if method != "POST":
+                raise ShopError("METHOD_NOT_ALLOWED")
+            _check_bound(environ, name)
+            return _notify(name, environ, request_id)
     match = _ACTION_PATH.search(path)
     if match is None:
         raise ShopError("NOT_FOUND", f"no route {path[:100]}", {"path": path[:100]})
     if method != "POST":
         raise ShopError("METHOD_NOT_ALLOWED", "use POST with a JSON body")
     action = match.group(1)
-    bound = (environ.get("serverless.event") or {}).get("shopAction")
-    if bound and bound != action:
-        # an API Gateway route bound to one function must not reach another function's action
-        raise ShopError("UNKNOWN_ACTION", f"this function serves {bound!r} only")
+    _check_bound(environ, action)
     creds = Credentials(bearer=_bearer(environ), client_ip=_client_ip(environ))
     return dispatch(action, _read_json_body(environ), creds, request_id)
 

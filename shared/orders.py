@@ -24,8 +24,10 @@ from shared.errors import ShopError, not_found
 
 MAX_LINES = 50
 STALE_PLACEMENT = timedelta(minutes=10)
-VISIBLE_STATUSES = ["pending_payment", "paid", "shipped", "completed", "cancelled"]
-OrderStatus = Literal["pending_payment", "paid", "shipped", "completed", "cancelled"]
+VISIBLE_STATUSES = ["pending_payment", "paid", "shipped", "completed", "cancelled",
+                    "refunding", "refunded"]
+OrderStatus = Literal["pending_payment", "paid", "shipped", "completed", "cancelled",
+                      "refunding", "refunded"]
 
 
 class OrderLineInput(Input):
@@ -81,6 +83,9 @@ def order_view(doc: dict[str, Any], merchant: bool = False) -> dict[str, Any]:
         "paid_at": iso(doc.get("paid_at")), "shipped_at": iso(doc.get("shipped_at")),
         "completed_at": iso(doc.get("completed_at")), "cancelled_at": iso(doc.get("cancelled_at")),
         "cancel_reason": doc.get("cancel_reason"), "shipment": doc.get("shipment"),
+        "refunded_amount": doc.get("refunded_amount", 0),
+        "refundable": doc.get("refundable", 0), "refunded_at": iso(doc.get("refunded_at")),
+        "transaction_id": (doc.get("payment") or {}).get("transaction_id"),
         "request_id": doc["request_id"],
     }
     if merchant:
@@ -301,7 +306,11 @@ def list_orders(ctx: Any, req: ListOrdersInput) -> dict[str, Any]:
 
 
 def cancel_order(ctx: Any, req: OrderIdInput) -> dict[str, Any]:
+    from shared.payments import settle_before_cancel
     doc = _owned(ctx.db, ctx.user_id, req.order_id)
+    if doc["status"] == "pending_payment" and settle_before_cancel(ctx, doc) == "paid":
+        raise _refuse(_owned(ctx.db, ctx.user_id, req.order_id), "cancelled")
+    # "unknown" (WeChat Pay unreachable) still cancels: a late payment is refunded in full
     cancelled = cancel(ctx.db, doc["_id"], ctx.now, "user", {"user_id": ctx.user_id})
     if cancelled is not None:
         return order_view(cancelled)
@@ -355,9 +364,12 @@ def ship_order(ctx: Any, req: ShipOrderInput) -> dict[str, Any]:
 
 def mark_paid(ctx: Any, req: OrderIdInput) -> dict[str, Any]:
     """Dev/test stand-in for a payment notify: pending_payment -> paid, units sold."""
+    order = _any(ctx.db, req.order_id)
     done = _transition(ctx.db, {"_id": req.order_id}, "pending_payment",
-                       {"status": "paid", "paid_at": ctx.now,
-                        "payment": {"method": "dev", "transaction_id": None}})
+                       {"status": "paid", "paid_at": ctx.now, "refundable": order["total"],
+                        "payment.method": "dev",
+                        **{f"items.{i}.refundable_qty": line["quantity"]
+                           for i, line in enumerate(order["items"])}})
     if done is not None:
         _move_lines(ctx.db, done, "sold")
         return order_view(done, merchant=True)
@@ -369,15 +381,23 @@ def mark_paid(ctx: Any, req: OrderIdInput) -> dict[str, Any]:
 
 # ---- timer: order_timeout ------------------------------------------------------------------
 
+def _cancel_expired(ctx: Any, order_id: str) -> bool:
+    """Cancel one expired order, unless WeChat Pay took (or may have taken) its payment."""
+    from shared.payments import settle_before_cancel
+    order = ctx.db.orders.find_one({"_id": order_id, "status": "pending_payment"})
+    if order is None or settle_before_cancel(ctx, order) != "closed":
+        return False  # paid meanwhile, or WeChat Pay cannot say: the next run asks again
+    return cancel(ctx.db, order_id, ctx.now, "timeout",
+                  {"pay_deadline": {"$lte": ctx.now}}) is not None
+
+
 def cancel_expired_orders(ctx: Any) -> dict[str, int]:
     """Cancel unpaid orders past their deadline; repair placements and cancels a crash cut."""
     db, batch = ctx.db, ctx.settings.TIMER_BATCH_SIZE
     expired = [d["_id"] for d in db.orders.find(
         {"status": "pending_payment", "pay_deadline": {"$lte": ctx.now}}, {"_id": 1})
         .sort([("pay_deadline", 1)]).limit(batch)]
-    cancelled = sum(1 for order_id in expired
-                    if cancel(db, order_id, ctx.now, "timeout",
-                              {"pay_deadline": {"$lte": ctx.now}}) is not None)
+    cancelled = sum(1 for order_id in expired if _cancel_expired(ctx, order_id))
     abandoned = 0
     for doc in db.orders.find({"status": "reserving",
                                "created_at": {"$lte": ctx.now - STALE_PLACEMENT}}).limit(batch):

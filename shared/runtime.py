@@ -46,7 +46,7 @@ class Context:
 @dataclass
 class Outcome:
     status: int
-    envelope: dict[str, Any]
+    envelope: Optional[dict[str, Any]]  # None: an empty body (a notify's 204)
 
 
 def new_request_id() -> str:
@@ -135,8 +135,10 @@ def _dispatch(action_name: str, payload: Any, creds: Credentials, request_id: st
         settings = get_settings()
         if action.auth in ("merchant", "dev"):
             _check_merchant(action, creds, settings)
+        if action.auth == "dev_user" and not settings.is_dev_or_test:
+            raise ShopError("FORBIDDEN", "this action exists in dev and test only")
         ctx = _make_context(request_id, creds)
-        if action.auth == "user":
+        if action.auth in ("user", "dev_user"):
             _resolve_user(action, creds, ctx)
         request = _load(action.module, action.input_model).model_validate(payload)
         data = _load(action.module, action.function)(ctx, request)

@@ -388,16 +388,18 @@ def test_every_function_answers_a_gateway_event_with_an_http_response(name):
 # ---- generated files in sync ----------------------------------------------------------------
 
 def test_every_action_and_timer_has_its_function_folder():
-    from shared.actions import ACTIONS, TIMERS
-    assert set(FUNCTION_NAMES) == set(ACTIONS) | set(TIMERS), "run scripts/gen_functions"
+    from shared.actions import ACTIONS, NOTIFY_ROUTES, TIMERS
+    assert set(FUNCTION_NAMES) == set(ACTIONS) | set(TIMERS) | set(NOTIFY_ROUTES), \
+        "run scripts/gen_functions"
 
 
 def test_serverless_yml_deploys_every_non_dev_action_on_api_gateway_and_every_timer():
-    from shared.actions import ACTIONS, TIMERS
+    from shared.actions import ACTIONS, NOTIFY_ROUTES, TIMERS
     from shared.cron import Cron
     config = yaml.safe_load((ROOT / "serverless.yml").read_text(encoding="utf-8"))
     functions = config["functions"]
-    wanted = {n for n, a in ACTIONS.items() if a.auth != "dev"} | set(TIMERS)
+    wanted = ({n for n, a in ACTIONS.items() if not a.auth.startswith("dev")} | set(TIMERS)
+              | set(NOTIFY_ROUTES))
     assert set(functions) == wanted, "run scripts/gen_functions"
     for name, spec in functions.items():
         assert spec["handler"] == "index.main_handler"
@@ -409,13 +411,14 @@ def test_serverless_yml_deploys_every_non_dev_action_on_api_gateway_and_every_ti
         else:
             routes = [(p["parameters"]["httpMethod"], p["parameters"]["path"])
                       for kind, p in triggers if kind == "apigw"]
-            assert routes == [("POST", f"/api/{name}")], name
+            path = NOTIFY_ROUTES[name][0] if name in NOTIFY_ROUTES else f"/api/{name}"
+            assert routes == [("POST", path)], name
 
 
 def test_dev_only_actions_are_not_deployed():
     from shared.actions import ACTIONS
     config = yaml.safe_load((ROOT / "serverless.yml").read_text(encoding="utf-8"))
-    dev_only = {n for n, a in ACTIONS.items() if a.auth == "dev"}
+    dev_only = {n for n, a in ACTIONS.items() if a.auth.startswith("dev")}
     assert dev_only and not dev_only & set(config["functions"])
 
 

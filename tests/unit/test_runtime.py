@@ -20,6 +20,10 @@ PRODUCTION = {
     "MERCHANT_TOKEN": "mt_8fJ2kL9qR4vX7zB1nC5wD3",
     "WX_APPID": "wx1a2b3c4d5e6f7a8b",
     "WX_SECRET": "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+    "WXPAY_MCHID": "1230000109",
+    "WXPAY_NOTIFY_URL": "https://shop.example.com/pay/notify",
+    "WXPAY_REFUND_NOTIFY_URL": "https://shop.example.com/pay/refund-notify",
+    "S3_ENDPOINT_URL": "https://cos.ap-guangzhou.myqcloud.com",
 }
 
 
@@ -58,8 +62,12 @@ def test_production_accepts_real_looking_settings(production):
     ({"MONGODB_URI": ""}, "MONGODB_URI"),
     ({"WX_APPID": None}, "WX_APPID"),
     ({"WX_SECRET": None}, "WX_SECRET"),
+    ({"WXPAY_MCHID": None}, "WXPAY_MCHID"),
+    ({"WXPAY_NOTIFY_URL": None}, "WXPAY_NOTIFY_URL"),
+    ({"S3_ENDPOINT_URL": None}, "S3_ENDPOINT_URL"),
 ], ids=["no-token-secret", "dev-token-secret", "short-token-secret", "no-merchant-token",
-        "dev-merchant-token", "no-mongodb-uri", "empty-mongodb-uri", "no-appid", "no-secret"])
+        "dev-merchant-token", "no-mongodb-uri", "empty-mongodb-uri", "no-appid", "no-secret",
+        "pay-sandbox", "no-notify-url", "no-object-storage"])
 def test_production_refuses_to_start_without_real_values(production, changes, complaint):
     from shared.config import ConfigError
 

@@ -382,7 +382,11 @@ def test_dev_only_actions_are_refused_in_production(db, monkeypatch):
                         "MONGODB_DB": "shop_prod_probe",
                         "TOKEN_SECRET": "prod-token-secret-" + "s" * 32,
                         "MERCHANT_TOKEN": PRODUCTION_MERCHANT_TOKEN,
-                        "WX_APPID": "wx0123456789abcdef", "WX_SECRET": "w" * 32}.items():
+                        "WX_APPID": "wx0123456789abcdef", "WX_SECRET": "w" * 32,
+                        "WXPAY_MCHID": "1230000109",
+                        "WXPAY_NOTIFY_URL": "https://shop.example.com/pay/notify",
+                        "WXPAY_REFUND_NOTIFY_URL": "https://shop.example.com/pay/refund-notify",
+                        "S3_ENDPOINT_URL": "https://cos.example.com"}.items():
         monkeypatch.setenv(name, value)
     reset_settings()
     assert get_settings().is_production  # check_production accepted this configuration

@@ -1,0 +1,272 @@
+"""Taking the money: prepay for wx.requestPayment, the pay notify, and reconciliation.
+
+An order becomes paid only from a WeChat Pay transaction whose signature verified (notify) or
+that WeChat Pay itself reported (query), whose appid, mchid and amount match the order, and
+only by the conditional ``pending_payment -> paid`` update, so it happens exactly once.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any, Optional
+
+from pydantic import Field
+
+from shared.common import Input
+from shared.errors import ShopError, not_found
+from shared.log import get_logger, log_event
+
+logger = get_logger("shop.payments")
+
+PREPAY_VALIDITY = timedelta(hours=2)   # WeChat Pay's prepay_id lives two hours
+PREPAY_MARGIN = timedelta(seconds=60)
+
+
+class PayOrderInput(Input):
+    order_id: str = Field(min_length=1, max_length=64)
+
+
+class NotifyRejected(Exception):
+    """A notify we must not accept; WeChat Pay will retry it."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+def _client(ctx: Any) -> Any:
+    from shared.wechat.pay import get_pay_client
+    return get_pay_client(ctx.settings)
+
+
+def _owned_unpaid(ctx: Any, order_id: str) -> dict[str, Any]:
+    order = ctx.db.orders.find_one({"_id": order_id, "user_id": ctx.user_id,
+                                    "status": {"$ne": "reserving"}})
+    if order is None:
+        raise not_found("order")
+    if order["status"] != "pending_payment":
+        raise ShopError("INVALID_STATE", f"the order is {order['status']}, it cannot be paid",
+                        {"status": order["status"]})
+    if order["pay_deadline"] <= ctx.now:
+        raise ShopError("INVALID_STATE", "the time to pay this order has passed",
+                        {"status": "expired"})
+    return order
+
+
+def _description(order: dict[str, Any]) -> str:
+    first = order["items"][0]["title"]
+    return first if len(order["items"]) == 1 else f"{first} 等{len(order['items'])}件商品"
+
+
+def _prepay_id(ctx: Any, order: dict[str, Any]) -> str:
+    """The order's open prepay id, asking WeChat Pay for one when there is none still valid."""
+    from shared.wechat.pay import WxPayError, as_shop_error
+    payment = order.get("payment") or {}
+    if payment.get("prepay_id") and payment["prepay_expires_at"] > ctx.now + PREPAY_MARGIN:
+        return payment["prepay_id"]
+    user = ctx.db.users.find_one({"_id": order["user_id"]}, {"openid": 1})
+    if user is None:
+        raise not_found("user")
+    try:
+        prepay_id = _client(ctx).jsapi_prepay(
+            out_trade_no=order["_id"], description=_description(order), total=order["total"],
+            openid=user["openid"], time_expire=order["pay_deadline"])
+    except WxPayError as exc:
+        raise as_shop_error(exc) from None
+    expires = min(ctx.now + PREPAY_VALIDITY, order["pay_deadline"])
+    ctx.db.orders.update_one({"_id": order["_id"], "status": "pending_payment"},
+                             {"$set": {"payment.prepay_id": prepay_id,
+                                       "payment.prepay_expires_at": expires,
+                                       "payment.out_trade_no": order["_id"]}})
+    return prepay_id
+
+
+def pay_order(ctx: Any, req: PayOrderInput) -> dict[str, Any]:
+    """The parameters of wx.requestPayment for the caller's unpaid order."""
+    from shared.wechat.pay import pay_sign_params
+    order = _owned_unpaid(ctx, req.order_id)
+    return pay_sign_params(_client(ctx).config, _prepay_id(ctx, order))
+
+
+def sandbox_pay(ctx: Any, req: PayOrderInput) -> dict[str, Any]:
+    """Dev only: the sandbox 'pays' the order and posts a genuine notify to /pay/notify."""
+    from shared.wechat.pay_sandbox import get_sandbox
+    if not ctx.settings.uses_pay_sandbox:
+        raise ShopError("FORBIDDEN", "sandbox_pay needs the WeChat Pay sandbox (WXPAY_MCHID unset)")
+    order = _owned_unpaid(ctx, req.order_id)
+    _prepay_id(ctx, order)
+    delivery = get_sandbox().confirm_payment(order["_id"])
+    from shared.orders import order_view
+    paid = ctx.db.orders.find_one({"_id": order["_id"]})
+    return {"notify_status": delivery["status"], "order": order_view(paid)}
+
+
+# ---- applying a transaction (notify and reconcile share this) ------------------------------
+
+def _payment_fields(transaction: dict[str, Any], now: datetime) -> dict[str, Any]:
+    amount = transaction.get("amount") or {}
+    return {"payment.transaction_id": transaction.get("transaction_id"),
+            "payment.payer_openid": (transaction.get("payer") or {}).get("openid"),
+            "payment.success_time": transaction.get("success_time"),
+            "payment.payer_total": amount.get("payer_total", amount.get("total")),
+            "payment.trade_type": transaction.get("trade_type"),
+            "payment.bank_type": transaction.get("bank_type"),
+            "payment.recorded_at": now}
+
+
+def apply_transaction(db: Any, config: Any, transaction: dict[str, Any], now: datetime,
+                      source: str) -> str:
+    """Make the shop agree with a successful WeChat Pay transaction; safe to repeat.
+
+    Returns what happened: ``paid``, ``already_paid`` or ``refunding`` (paid after cancel).
+    Raises NotifyRejected when the transaction does not belong to this shop's order.
+    """
+    from shared.orders import _move_lines
+    if transaction.get("trade_state") != "SUCCESS":
+        raise NotifyRejected(400, "trade_state is not SUCCESS")
+    if transaction.get("appid") != config.appid or transaction.get("mchid") != config.mchid:
+        raise NotifyRejected(400, "appid or mchid does not match")
+    order_id = str(transaction.get("out_trade_no") or "")
+    order = db.orders.find_one({"_id": order_id})
+    if order is None:
+        raise NotifyRejected(404, "unknown out_trade_no")
+    paid_total = (transaction.get("amount") or {}).get("total")
+    if paid_total != order["total"]:
+        log_event(logger, "payment amount mismatch", order_id=order_id, paid=paid_total,
+                  expected=order["total"], source=source)
+        raise NotifyRejected(400, "amount does not match the order")
+    fields = {**_payment_fields(transaction, now), "status": "paid", "paid_at": now,
+              "refundable": order["total"],
+              **{f"items.{i}.refundable_qty": line["quantity"]
+                 for i, line in enumerate(order["items"])}}
+    paid = db.orders.find_one_and_update({"_id": order_id, "status": "pending_payment"},
+                                         {"$set": fields}, return_document=True)
+    if paid is not None:
+        _move_lines(db, paid, "sold")
+        log_event(logger, "order paid", order_id=order_id, source=source)
+        return "paid"
+    current = db.orders.find_one({"_id": order_id})
+    if current["status"] in ("cancelled", "failed"):
+        return _paid_after_cancel(db, current, transaction, now, source)
+    recorded = (current.get("payment") or {}).get("transaction_id")
+    if recorded and recorded != transaction.get("transaction_id"):
+        log_event(logger, "second transaction for one order", order_id=order_id, source=source)
+    return "already_paid"
+
+
+def _paid_after_cancel(db: Any, order: dict[str, Any], transaction: dict[str, Any],
+                       now: datetime, source: str) -> str:
+    """The shopper paid an order that had been cancelled: keep the record, refund in full."""
+    from shared.refunds import start_refund
+    db.orders.update_one({"_id": order["_id"], "payment.transaction_id": {"$exists": False}},
+                         {"$set": {**_payment_fields(transaction, now), "paid_after_cancel": True,
+                                   "refundable": 0}})
+    log_event(logger, "payment for a cancelled order: refunding", order_id=order["_id"],
+              source=source)
+    start_refund(db, order, amount=order["total"], reason="订单已取消，自动退款",
+                 refund_id=f"{order['_id']}-auto", lines=[], restock=False, now=now)
+    return "refunding"
+
+
+def handle_pay_notify(headers: dict[str, str], body: bytes) -> tuple[int, Optional[dict]]:
+    """POST /pay/notify: 204 when accepted or already applied, 4xx/5xx FAIL otherwise."""
+    from shared.common import utcnow
+    from shared.config import get_settings
+    from shared.db import get_db
+    from shared.wechat.pay import SignatureError, decrypt_resource, get_pay_client, verify_signed
+    config = get_pay_client(get_settings()).config
+    try:
+        verify_signed(config, headers, body)  # before anything in the body is believed
+        envelope = json.loads(body)
+        if envelope.get("event_type") != "TRANSACTION.SUCCESS":
+            raise NotifyRejected(400, "unexpected event_type")
+        transaction = decrypt_resource(config, envelope.get("resource") or {})
+        apply_transaction(get_db(), config, transaction, utcnow(), "notify")
+    except SignatureError as exc:
+        log_event(logger, "pay notify refused", reason=str(exc))
+        return 401, {"code": "FAIL", "message": f"verification failed: {exc}"}
+    except (ValueError, AttributeError):
+        return 400, {"code": "FAIL", "message": "malformed notify"}
+    except NotifyRejected as exc:
+        log_event(logger, "pay notify rejected", reason=exc.message)
+        return exc.status, {"code": "FAIL", "message": exc.message}
+    return 204, None
+
+
+# ---- closing and reconciling ---------------------------------------------------------------
+
+def settle_before_cancel(ctx: Any, order: dict[str, Any]) -> str:
+    """Close the order at WeChat Pay before it is cancelled.
+
+    ``closed``: WeChat Pay will take no payment for it (or never heard of it); ``paid``: it
+    was paid and the payment has now been applied; ``unknown``: WeChat Pay could not say.
+    """
+    from shared.wechat.pay import WxPayError
+    if not (order.get("payment") or {}).get("prepay_id"):
+        return "closed"
+    client = _client(ctx)
+    try:
+        transaction = client.query_transaction(order["_id"])
+        if transaction.get("trade_state") == "SUCCESS":
+            apply_transaction(ctx.db, client.config, transaction, ctx.now, "close")
+            return "paid"
+        client.close_transaction(order["_id"])
+        return "closed"
+    except WxPayError as exc:
+        if exc.code == "ORDER_NOT_EXIST":
+            return "closed"
+        log_event(logger, "could not close at WeChat Pay", order_id=order["_id"], code=exc.code)
+        return "unknown"
+    except NotifyRejected as exc:
+        log_event(logger, "WeChat Pay transaction does not match", order_id=order["_id"],
+                  reason=exc.message)
+        return "unknown"
+
+
+def _close_quietly(client: Any, out_trade_no: str) -> None:
+    from shared.wechat.pay import WxPayError
+    try:
+        client.close_transaction(out_trade_no)
+    except WxPayError as exc:
+        log_event(logger, "close at WeChat Pay failed", order_id=out_trade_no, code=exc.code)
+
+
+def reconcile_payments(ctx: Any) -> dict[str, Any]:
+    """Timer pay_reconcile: ask WeChat Pay about orders whose notify may have gone missing."""
+    from shared.orders import _move_lines
+    from shared.refunds import reconcile_refunds
+    from shared.wechat.pay import WxPayError
+    db, batch = ctx.db, ctx.settings.TIMER_BATCH_SIZE
+    since = ctx.now - timedelta(seconds=ctx.settings.PAY_RECONCILE_AFTER_SECONDS)
+    waiting = list(db.orders.find({"status": {"$in": ["pending_payment", "cancelled"]},
+                                   "payment.prepay_id": {"$exists": True},
+                                   "payment.transaction_id": {"$exists": False},
+                                   "payment.settled": {"$ne": True},
+                                   "created_at": {"$lte": since}}).limit(batch))
+    counts = {"checked": 0, "paid": 0, "refunding": 0, "errors": 0, "repaired": 0}
+    client = _client(ctx)
+    for order in waiting:
+        counts["checked"] += 1
+        try:
+            transaction = client.query_transaction(order["_id"])
+        except WxPayError:
+            counts["errors"] += 1
+            continue
+        if transaction.get("trade_state") == "SUCCESS":
+            try:
+                outcome = apply_transaction(db, client.config, transaction, ctx.now, "reconcile")
+            except NotifyRejected:
+                counts["errors"] += 1
+                continue
+            if outcome in ("paid", "refunding"):
+                counts[outcome] += 1
+        elif order["status"] == "cancelled":
+            _close_quietly(client, order["_id"])
+            db.orders.update_one({"_id": order["_id"]}, {"$set": {"payment.settled": True}})
+    # a crash between "paid" and moving the units: the lines are still locked
+    for order in db.orders.find({"status": {"$nin": ["pending_payment", "cancelled", "failed",
+                                                     "reserving"]},
+                                 "items.stock": "locked"}).limit(batch):
+        counts["repaired"] += 1 if _move_lines(db, order, "sold") else 0
+    counts.update(reconcile_refunds(ctx))
+    return counts
