@@ -57,6 +57,10 @@ ACTIONS: dict[str, Action] = {
     "submit_return_shipment": _a("aftersales", "submit_return_shipment",
                                  "ReturnShipmentInput", "user"),
     "get_upload_url": _a("storage", "get_upload_url", "UploadUrlInput", "user"),
+    # nearby
+    "nearby_stores": _a("nearby", "nearby_stores", "NearbyStoresInput", "public"),
+    "nearby_deals": _a("nearby", "nearby_deals", "NearbyDealsInput", "public"),
+    "set_location_consent": _a("nearby", "set_location_consent", "LocationConsentInput", "user"),
     # coupons
     "list_coupons": _a("coupons", "list_coupons", "ListCouponsInput", "user"),
     "claim_coupon": _a("coupons", "claim_coupon", "ClaimCouponInput", "user"),
@@ -82,6 +86,13 @@ ACTIONS: dict[str, Action] = {
                                      "merchant"),
     "merchant_confirm_return_received": _a("aftersales", "confirm_return_received",
                                            "AfterSaleIdInput", "merchant"),
+    "merchant_upsert_store": _a("nearby", "upsert_store", "UpsertStoreInput", "merchant"),
+    "merchant_list_stores": _a("nearby", "merchant_list_stores", "ListStoresInput", "merchant"),
+    "merchant_create_deal": _a("nearby", "create_deal", "CreateDealInput", "merchant"),
+    "merchant_list_deals": _a("nearby", "merchant_list_deals", "ListDealsInput", "merchant"),
+    "merchant_nearby_campaign": _a("nearby", "nearby_campaign", "NearbyCampaignInput",
+                                   "merchant"),
+    "merchant_verify_pickup": _a("nearby", "verify_pickup", "VerifyPickupInput", "merchant"),
     # dev and test only
     "sandbox_pay": _a("payments", "sandbox_pay", "PayOrderInput", "dev_user"),
     "merchant_mark_paid": _a("orders", "mark_paid", "OrderIdInput", "dev"),

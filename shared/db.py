@@ -14,7 +14,7 @@ from shared.config import get_settings
 
 # collection -> list of (keys, options). Created idempotently by ensure_indexes().
 INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
-    "users": [([("openid", 1)], {"unique": True})],
+    "users": [([("openid", 1)], {"unique": True}), ([("nearby.cell", 1)], {"sparse": True})],
     "categories": [([("sort", 1)], {})],
     "products": [
         ([("status", 1), ("category_id", 1), ("created_at", -1)], {}),
@@ -31,6 +31,7 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
         ([("user_id", 1), ("status", 1), ("created_at", -1)], {}),
         ([("status", 1), ("pay_deadline", 1)], {}),
         ([("status", 1), ("created_at", -1)], {}),
+        ([("pickup.code", 1)], {"sparse": True}),
     ],
     "coupons": [([("created_at", -1)], {})],
     "user_coupons": [([("user_id", 1), ("status", 1)], {}),
@@ -43,6 +44,12 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
                     ([("status", 1), ("created_at", -1)], {}),
                     ([("order_id", 1)], {})],
     "uploads": [([("user_id", 1), ("created_at", -1)], {})],
+    "stores": [([("active", 1)], {}), ([("geohash", 1)], {})],
+    "deals": [([("active", 1), ("ends_at", 1)], {}), ([("store_ids", 1)], {})],
+    "deal_daily": [([("deal_id", 1)], {})],
+    "outbox": [([("status", 1), ("created_at", 1)], {}),
+               ([("user_id", 1), ("purpose", 1)], {})],
+    "nearby_campaigns": [([("created_at", -1)], {})],
 }
 
 _lock = threading.RLock()

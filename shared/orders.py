@@ -11,13 +11,14 @@ locked (never oversold) and the reconciler in ``cancel_expired_orders`` cleans u
 """
 from __future__ import annotations
 
+import secrets
 import time
 from datetime import datetime, timedelta
 from typing import Any, Literal, Optional
 
 from pydantic import Field, model_validator
 
-from shared import coupons
+from shared import coupons, nearby
 from shared.addresses import SNAPSHOT_FIELDS, find_owned
 from shared.common import Input, PageInput, iso, new_id, page_of
 from shared.errors import ShopError, not_found
@@ -40,14 +41,19 @@ class PlaceOrderInput(Input):
     items: Optional[list[OrderLineInput]] = Field(default=None, min_length=1,
                                                   max_length=MAX_LINES)
     from_cart: bool = False
-    address_id: str = Field(min_length=1, max_length=64)
+    address_id: Optional[str] = Field(default=None, min_length=1, max_length=64)
     coupon_id: Optional[str] = Field(default=None, max_length=64)
+    deal_id: Optional[str] = Field(default=None, max_length=64)
+    store_id: Optional[str] = Field(default=None, max_length=64,
+                                    description="self-pickup (自提) at this store")
     note: str = Field(default="", max_length=200)
 
     @model_validator(mode="after")
     def one_source(self) -> "PlaceOrderInput":
         if bool(self.items) == self.from_cart:
             raise ValueError("give either items or from_cart: true")
+        if not self.address_id and not self.store_id:
+            raise ValueError("give address_id for delivery, or store_id for self-pickup")
         return self
 
 
@@ -78,7 +84,9 @@ def order_view(doc: dict[str, Any], merchant: bool = False) -> dict[str, Any]:
                   for line in doc["items"]],
         "goods_total": doc["goods_total"], "discount": doc.get("discount", 0),
         "shipping_fee": doc.get("shipping_fee", 0), "total": doc["total"],
-        "coupon_id": doc.get("coupon_id"), "address": doc["address"], "note": doc.get("note", ""),
+        "coupon_id": doc.get("coupon_id"), "address": doc.get("address"),
+        "note": doc.get("note", ""), "deal_id": (doc.get("deal") or {}).get("deal_id"),
+        "pickup": _pickup_view(doc.get("pickup")),
         "pay_deadline": iso(doc["pay_deadline"]), "created_at": iso(doc["created_at"]),
         "paid_at": iso(doc.get("paid_at")), "shipped_at": iso(doc.get("shipped_at")),
         "completed_at": iso(doc.get("completed_at")), "cancelled_at": iso(doc.get("cancelled_at")),
@@ -91,6 +99,14 @@ def order_view(doc: dict[str, Any], merchant: bool = False) -> dict[str, Any]:
     if merchant:
         view["user_id"] = doc["user_id"]
     return view
+
+
+def _pickup_view(pickup: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
+    if not pickup:
+        return None
+    return {"store_id": pickup["store_id"], "store_name": pickup["store_name"],
+            "store_address": pickup["store_address"], "code": pickup["code"],
+            "picked_up_at": iso(pickup.get("picked_up_at"))}
 
 
 # ---- placing -------------------------------------------------------------------------------
@@ -162,6 +178,8 @@ def _undo_placement(db: Any, order: dict[str, Any], reserved: list[int]) -> None
                            {"$inc": {"stock": line["quantity"], "locked": -line["quantity"]}})
     if order.get("coupon_id"):
         coupons.return_from_order(db, order["coupon_id"], order["_id"])
+    if (order.get("deal") or {}).get("day_key"):
+        nearby.give_back_daily_quantity(db, order["deal"]["day_key"], order["deal"]["quantity"])
     db.orders.delete_one({"_id": order["_id"], "status": "reserving"})
 
 
@@ -188,10 +206,34 @@ def place_order(ctx: Any, req: PlaceOrderInput) -> dict[str, Any]:
     raise ShopError("CONFLICT", "this order is still being placed; retry in a moment")
 
 
+def _apply_deal(ctx: Any, req: PlaceOrderInput, lines: list[dict[str, Any]]) \
+        -> Optional[dict[str, Any]]:
+    """Price the deal's SKU at the deal price; the daily quantity is taken later."""
+    if not req.deal_id:
+        return None
+    deal = nearby.deal_for_order(ctx.db, req.deal_id, [l["sku_id"] for l in lines],
+                                 req.store_id, ctx.now)
+    line = next(l for l in lines if l["sku_id"] == deal["sku_id"])
+    line.update(price=deal["deal_price"], subtotal=deal["deal_price"] * line["quantity"])
+    return {"deal_id": deal["_id"], "quantity": line["quantity"], "day_key": None,
+            "daily_quantity": deal.get("daily_quantity"), "doc": deal}
+
+
+def _fulfilment(ctx: Any, req: PlaceOrderInput) -> dict[str, Any]:
+    if req.store_id:
+        store = nearby.pickup_store(ctx.db, req.store_id)
+        return {"address": None, "pickup": {
+            "store_id": store["_id"], "store_name": store["name"],
+            "store_address": store["address"], "code": f"{secrets.randbelow(10 ** 8):08d}"}}
+    address = find_owned(ctx.db, ctx.user_id, req.address_id or "")
+    return {"address": {f: address.get(f, "") for f in SNAPSHOT_FIELDS}, "pickup": None}
+
+
 def _place(ctx: Any, req: PlaceOrderInput) -> dict[str, Any]:
     db = ctx.db
     lines = _priced_lines(db, _requested_lines(ctx, req))
-    address = find_owned(db, ctx.user_id, req.address_id)
+    deal = _apply_deal(ctx, req, lines)
+    fulfilment = _fulfilment(ctx, req)
     goods_total = sum(line["subtotal"] for line in lines)
     # coupon_id is written before the coupon is bound, so that if the instance dies after
     # binding it, the reconciler knows which coupon to give back (the return is conditional
@@ -199,8 +241,8 @@ def _place(ctx: Any, req: PlaceOrderInput) -> dict[str, Any]:
     order = {"_id": new_id("ord"), "user_id": ctx.user_id, "request_id": req.request_id,
              "status": "reserving", "items": lines, "goods_total": goods_total, "discount": 0,
              "shipping_fee": 0, "total": goods_total, "coupon_id": req.coupon_id,
-             "address": {f: address.get(f, "") for f in SNAPSHOT_FIELDS}, "note": req.note,
-             "created_at": ctx.now,
+             **fulfilment, "note": req.note, "created_at": ctx.now,
+             "deal": {k: v for k, v in deal.items() if k != "doc"} if deal else None,
              "pay_deadline": ctx.now + timedelta(seconds=ctx.settings.ORDER_PAY_TIMEOUT_SECONDS)}
     db.orders.insert_one(order)  # the unique (user_id, request_id) makes a retry collide here
     reserved: list[int] = []
@@ -210,6 +252,9 @@ def _place(ctx: Any, req: PlaceOrderInput) -> dict[str, Any]:
                                              goods_total, ctx.now)
             order.update(coupon_id=req.coupon_id, discount=discount,
                          total=goods_total - discount)
+        if deal:
+            order["deal"]["day_key"] = nearby.take_daily_quantity(db, deal["doc"],
+                                                                  deal["quantity"], ctx.now)
         _reserve_lines(db, order, reserved)
     except BaseException:
         _undo_placement(db, order, reserved)
@@ -219,7 +264,7 @@ def _place(ctx: Any, req: PlaceOrderInput) -> dict[str, Any]:
     db.orders.update_one({"_id": order["_id"], "status": "reserving"},
                          {"$set": {"status": "pending_payment", "items": order["items"],
                                    "coupon_id": order["coupon_id"], "discount": order["discount"],
-                                   "total": order["total"]}})
+                                   "total": order["total"], "deal": order["deal"]}})
     order["status"] = "pending_payment"
     if req.from_cart:
         db.cart_items.delete_many({"user_id": ctx.user_id,
@@ -254,6 +299,8 @@ def release_order(db: Any, order: dict[str, Any]) -> None:
     _move_lines(db, order, "released")
     if order.get("coupon_id"):
         coupons.return_from_order(db, order["coupon_id"], order["_id"])
+    if (order.get("deal") or {}).get("day_key"):
+        nearby.give_back_daily_quantity(db, order["deal"]["day_key"], order["deal"]["quantity"])
 
 
 def _transition(db: Any, query: dict[str, Any], status_from: str, changes: dict[str, Any]) \

@@ -72,6 +72,11 @@ def _prepay_id(ctx: Any, order: dict[str, Any]) -> str:
             out_trade_no=order["_id"], description=_description(order), total=order["total"],
             openid=user["openid"], time_expire=order["pay_deadline"])
     except WxPayError as exc:
+        if exc.code == "ORDERPAID":
+            # paid already and the notify has not come: take the payment in now
+            _take_in_quietly(ctx, order)
+            raise ShopError("INVALID_STATE", "the order is already paid",
+                            {"status": "paid"}) from None
         raise as_shop_error(exc) from None
     expires = min(ctx.now + PREPAY_VALIDITY, order["pay_deadline"])
     ctx.db.orders.update_one({"_id": order["_id"], "status": "pending_payment"},
@@ -195,6 +200,25 @@ def handle_pay_notify(headers: dict[str, str], body: bytes) -> tuple[int, Option
 
 # ---- closing and reconciling ---------------------------------------------------------------
 
+def _take_in_if_paid(ctx: Any, order: dict[str, Any]) -> bool:
+    """Ask WeChat Pay about the order and apply its payment if it was paid."""
+    client = _client(ctx)
+    transaction = client.query_transaction(order["_id"])
+    if transaction.get("trade_state") != "SUCCESS":
+        return False
+    apply_transaction(ctx.db, client.config, transaction, ctx.now, "query")
+    return True
+
+
+def _take_in_quietly(ctx: Any, order: dict[str, Any]) -> None:
+    """The same, when failing only means the reconciler will do it later."""
+    from shared.wechat.pay import WxPayError
+    try:
+        _take_in_if_paid(ctx, order)
+    except (WxPayError, NotifyRejected) as exc:
+        log_event(logger, "payment not taken in yet", order_id=order["_id"], error=str(exc))
+
+
 def settle_before_cancel(ctx: Any, order: dict[str, Any]) -> str:
     """Close the order at WeChat Pay before it is cancelled.
 
@@ -204,13 +228,10 @@ def settle_before_cancel(ctx: Any, order: dict[str, Any]) -> str:
     from shared.wechat.pay import WxPayError
     if not (order.get("payment") or {}).get("prepay_id"):
         return "closed"
-    client = _client(ctx)
     try:
-        transaction = client.query_transaction(order["_id"])
-        if transaction.get("trade_state") == "SUCCESS":
-            apply_transaction(ctx.db, client.config, transaction, ctx.now, "close")
+        if _take_in_if_paid(ctx, order):
             return "paid"
-        client.close_transaction(order["_id"])
+        _client(ctx).close_transaction(order["_id"])
         return "closed"
     except WxPayError as exc:
         if exc.code == "ORDER_NOT_EXIST":

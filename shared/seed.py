@@ -57,6 +57,37 @@ STORES = [
     ("sto_xujiahui", "徐家汇店", "上海市徐汇区虹桥路1号", 121.43727, 31.19497),
 ]
 
+DISTRICTS = ["陆家嘴", "世纪大道", "东昌路", "浦东南路", "张杨路", "源深路", "商城路", "峨山路", "潍坊路"]
+
+
+def generated_stores(count: int = 45) -> list[tuple[str, str, str, float, float]]:
+    """Stores spread over ~4 km around Lujiazui, the same every time (a fixed seed)."""
+    import random
+    rng = random.Random(20261125)
+    stores = []
+    for n in range(1, count + 1):
+        district = DISTRICTS[n % len(DISTRICTS)]
+        lng = 121.5025 + rng.uniform(-0.04, 0.04)
+        lat = 31.2380 + rng.uniform(-0.035, 0.035)
+        stores.append((f"sto_{n:03d}", f"{district}{n}号店", f"上海市浦东新区{district}{100 + n}号",
+                       round(lng, 6), round(lat, 6)))
+    return stores
+
+
+# (id, sku, deal price in fen, kind, stores: "all" or indexes into the store list, daily quantity)
+DEALS = [
+    ("deal_001", "sku_001_1", 2990, "today_special", "all", 50),
+    ("deal_002", "sku_002_1", 6900, "featured", [0, 1, 2], 20),
+    ("deal_003", "sku_009_1", 6990, "featured", "all", None),
+    ("deal_004", "sku_011_1", 1290, "today_special", [3, 4, 5, 6], 100),
+    ("deal_005", "sku_017_2", 12800, "featured", [0, 7], 10),
+    ("deal_006", "sku_019_1", 3990, "today_special", [8, 9, 10, 11, 12], 60),
+    ("deal_007", "sku_024_1", 3590, "featured", "all", None),
+    ("deal_008", "sku_026_1", 5900, "today_special", [13, 14, 15], 30),
+    ("deal_009", "sku_005_1", 2490, "today_special", [16, 17, 18, 19, 20], 80),
+    ("deal_010", "sku_013_1", 2990, "featured", [21, 22, 23], 40),
+]
+
 COLORS = ["#f97316", "#ef4444", "#22c55e", "#0ea5e9", "#a855f7", "#eab308"]
 
 
@@ -96,15 +127,38 @@ def seed(db: Any, media_base: str = "http://127.0.0.1:8080/media",
             "description": f"{title}：{subtitle}。", "status": "on_sale",
             "price_min": min(prices), "price_max": max(prices), "sales": (index * 37) % 500,
             "tokens": index_tokens(f"{title} {subtitle}"), "created_at": created}}, upsert=True)
-    for store_id, name, address, lng, lat in STORES:
+    from shared.geo import encode
+    from shared.nearby import bump_stores_version
+    stores = STORES + generated_stores()
+    for n, (store_id, name, address, lng, lat) in enumerate(stores):
         db.stores.update_one({"_id": store_id}, {"$setOnInsert": {
             "name": name, "address": address, "lng": lng, "lat": lat, "coord_system": "gcj02",
-            "phone": "021-60000000", "hours": "09:00-22:00", "tags": ["自提"], "active": True,
+            "geohash": encode(lat, lng, 9), "phone": "021-60000000",
+            "hours": "00:00-24:00" if n % 7 == 0 else "09:00-22:00",
+            "tags": ["自提"] + (["24小时"] if n % 7 == 0 else []), "active": True,
             "created_at": now}}, upsert=True)
+    bump_stores_version(db)
+    _seed_deals(db, [s[0] for s in stores], now)
     db.coupons.update_one({"_id": "cpn_welcome"}, {"$setOnInsert": {
         "name": "新人满99减10", "kind": "fixed", "amount": 1000, "percent": None, "cap": None,
         "threshold": 9900, "total": 10000, "claimed": 0, "remaining": 10000,
         "per_user_limit": 1, "valid_days": 30, "valid_from": None, "valid_to": None,
         "status": "active", "created_at": now}}, upsert=True)
     return {"categories": len(CATEGORIES), "products": len(PRODUCTS),
-            "skus": sum(len(p[3]) for p in PRODUCTS), "stores": len(STORES), "coupons": 1}
+            "skus": sum(len(p[3]) for p in PRODUCTS), "stores": len(stores),
+            "deals": len(DEALS), "coupons": 1}
+
+
+def _seed_deals(db: Any, store_ids: list[str], now: datetime) -> None:
+    for deal_id, sku_id, price, kind, where, daily in DEALS:
+        sku = db.skus.find_one({"_id": sku_id})
+        product = db.products.find_one({"_id": sku["product_id"]})
+        db.deals.update_one({"_id": deal_id}, {"$setOnInsert": {
+            "all_stores": where == "all",
+            "store_ids": [] if where == "all" else [store_ids[i] for i in where],
+            "sku_id": sku_id, "product_id": product["_id"], "title": product["title"],
+            "image": (product.get("images") or [""])[0], "category_id": product["category_id"],
+            "deal_price": price, "original_price": sku["price"],
+            "starts_at": now - timedelta(days=1), "ends_at": now + timedelta(days=30),
+            "daily_quantity": daily, "kind": kind, "active": True, "created_at": now}},
+            upsert=True)

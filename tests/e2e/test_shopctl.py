@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from typing import Any, Iterator
 
 import pytest
@@ -46,7 +47,8 @@ def paid_order(product: dict[str, Any]) -> str:
 @pytest.mark.parametrize("command", [
     [], ["products"], ["products", "add"], ["products", "list"], ["products", "update"],
     ["products", "stock"], ["categories"], ["orders"], ["orders", "ship"], ["coupons"],
-    ["coupons", "create"], ["db"],
+    ["coupons", "create"], ["db"], ["aftersales"], ["aftersales", "list"],
+    ["aftersales", "approve"], ["aftersales", "reject"], ["aftersales", "receive"],
 ])
 def test_help_is_there_for_every_group_and_command(command: list[str]) -> None:
     result = shopctl(*command, "--help")
@@ -147,6 +149,153 @@ def test_shipping_an_unpaid_order_is_refused_with_its_code(gateway: str) -> None
 
     assert result.returncode == 1
     assert result.stderr.startswith("INVALID_STATE:")
+
+
+def sandbox_paid_order(shopper: Any, product: dict[str, Any], quantity: int = 2) -> dict[str, Any]:
+    """An order the shopper paid through the WeChat Pay sandbox (a genuine signed notify)."""
+    order = shopper.call("place_order", {
+        "request_id": f"shopctl-paid-{product['id']}", "address_id": new_address(shopper),
+        "items": [{"sku_id": product["skus"][0]["id"], "quantity": quantity}]}).data
+    paid = shopper.call("sandbox_pay", {"order_id": order["id"]}).data
+    assert paid["notify_status"] == 204 and paid["order"]["status"] == "paid", paid
+    return paid["order"]
+
+
+def refund_requested(price: int = 1250) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    shopper = new_shopper()
+    product = new_product(price=price, stock=10)
+    order = sandbox_paid_order(shopper, product)
+    after_sale = shopper.call("request_after_sale", {"order_id": order["id"],
+                                                     "type": "refund_only",
+                                                     "reason": "不想要了"}).data
+    return shopper, order, after_sale
+
+
+def wait_for(check: Any, timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+def test_after_sale_is_listed_approved_and_refunded(gateway: str) -> None:
+    shopper, order, after_sale = refund_requested(price=1250)
+
+    listed = shopctl("aftersales", "list", "--status", "pending_review", api=gateway)
+    approved = shopctl("aftersales", "approve", after_sale["id"], "--note", "同意退款",
+                       api=gateway)
+
+    assert listed.returncode == 0, listed.stderr
+    assert after_sale["id"] in listed.stdout and order["id"] in listed.stdout
+    assert "¥25.00" in listed.stdout and "不想要了" in listed.stdout
+    assert "pending_review" in listed.stdout and "refund" in listed.stdout
+    assert approved.returncode == 0, approved.stderr
+    assert "¥25.00" in approved.stdout and after_sale["id"] in approved.stdout
+    refunded = wait_for(lambda: shopper.call("get_order", {"order_id": order["id"]}).data
+                        if shopper.call("get_order", {"order_id": order["id"]}).data["status"]
+                        == "refunded" else None)
+    assert refunded, shopper.call("get_order", {"order_id": order["id"]}).data
+    assert refunded["refunded_amount"] == order["total"] == 2500
+    assert wait_for(lambda: shopper.call("get_after_sale", {"after_sale_id": after_sale["id"]})
+                    .data["status"] == "refunded")
+    sale = merchant("merchant_get_after_sale", {"after_sale_id": after_sale["id"]}).data
+    assert sale["merchant_note"] == "同意退款"
+
+
+def test_after_sales_list_stays_readable_at_80_columns(gateway: str) -> None:
+    _, _, after_sale = refund_requested()
+
+    result = subprocess.run([sys.executable, SHOPCTL, "--api", gateway, "--token",
+                             MERCHANT_TOKEN, "aftersales", "list"], capture_output=True,
+                            text=True, timeout=30, cwd=ROOT, env={**os.environ, "COLUMNS": "80"})
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "pending_review" in result.stdout and "¥25.00" in result.stdout
+    # the id folds onto two lines rather than being cut with "…"
+    folded = "".join(line.split()[0] for line in lines[2:4])
+    assert folded == after_sale["id"], result.stdout
+
+
+def test_after_sales_list_filters_by_order_and_prints_json(gateway: str) -> None:
+    _, order, after_sale = refund_requested()
+    refund_requested()  # another shopper's, on another order
+
+    data = data_of(shopctl("--json", "aftersales", "list", "--order-id", order["id"],
+                           api=gateway))
+
+    assert [item["id"] for item in data["items"]] == [after_sale["id"]]
+    assert data["items"][0]["amount"] == order["total"] and data["total"] == 1
+
+
+def test_after_sale_show_prints_lines_amount_and_reason(gateway: str) -> None:
+    _, order, after_sale = refund_requested()
+
+    result = shopctl("aftersales", "show", after_sale["id"], api=gateway)
+
+    assert result.returncode == 0, result.stderr
+    for expected in (after_sale["id"], order["id"], "refund_only", "pending_review", "¥25.00",
+                     "不想要了", "测试苹果"):
+        assert expected in result.stdout, expected
+
+
+def test_rejected_after_sale_gives_the_amount_back_to_ask_again(gateway: str) -> None:
+    shopper, order, after_sale = refund_requested()
+
+    rejected = data_of(shopctl("--json", "aftersales", "reject", after_sale["id"], "--note",
+                               "商品无质量问题", api=gateway))
+
+    assert (rejected["status"], rejected["merchant_note"]) == ("rejected", "商品无质量问题")
+    after = shopper.call("get_order", {"order_id": order["id"]}).data
+    assert (after["status"], after["refundable"], after["refunded_amount"]) == \
+        ("paid", order["total"], 0)
+
+
+def test_approving_twice_is_refused_with_its_code(gateway: str) -> None:
+    _, _, after_sale = refund_requested()
+    assert shopctl("aftersales", "reject", after_sale["id"], api=gateway).returncode == 0
+
+    result = shopctl("aftersales", "approve", after_sale["id"], api=gateway)
+    as_json = shopctl("--json", "aftersales", "approve", after_sale["id"], api=gateway)
+
+    assert result.returncode == 1
+    assert result.stderr.startswith("INVALID_STATE:") and "Traceback" not in result.stderr
+    assert as_json.returncode == 1
+    assert json.loads(as_json.stdout)["error"]["code"] == "INVALID_STATE"
+
+
+def test_unknown_after_sale_is_not_found(gateway: str) -> None:
+    result = shopctl("aftersales", "show", "afs_nope", api=gateway)
+
+    assert result.returncode == 1
+    assert result.stderr.startswith("NOT_FOUND:")
+
+
+def test_returned_goods_are_received_then_refunded(gateway: str) -> None:
+    shopper = new_shopper()
+    order = sandbox_paid_order(shopper, new_product(price=1000, stock=10), quantity=1)
+    merchant("merchant_ship_order", {"order_id": order["id"], "carrier": "SF",
+                                     "tracking_no": "SF1"}).data
+    after_sale = shopper.call("request_after_sale", {"order_id": order["id"],
+                                                     "type": "return_refund",
+                                                     "reason": "尺码不合适"}).data
+
+    approved = shopctl("aftersales", "approve", after_sale["id"], api=gateway)
+    early = shopctl("aftersales", "receive", after_sale["id"], api=gateway)
+    shopper.call("submit_return_shipment", {"after_sale_id": after_sale["id"], "carrier": "SF",
+                                            "tracking_no": "SF2"}).data
+    received = shopctl("aftersales", "receive", after_sale["id"], api=gateway)
+
+    assert approved.returncode == 0, approved.stderr
+    assert "awaiting_return" in approved.stdout
+    assert early.returncode == 1 and early.stderr.startswith("INVALID_STATE:")
+    assert received.returncode == 0, received.stderr
+    assert "¥10.00" in received.stdout
+    assert wait_for(lambda: shopper.call("get_order", {"order_id": order["id"]})
+                    .data["refunded_amount"] == 1000)
 
 
 def test_coupon_is_created_and_listed(gateway: str) -> None:
