@@ -119,6 +119,7 @@ def request_after_sale(ctx: Any, req: RequestAfterSaleInput) -> dict[str, Any]:
     if not lines or amount <= 0 or not refunds.reserve(ctx.db, order, amount, lines):
         raise ShopError("REFUND_EXCEEDS_PAID", "these items are already refunded or requested",
                         {"refundable": order.get("refundable", 0)})
+    amount += refunds.take_leftover(ctx.db, order["_id"])
     titles = {line["sku_id"]: line["title"] for line in order["items"]}
     doc = {"_id": new_id("afs"), "user_id": ctx.user_id, "order_id": order["_id"],
            "type": req.type, "status": "pending_review", "amount": amount, "reason": req.reason,

@@ -32,6 +32,7 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
         ([("status", 1), ("pay_deadline", 1)], {}),
         ([("status", 1), ("created_at", -1)], {}),
         ([("pickup.code", 1)], {"sparse": True}),
+        ([("group.team_id", 1)], {"sparse": True}),
     ],
     "coupons": [([("created_at", -1)], {})],
     "user_coupons": [([("user_id", 1), ("status", 1)], {}),
@@ -50,6 +51,10 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
     "outbox": [([("status", 1), ("created_at", 1)], {}),
                ([("user_id", 1), ("purpose", 1)], {})],
     "nearby_campaigns": [([("created_at", -1)], {})],
+    "group_buys": [([("status", 1), ("ends_at", 1)], {})],
+    "teams": [([("campaign_id", 1), ("status", 1), ("expires_at", 1)], {}),
+              ([("status", 1), ("expires_at", 1)], {})],
+    "group_buy_quota": [],
 }
 
 _lock = threading.RLock()

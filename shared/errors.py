@@ -22,6 +22,7 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "COUPON_LIMIT_REACHED": (409, "已达领取上限", "You have claimed this coupon the maximum times"),
     "PAYMENT_REFUSED": (409, "微信支付拒绝了此操作", "WeChat Pay refused the operation"),
     "REFUND_EXCEEDS_PAID": (409, "退款金额超过可退金额", "The refund exceeds what can be refunded"),
+    "TEAM_FULL": (409, "这个团已经满员了", "The team is full"),
     "LIMIT_EXCEEDED": (409, "超出数量上限", "Limit exceeded"),
     "PAYLOAD_TOO_LARGE": (413, "请求内容过大", "The request body is too large"),
     "VALIDATION_ERROR": (422, "输入有误", "Invalid input"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Optional
 
@@ -95,6 +96,9 @@ def order_view(doc: dict[str, Any], merchant: bool = False) -> dict[str, Any]:
         "refundable": doc.get("refundable", 0), "refunded_at": iso(doc.get("refunded_at")),
         "transaction_id": (doc.get("payment") or {}).get("transaction_id"),
         "request_id": doc["request_id"],
+        "hold_shipping": bool(doc.get("hold_shipping")),
+        "group": doc.get("group"), "bargain_id": doc.get("bargain_id"),
+        "gift": bool(doc.get("gift")),
     }
     if merchant:
         view["user_id"] = doc["user_id"]
@@ -193,17 +197,31 @@ def _wait_for_placement(db: Any, user_id: str, request_id: str) -> Optional[dict
     raise ShopError("CONFLICT", "this order is still being placed; retry in a moment")
 
 
-def place_order(ctx: Any, req: PlaceOrderInput) -> dict[str, Any]:
+@dataclass
+class Special:
+    """An order that a campaign places (group-buy, bargain, gift) rather than the catalog."""
+    prices: dict[str, int]                  # sku_id -> the campaign's unit price
+    fields: dict[str, Any]                  # stored on the order: group, bargain, gift, ...
+    hold_shipping: bool = False             # paid, but not to ship until the campaign says so
+
+
+def place_order(ctx: Any, req: PlaceOrderInput,
+                special: Optional[Special] = None) -> dict[str, Any]:
     from shared.db import duplicate_key_error
     for _ in range(3):
         existing = _wait_for_placement(ctx.db, ctx.user_id, req.request_id)
         if existing is not None:
             return order_view(existing)
         try:
-            return _place(ctx, req)
+            return _place(ctx, req, special)
         except duplicate_key_error():
             continue  # a retry of the same request won the race: answer with its order
     raise ShopError("CONFLICT", "this order is still being placed; retry in a moment")
+
+
+def find_by_request(db: Any, user_id: str, request_id: str) -> Optional[dict[str, Any]]:
+    return db.orders.find_one({"user_id": user_id, "request_id": request_id,
+                               "status": {"$ne": "reserving"}})
 
 
 def _apply_deal(ctx: Any, req: PlaceOrderInput, lines: list[dict[str, Any]]) \
@@ -229,9 +247,17 @@ def _fulfilment(ctx: Any, req: PlaceOrderInput) -> dict[str, Any]:
     return {"address": {f: address.get(f, "") for f in SNAPSHOT_FIELDS}, "pickup": None}
 
 
-def _place(ctx: Any, req: PlaceOrderInput) -> dict[str, Any]:
+def _apply_special(special: Optional[Special], lines: list[dict[str, Any]]) -> None:
+    for line in lines:
+        if special and line["sku_id"] in special.prices:
+            line.update(price=special.prices[line["sku_id"]],
+                        subtotal=special.prices[line["sku_id"]] * line["quantity"])
+
+
+def _place(ctx: Any, req: PlaceOrderInput, special: Optional[Special] = None) -> dict[str, Any]:
     db = ctx.db
     lines = _priced_lines(db, _requested_lines(ctx, req))
+    _apply_special(special, lines)
     deal = _apply_deal(ctx, req, lines)
     fulfilment = _fulfilment(ctx, req)
     goods_total = sum(line["subtotal"] for line in lines)
@@ -243,7 +269,10 @@ def _place(ctx: Any, req: PlaceOrderInput) -> dict[str, Any]:
              "shipping_fee": 0, "total": goods_total, "coupon_id": req.coupon_id,
              **fulfilment, "note": req.note, "created_at": ctx.now,
              "deal": {k: v for k, v in deal.items() if k != "doc"} if deal else None,
-             "pay_deadline": ctx.now + timedelta(seconds=ctx.settings.ORDER_PAY_TIMEOUT_SECONDS)}
+             "pay_deadline": ctx.now + timedelta(seconds=ctx.settings.ORDER_PAY_TIMEOUT_SECONDS),
+             **(special.fields if special else {}),
+             "hold_shipping": bool(special and special.hold_shipping),
+             "attribution": _attribution(ctx)}
     db.orders.insert_one(order)  # the unique (user_id, request_id) makes a retry collide here
     reserved: list[int] = []
     try:
@@ -269,7 +298,42 @@ def _place(ctx: Any, req: PlaceOrderInput) -> dict[str, Any]:
     if req.from_cart:
         db.cart_items.delete_many({"user_id": ctx.user_id,
                                    "sku_id": {"$in": [line["sku_id"] for line in lines]}})
+    if order["total"] == 0:
+        # a gift: nothing to pay, so it is paid now
+        return order_view(settle_paid(db, order["_id"], ctx.now, {"payment.method": "free"}))
     return order_view(order)
+
+
+def _attribution(ctx: Any) -> Optional[dict[str, Any]]:
+    """The share that last brought this shopper here (within 7 days), for fission reports."""
+    user = ctx.db.users.find_one({"_id": ctx.user_id}, {"last_share": 1})
+    touch = (user or {}).get("last_share")
+    if not touch or touch["at"] < ctx.now - timedelta(days=7):
+        return None
+    return {"share_id": touch["share_id"], "sharer_id": touch["sharer_id"]}
+
+
+def settle_paid(db: Any, order_id: str, now: datetime,
+                payment_fields: dict[str, Any]) -> Optional[dict[str, Any]]:
+    """pending_payment -> paid exactly once: units sold, refundable set, campaigns told.
+
+    None when the order was not pending payment (a duplicate, or cancelled meanwhile)."""
+    from pymongo import ReturnDocument
+    from shared import order_events
+    order = db.orders.find_one({"_id": order_id}, {"items.quantity": 1, "total": 1})
+    if order is None:
+        return None
+    paid = db.orders.find_one_and_update(
+        {"_id": order_id, "status": "pending_payment"},
+        {"$set": {**payment_fields, "status": "paid", "paid_at": now,
+                  "refundable": order["total"],
+                  **{f"items.{i}.refundable_qty": line["quantity"]
+                     for i, line in enumerate(order["items"])}}},
+        return_document=ReturnDocument.AFTER)
+    if paid is not None:
+        _move_lines(db, paid, "sold")
+        order_events.paid(db, paid, now)
+    return paid
 
 
 # ---- moving units between stock, locked and sold -------------------------------------------
@@ -326,10 +390,12 @@ def _refuse(doc: dict[str, Any], wanted: str) -> ShopError:
 def cancel(db: Any, order_id: str, now: datetime, reason: str,
            extra_query: Optional[dict[str, Any]] = None) -> Optional[dict[str, Any]]:
     """Cancel an unpaid order and release what it holds; None if it was not unpaid."""
+    from shared import order_events
     doc = _transition(db, {"_id": order_id, **(extra_query or {})}, "pending_payment",
                       {"status": "cancelled", "cancelled_at": now, "cancel_reason": reason})
     if doc is not None:
         release_order(db, doc)
+        order_events.cancelled(db, doc, now)
     return doc
 
 
@@ -399,26 +465,25 @@ def merchant_get_order(ctx: Any, req: OrderIdInput) -> dict[str, Any]:
 
 def ship_order(ctx: Any, req: ShipOrderInput) -> dict[str, Any]:
     shipment = {"carrier": req.carrier, "tracking_no": req.tracking_no}
-    done = _transition(ctx.db, {"_id": req.order_id}, "paid",
+    # a group-buy order waits for its team: hold_shipping is cleared when the team succeeds
+    done = _transition(ctx.db, {"_id": req.order_id, "hold_shipping": {"$ne": True}}, "paid",
                        {"status": "shipped", "shipped_at": ctx.now, "shipment": shipment})
     if done is not None:
         return order_view(done, merchant=True)
     doc = _any(ctx.db, req.order_id)
     if doc["status"] == "shipped" and doc.get("shipment") == shipment:
         return order_view(doc, merchant=True)
+    if doc["status"] == "paid" and doc.get("hold_shipping"):
+        raise ShopError("INVALID_STATE", "the order waits for its group-buy team to fill",
+                        {"status": "paid", "hold_shipping": True})
     raise _refuse(doc, "shipped")
 
 
 def mark_paid(ctx: Any, req: OrderIdInput) -> dict[str, Any]:
     """Dev/test stand-in for a payment notify: pending_payment -> paid, units sold."""
-    order = _any(ctx.db, req.order_id)
-    done = _transition(ctx.db, {"_id": req.order_id}, "pending_payment",
-                       {"status": "paid", "paid_at": ctx.now, "refundable": order["total"],
-                        "payment.method": "dev",
-                        **{f"items.{i}.refundable_qty": line["quantity"]
-                           for i, line in enumerate(order["items"])}})
+    _any(ctx.db, req.order_id)
+    done = settle_paid(ctx.db, req.order_id, ctx.now, {"payment.method": "dev"})
     if done is not None:
-        _move_lines(ctx.db, done, "sold")
         return order_view(done, merchant=True)
     doc = _any(ctx.db, req.order_id)
     if doc["status"] == "paid":

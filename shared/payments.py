@@ -126,7 +126,7 @@ def apply_transaction(db: Any, config: Any, transaction: dict[str, Any], now: da
     Returns what happened: ``paid``, ``already_paid`` or ``refunding`` (paid after cancel).
     Raises NotifyRejected when the transaction does not belong to this shop's order.
     """
-    from shared.orders import _move_lines
+    from shared.orders import settle_paid
     if transaction.get("trade_state") != "SUCCESS":
         raise NotifyRejected(400, "trade_state is not SUCCESS")
     if transaction.get("appid") != config.appid or transaction.get("mchid") != config.mchid:
@@ -140,14 +140,8 @@ def apply_transaction(db: Any, config: Any, transaction: dict[str, Any], now: da
         log_event(logger, "payment amount mismatch", order_id=order_id, paid=paid_total,
                   expected=order["total"], source=source)
         raise NotifyRejected(400, "amount does not match the order")
-    fields = {**_payment_fields(transaction, now), "status": "paid", "paid_at": now,
-              "refundable": order["total"],
-              **{f"items.{i}.refundable_qty": line["quantity"]
-                 for i, line in enumerate(order["items"])}}
-    paid = db.orders.find_one_and_update({"_id": order_id, "status": "pending_payment"},
-                                         {"$set": fields}, return_document=True)
+    paid = settle_paid(db, order_id, now, _payment_fields(transaction, now))
     if paid is not None:
-        _move_lines(db, paid, "sold")
         log_event(logger, "order paid", order_id=order_id, source=source)
         return "paid"
     current = db.orders.find_one({"_id": order_id})
@@ -231,7 +225,13 @@ def settle_before_cancel(ctx: Any, order: dict[str, Any]) -> str:
     try:
         if _take_in_if_paid(ctx, order):
             return "paid"
-        _client(ctx).close_transaction(order["_id"])
+        try:
+            _client(ctx).close_transaction(order["_id"])
+        except WxPayError as exc:
+            if exc.code != "ORDERPAID":
+                raise
+            # the shopper paid between our query and the close: take that payment in
+            return "paid" if _take_in_if_paid(ctx, order) else "unknown"
         return "closed"
     except WxPayError as exc:
         if exc.code == "ORDER_NOT_EXIST":
@@ -244,12 +244,15 @@ def settle_before_cancel(ctx: Any, order: dict[str, Any]) -> str:
         return "unknown"
 
 
-def _close_quietly(client: Any, out_trade_no: str) -> None:
+def _close_quietly(client: Any, out_trade_no: str) -> bool:
+    """Close at WeChat Pay; False when it failed (the prepay may still be paid)."""
     from shared.wechat.pay import WxPayError
     try:
         client.close_transaction(out_trade_no)
+        return True
     except WxPayError as exc:
         log_event(logger, "close at WeChat Pay failed", order_id=out_trade_no, code=exc.code)
+        return exc.code == "ORDER_NOT_EXIST"
 
 
 def reconcile_payments(ctx: Any) -> dict[str, Any]:
@@ -281,8 +284,9 @@ def reconcile_payments(ctx: Any) -> dict[str, Any]:
                 continue
             if outcome in ("paid", "refunding"):
                 counts[outcome] += 1
-        elif order["status"] == "cancelled":
-            _close_quietly(client, order["_id"])
+        elif order["status"] == "cancelled" and (transaction.get("trade_state") == "CLOSED"
+                                                 or _close_quietly(client, order["_id"])):
+            # settled only once WeChat Pay can no longer take a payment for it
             db.orders.update_one({"_id": order["_id"]}, {"$set": {"payment.settled": True}})
     # a crash between "paid" and moving the units: the lines are still locked
     for order in db.orders.find({"status": {"$nin": ["pending_payment", "cancelled", "failed",

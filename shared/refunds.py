@@ -42,6 +42,20 @@ def reserve(db: Any, order: dict[str, Any], amount: int, lines: list[dict[str, A
     return db.orders.update_one(query, {"$inc": change}).modified_count == 1
 
 
+def take_leftover(db: Any, order_id: str) -> int:
+    """Fen left over once every unit is reserved (line shares round down): the reservation
+    that took the last units takes them too, so the refunds add up to what was paid, also
+    when requests raced on a stale view of the order."""
+    order = db.orders.find_one({"_id": order_id}, {"refundable": 1, "items.refundable_qty": 1})
+    leftover = order.get("refundable", 0)
+    if leftover <= 0 or any(line.get("refundable_qty", 0) for line in order["items"]):
+        return 0
+    query = {"_id": order_id, "refundable": leftover,
+             **{f"items.{i}.refundable_qty": 0 for i in range(len(order["items"]))}}
+    taken = db.orders.update_one(query, {"$inc": {"refundable": -leftover}})
+    return leftover if taken.modified_count == 1 else 0
+
+
 def release(db: Any, order_id: str, amount: int, lines: list[dict[str, Any]]) -> None:
     """Give a reservation back (the refund failed, or the request was withdrawn)."""
     order = db.orders.find_one({"_id": order_id}, {"items.sku_id": 1})
@@ -81,7 +95,8 @@ def start_refund(db: Any, order: dict[str, Any], *, amount: int, reason: str, re
             return refund_view(record)
     if completes_order and order["status"] in ("paid", "shipped", "completed"):
         db.orders.update_one({"_id": order["_id"], "status": order["status"]},
-                             {"$set": {"status": "refunding"}})
+                             {"$set": {"status": "refunding",
+                                       "status_before_refund": order["status"]}})
     _send(db, record, now)
     return refund_view(db.refunds.find_one({"_id": refund_id}))
 
@@ -155,16 +170,31 @@ def _refunded(db: Any, record: dict[str, Any], now: datetime) -> None:
                              {"$set": {"status": "refunded", "refunded_at": now}})
         if order.get("coupon_id"):
             coupons.return_from_order(db, order["coupon_id"], order["_id"])
-    elif order["status"] == "refunding":
-        db.orders.update_one({"_id": order["_id"], "status": "refunding"},
-                             {"$set": {"status": record["order_status_before"]}})
+        from shared import order_events
+        order_events.refunded(db, order, now)
+    else:
+        _leave_refunding(db, record)
 
 
 def _failed(db: Any, record: dict[str, Any]) -> None:
     if record.get("reserved"):
         release(db, record["order_id"], record["amount"], record["lines"])
-    db.orders.update_one({"_id": record["order_id"], "status": "refunding"},
-                         {"$set": {"status": record["order_status_before"]}})
+    _leave_refunding(db, record)
+
+
+def _leave_refunding(db: Any, record: dict[str, Any]) -> None:
+    """Not all was refunded: the order leaves ``refunding`` once none of its refunds is still
+    open (a partial refund landing or failing while the one that completes the order is with
+    WeChat Pay must not show the order as merely paid)."""
+    if db.refunds.count_documents({"order_id": record["order_id"], "status": {"$in": OPEN}}):
+        return
+    order = db.orders.find_one({"_id": record["order_id"], "status": "refunding"},
+                               {"status_before_refund": 1})
+    if order is None:
+        return
+    before = order.get("status_before_refund") or record["order_status_before"]
+    db.orders.update_one({"_id": order["_id"], "status": "refunding"},
+                         {"$set": {"status": "paid" if before == "refunding" else before}})
 
 
 # ---- the refund notify ---------------------------------------------------------------------

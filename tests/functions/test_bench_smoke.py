@@ -1,7 +1,8 @@
-"""The benchmark script runs end to end and reports its three ratios.
+"""The benchmark script runs end to end and reports its ratios.
 
 A smoke test only: no timing is asserted (a timed assertion is not a benchmark). The script
-itself fails (exit 1) if the flash sale oversells or breaks stock + locked + sold.
+itself fails (exit 1) if the flash sale oversells or breaks stock + locked + sold, or if a pay
+notify does not pay its order exactly once.
 """
 from __future__ import annotations
 
@@ -13,14 +14,19 @@ import sys
 from tests.conftest import ROOT
 
 
-def test_bench_quick_json_reports_three_positive_ratios():
+def test_bench_quick_json_reports_positive_ratios():
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench"), "--quick", "--json"],
                           cwd=str(ROOT), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout)
-    for name in ("cold_import", "warm_list_products", "flash_sale"):
+    for name in ("cold_import", "cold_first_call", "warm_list_products", "flash_sale",
+                 "pay_notify"):
         ratio = report["ratios"][name]
         assert isinstance(ratio, (int, float)) and math.isfinite(ratio) and ratio > 0, (name, ratio)
     flash = report["measures"]["flash_sale"]
     assert flash["invariant_ok"] is True
     assert flash["orders_placed"] == [flash["units"]] * flash["rounds"]
+    notify = report["measures"]["pay_notify"]
+    assert notify["ours"] > 0 and notify["baseline"] > 0
+    assert notify["orders_paid"] == notify["baseline_updated"] > notify["notifies"] > 0
+    assert notify["replay_changed_nothing"] is True

@@ -1,0 +1,5 @@
+from shared.runtime import serve
+
+
+def main_handler(event, context):
+    return serve("track_share_open", event, context)

@@ -1,0 +1,29 @@
+"""What happens elsewhere when an order is paid, cancelled or fully refunded.
+
+Orders know nothing of campaigns; campaigns mark their orders (``group``, ``bargain_id``,
+``attribution``) and hear about them here. Each hook is idempotent: it is called once per
+transition, but a reconciler may repeat a transition's aftermath.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+
+def paid(db: Any, order: dict[str, Any], now: datetime) -> None:
+    if order.get("group"):
+        from shared.groupbuy import on_order_paid
+        on_order_paid(db, order, now)
+    from shared.referral import on_order_paid as referral_paid
+    referral_paid(db, order, now)
+
+
+def cancelled(db: Any, order: dict[str, Any], now: datetime) -> None:
+    if order.get("group"):
+        from shared.groupbuy import on_order_cancelled
+        on_order_cancelled(db, order, now)
+
+
+def refunded(db: Any, order: dict[str, Any], now: datetime) -> None:
+    from shared.referral import on_order_refunded
+    on_order_refunded(db, order, now)
