@@ -58,6 +58,8 @@ class Settings(BaseModel):
     UPLOAD_URL_TTL_SECONDS: int = Field(default=600, ge=60, le=86400)
     LOGIN_RATE_LIMIT_PER_MINUTE: int = Field(default=30, ge=1)
     COUPON_CLAIM_RATE_LIMIT_PER_MINUTE: int = Field(default=20, ge=1)
+    # mini-program codes of shares: which build they open (check_path is on for release only)
+    WXACODE_ENV_VERSION: Literal["release", "trial", "develop"] = "release"
 
     @property
     def is_production(self) -> bool:

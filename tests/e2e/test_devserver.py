@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from typing import Any, Iterator
@@ -32,9 +33,11 @@ def devserver() -> Iterator[str]:
     if os.environ.get("TEST_MONGODB_URI"):
         env.update(MONGODB_URI=os.environ["TEST_MONGODB_URI"],
                    MONGODB_DB=f"shop_e2e_{uuid.uuid4().hex[:10]}")
+    # a file, not a pipe: a pipe nobody reads would stall the gateway once it fills up
+    log = tempfile.TemporaryFile(mode="w+")
     process = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "devserver"),
                                 "--port", str(port)], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               stdout=log, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -46,11 +49,13 @@ def devserver() -> Iterator[str]:
                 time.sleep(0.2)
         else:
             process.kill()
-            pytest.fail("the dev gateway did not become ready:\n" + process.stdout.read())
+            log.seek(0)
+            pytest.fail("the dev gateway did not become ready:\n" + log.read())
         yield base
     finally:
         process.terminate()
         process.wait(timeout=10)
+        log.close()
 
 
 def api(base: str, action: str, body: Any = None, token: str | None = None) -> requests.Response:
