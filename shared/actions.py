@@ -73,6 +73,12 @@ ACTIONS: dict[str, Action] = {
     "create_share": _a("referral", "create_share", "CreateShareInput", "user"),
     "get_share_code": _a("referral", "get_share_code", "ShareIdInput", "user"),
     "track_share_open": _a("referral", "track_share_open", "TrackShareOpenInput", "user"),
+    # marketing, members and points
+    "record_subscription": _a("messages", "record_subscription", "RecordSubscriptionInput",
+                              "user"),
+    "get_membership": _a("members", "get_membership", "NoInput", "user"),
+    "list_points_ledger": _a("members", "list_points_ledger", "PageInput", "user"),
+    "sign_in": _a("members", "sign_in", "NoInput", "user"),
     # nearby
     "nearby_stores": _a("nearby", "nearby_stores", "NearbyStoresInput", "public"),
     "nearby_deals": _a("nearby", "nearby_deals", "NearbyDealsInput", "public"),
@@ -117,6 +123,18 @@ ACTIONS: dict[str, Action] = {
                                        "ReferralRewardInput", "merchant"),
     "merchant_fission_report": _a("referral", "fission_report", "FissionReportInput",
                                   "merchant"),
+    "merchant_list_outbox": _a("messages", "merchant_list_outbox", "ListOutboxInput",
+                               "merchant"),
+    "merchant_create_campaign": _a("campaigns", "create_campaign", "CreateCampaignInput",
+                                   "merchant"),
+    "merchant_list_campaigns": _a("campaigns", "merchant_list_campaigns", "PageInput",
+                                  "merchant"),
+    "merchant_campaign_stats": _a("campaigns", "campaign_stats", "CampaignIdInput", "merchant"),
+    "merchant_set_member_levels": _a("members", "set_member_levels", "MemberLevelsInput",
+                                     "merchant"),
+    "merchant_list_members": _a("members", "merchant_list_members", "ListMembersInput",
+                                "merchant"),
+    "merchant_adjust_points": _a("members", "adjust_points", "AdjustPointsInput", "merchant"),
     "merchant_upsert_store": _a("nearby", "upsert_store", "UpsertStoreInput", "merchant"),
     "merchant_list_stores": _a("nearby", "merchant_list_stores", "ListStoresInput", "merchant"),
     "merchant_create_deal": _a("nearby", "create_deal", "CreateDealInput", "merchant"),
@@ -135,6 +153,11 @@ TIMERS: dict[str, tuple[str, str]] = {
     "order_timeout": ("shared.orders", "cancel_expired_orders"),
     "pay_reconcile": ("shared.payments", "reconcile_payments"),
     "group_buy_expire": ("shared.groupbuy", "expire_teams"),
+    "outbox_send": ("shared.messages", "drain_outbox"),
+    "cart_reminder": ("shared.marketing", "cart_reminder"),
+    "birthday_coupons": ("shared.marketing", "birthday_coupons"),
+    "campaign_dispatch": ("shared.campaigns", "dispatch_campaigns"),
+    "points_expiry": ("shared.members", "expire_points"),
 }
 
 # functions that answer one HTTP route in WeChat Pay's protocol rather than the envelope:
@@ -142,4 +165,10 @@ TIMERS: dict[str, tuple[str, str]] = {
 NOTIFY_ROUTES: dict[str, tuple[str, str, str]] = {
     "pay_notify": ("/pay/notify", "shared.payments", "handle_pay_notify"),
     "refund_notify": ("/pay/refund-notify", "shared.refunds", "handle_refund_notify"),
+}
+
+# functions other functions invoke asynchronously (SCF Invoke, InvocationType=Event):
+# function name -> (module, handler taking (ctx, event)); the event carries an HMAC signature
+INTERNAL_FUNCTIONS: dict[str, tuple[str, str]] = {
+    "marketing_push_batch": ("shared.fanout", "handle_invoke"),
 }

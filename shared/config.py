@@ -56,8 +56,23 @@ class Settings(BaseModel):
     TENCENTCLOUD_SECRET_ID: Optional[str] = None
     TENCENTCLOUD_SECRET_KEY: Optional[str] = None
     UPLOAD_URL_TTL_SECONDS: int = Field(default=600, ge=60, le=86400)
+    # marketing: the outbox of subscribe messages
+    QUIET_HOURS: str = Field(default="22:00-08:00",
+                             pattern=r"^$|^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
+    OUTBOX_MAX_ATTEMPTS: int = Field(default=5, ge=1, le=50)
+    OUTBOX_BATCH_SIZE: int = Field(default=500, ge=1, le=10_000)
+    # fan-out of big jobs in batches; "auto": SCF async invoke in production, threads elsewhere
+    MARKETING_BATCH_SIZE: int = Field(default=500, ge=1, le=100_000)
+    FANOUT_RUNNER: Literal["auto", "inprocess", "scf"] = "auto"
+    FANOUT_WORKERS: int = Field(default=4, ge=1, le=64)
+    SCF_REGION: str = "ap-guangzhou"
+    SCF_NAMESPACE: str = "default"
+    SCF_ENDPOINT: str = "scf.tencentcloudapi.com"
     LOGIN_RATE_LIMIT_PER_MINUTE: int = Field(default=30, ge=1)
     COUPON_CLAIM_RATE_LIMIT_PER_MINUTE: int = Field(default=20, ge=1)
+    # helps one shopper may give per day (China time) to friends' bargains / assists
+    BARGAIN_DAILY_HELP_LIMIT: int = Field(default=10, ge=1)
+    ASSIST_DAILY_HELP_LIMIT: int = Field(default=10, ge=1)
     # mini-program codes of shares: which build they open (check_path is on for release only)
     WXACODE_ENV_VERSION: Literal["release", "trial", "develop"] = "release"
 

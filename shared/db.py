@@ -14,7 +14,9 @@ from shared.config import get_settings
 
 # collection -> list of (keys, options). Created idempotently by ensure_indexes().
 INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
-    "users": [([("openid", 1)], {"unique": True}), ([("nearby.cell", 1)], {"sparse": True})],
+    "users": [([("openid", 1)], {"unique": True}), ([("nearby.cell", 1)], {"sparse": True}),
+              ([("invited_by", 1)], {"sparse": True}),
+              ([("invited_via_share", 1), ("invited_at", 1)], {"sparse": True})],
     "categories": [([("sort", 1)], {})],
     "products": [
         ([("status", 1), ("category_id", 1), ("created_at", -1)], {}),
@@ -32,6 +34,7 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
         ([("status", 1), ("pay_deadline", 1)], {}),
         ([("status", 1), ("created_at", -1)], {}),
         ([("pickup.code", 1)], {"sparse": True}),
+        ([("attribution.share_id", 1), ("paid_at", 1)], {"sparse": True}),
         ([("group.team_id", 1)], {"sparse": True}),
     ],
     "coupons": [([("created_at", -1)], {})],
@@ -51,6 +54,24 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
     "outbox": [([("status", 1), ("created_at", 1)], {}),
                ([("user_id", 1), ("purpose", 1)], {})],
     "nearby_campaigns": [([("created_at", -1)], {})],
+    # referral and fission (shared.referral); a share is reused per sharer, target and channel
+    "shares": [([("code", 1)], {"unique": True}),
+               ([("sharer_id", 1), ("target", 1), ("target_id", 1), ("channel", 1)],
+                {"unique": True}),
+               ([("target_id", 1), ("created_at", 1)], {}),
+               ([("created_at", 1)], {})],
+    "share_opens": [([("share_id", 1), ("at", 1)], {}), ([("at", 1)], {})],
+    "referral_rewards": [([("inviter_id", 1), ("created_at", -1)], {})],
+    "points_ledger": [([("user_id", 1), ("created_at", -1)], {})],
+    # bargains and assists: a unique active_key (campaign:user) while one per user holds
+    "bargain_campaigns": [([("created_at", -1)], {})],
+    "bargains": [([("active_key", 1)], {"unique": True, "sparse": True}),
+                 ([("status", 1), ("expires_at", 1)], {}),
+                 ([("status", 1), ("buying_at", 1)], {})],
+    "assist_campaigns": [([("created_at", -1)], {})],
+    "assists": [([("active_key", 1)], {"unique": True, "sparse": True}),
+                ([("status", 1), ("expires_at", 1)], {}),
+                ([("reward_status", 1), ("completed_at", 1)], {})],
     "group_buys": [([("status", 1), ("ends_at", 1)], {})],
     "teams": [([("campaign_id", 1), ("status", 1), ("expires_at", 1)], {}),
               ([("status", 1), ("expires_at", 1)], {})],

@@ -277,7 +277,8 @@ def start_group_buy(ctx: Any, req: StartGroupBuyInput) -> dict[str, Any]:
     try:
         ctx.db.teams.insert_one(team)
     except duplicate_key_error():
-        pass  # a retry of this start: its order decides below
+        # a retry of this start: the team is there already, and its order decides below
+        log_event(logger, "team start retried", team_id=team_id)
     try:
         order = _place_group_order(ctx, campaign, team_id, req.sku_id, req.request_id,
                                    req.address_id, "leader")

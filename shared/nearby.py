@@ -140,11 +140,15 @@ _index_lock = threading.Lock()
 
 def _stores_version(db: Any) -> Any:
     doc = db.meta.find_one({"_id": STORES_VERSION})
-    return doc["v"] if doc else 0
+    return (doc["v"], doc.get("token")) if doc else 0
 
 
 def bump_stores_version(db: Any) -> None:
-    db.meta.update_one({"_id": STORES_VERSION}, {"$inc": {"v": 1}}, upsert=True)
+    # a random token with the counter: a counter alone repeats when the database starts over
+    # (wiped and seeded again, or a fresh test database at a reused id()), and a warm
+    # instance would then keep serving the old stores as if nothing had changed
+    db.meta.update_one({"_id": STORES_VERSION},
+                       {"$inc": {"v": 1}, "$set": {"token": new_id("stv")}}, upsert=True)
 
 
 def store_index(db: Any) -> StoreIndex:
@@ -397,16 +401,9 @@ def nearby_campaign(ctx: Any, req: NearbyCampaignInput) -> dict[str, Any]:
 
 def enqueue_message(db: Any, user_id: str, purpose: str, occasion: str, now: datetime,
                     data: dict[str, Any]) -> int:
-    """Put one message in the outbox; the key (user, purpose, occasion) makes it once only."""
-    from shared.db import duplicate_key_error
-    try:
-        db.outbox.insert_one({"_id": f"{purpose}:{occasion}:{user_id}", "user_id": user_id,
-                              "purpose": purpose, "occasion": occasion, "status": "queued",
-                              "template_id": None, "data": data, "attempts": 0,
-                              "created_at": now})
-        return 1
-    except duplicate_key_error():
-        return 0
+    """Put one message in the outbox; the key (purpose, occasion, user) makes it once only."""
+    from shared.messages import enqueue
+    return int(enqueue(db, user_id, purpose, occasion, now, data=data, page=data.get("page", "")))
 
 
 # ---- deals in orders, and pickup -----------------------------------------------------------

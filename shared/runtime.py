@@ -230,9 +230,25 @@ def serve_timer(action: str, event: dict[str, Any], context: Any) -> dict[str, A
     return _jsonable(run_timer(action, _context_request_id(context)).envelope)
 
 
+def run_internal(name: str, event: dict[str, Any], request_id: Optional[str] = None) -> Outcome:
+    """An async invoke from another function (fan-out batches); the handler checks its HMAC."""
+    from shared.actions import INTERNAL_FUNCTIONS
+    request_id = request_id or new_request_id()
+    try:
+        module, function = INTERNAL_FUNCTIONS[name]
+        ctx = _make_context(request_id, Credentials())
+        return Outcome(200, {"ok": True, "data": _load(module, function)(ctx, event)})
+    except ShopError as exc:
+        return error_outcome(exc)
+    except Exception as exc:
+        return error_outcome(unexpected_error(exc, f"function {name}", request_id))
+
+
 def serve(action: str, event: Any, context: Any = None) -> dict[str, Any]:
     """The entry point of every cloud function."""
     try:
+        if isinstance(event, dict) and event.get("_invoke") == action:
+            return _jsonable(run_internal(action, event, _context_request_id(context)).envelope)
         if is_gateway_event(event):
             from shared.http import serve_gateway_event
             return serve_gateway_event(action, event, context)

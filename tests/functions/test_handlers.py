@@ -388,21 +388,24 @@ def test_every_function_answers_a_gateway_event_with_an_http_response(name):
 # ---- generated files in sync ----------------------------------------------------------------
 
 def test_every_action_and_timer_has_its_function_folder():
-    from shared.actions import ACTIONS, NOTIFY_ROUTES, TIMERS
-    assert set(FUNCTION_NAMES) == set(ACTIONS) | set(TIMERS) | set(NOTIFY_ROUTES), \
-        "run scripts/gen_functions"
+    from shared.actions import ACTIONS, INTERNAL_FUNCTIONS, NOTIFY_ROUTES, TIMERS
+    assert set(FUNCTION_NAMES) == (set(ACTIONS) | set(TIMERS) | set(NOTIFY_ROUTES)
+                                   | set(INTERNAL_FUNCTIONS)), "run scripts/gen_functions"
 
 
 def test_serverless_yml_deploys_every_non_dev_action_on_api_gateway_and_every_timer():
-    from shared.actions import ACTIONS, NOTIFY_ROUTES, TIMERS
+    from shared.actions import ACTIONS, INTERNAL_FUNCTIONS, NOTIFY_ROUTES, TIMERS
     from shared.cron import Cron
     config = yaml.safe_load((ROOT / "serverless.yml").read_text(encoding="utf-8"))
     functions = config["functions"]
     wanted = ({n for n, a in ACTIONS.items() if not a.auth.startswith("dev")} | set(TIMERS)
-              | set(NOTIFY_ROUTES))
+              | set(NOTIFY_ROUTES) | set(INTERNAL_FUNCTIONS))
     assert set(functions) == wanted, "run scripts/gen_functions"
     for name, spec in functions.items():
         assert spec["handler"] == "index.main_handler"
+        if name in INTERNAL_FUNCTIONS:
+            assert "events" not in spec, name  # invoked by other functions only
+            continue
         triggers = [t for event in spec["events"] for t in event.items()]
         if name in TIMERS:
             timers = [p for kind, p in triggers if kind == "timer"]

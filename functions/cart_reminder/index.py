@@ -1,0 +1,5 @@
+from shared.runtime import serve
+
+
+def main_handler(event, context):
+    return serve("cart_reminder", event, context)

@@ -1,0 +1,5 @@
+from shared.runtime import serve
+
+
+def main_handler(event, context):
+    return serve("marketing_push_batch", event, context)

@@ -1,0 +1,5 @@
+from shared.runtime import serve
+
+
+def main_handler(event, context):
+    return serve("merchant_set_member_levels", event, context)

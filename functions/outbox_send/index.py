@@ -1,0 +1,5 @@
+from shared.runtime import serve
+
+
+def main_handler(event, context):
+    return serve("outbox_send", event, context)

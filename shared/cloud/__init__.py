@@ -1,0 +1,1 @@
+"""Adapters for Tencent Cloud: SCF async invoke (fan-out of big jobs)."""
