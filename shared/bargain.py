@@ -273,8 +273,8 @@ def _check_helpable(bargain: dict[str, Any], helper_id: str, now: datetime) -> N
         raise refuse("INVALID_STATE", "the bargain has expired", "expired")
     if any(h["user_id"] == helper_id for h in bargain["helps"]):
         raise refuse("INVALID_STATE", "you have already cut this bargain", "already_helped")
-    if bargain["status"] != "active":
-        raise refuse("INVALID_STATE", "the bargain is already bought", "bought")
+    if bargain["status"] != "active":  # being bought, bought, or closed by a cancellation
+        raise refuse("INVALID_STATE", "the bargain can no longer be cut", bargain["status"])
     if bargain["help_count"] >= bargain["helpers_needed"]:
         raise refuse("INVALID_STATE", "the bargain is already at its floor price", "at_floor")
 
@@ -362,7 +362,7 @@ def _give_back_unit(db: Any, campaign_id: str) -> None:
                                     {"$inc": {"sold": -1}})
 
 
-def _release_claim(db: Any, bargain: dict[str, Any], request_id: str) -> None:
+def _release_claim(db: Any, bargain: dict[str, Any], request_id: Optional[str]) -> None:
     """buying -> active again after a failed placement; the unit goes back if one was taken."""
     released = db.bargains.update_one(
         {"_id": bargain["_id"], "status": "buying", "buy_request_id": request_id},

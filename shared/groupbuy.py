@@ -398,6 +398,22 @@ def on_order_cancelled(db: Any, order: dict[str, Any], now: datetime) -> None:
                         {"$pull": {"seats": {"order_id": order["_id"]}}, "$inc": {"held": -1}})
 
 
+def on_order_refunded(db: Any, order: dict[str, Any], now: datetime) -> None:
+    """A group order refunded in full because its team failed (or its seat was gone): it
+    bought nothing, so the campaign's unit and the buyer's per-user quota come back, once.
+    (A cancelled order gave them back when it was cancelled; an after-sale refund of a
+    successful team's order is a purchase undone later, not a team that failed.)"""
+    if db.refunds.find_one({"_id": f"{order['_id']}-gb", "status": "succeeded"},
+                           {"_id": 1}) is None:
+        return
+    claimed = db.orders.update_one({"_id": order["_id"], "group.given_back": {"$ne": True}},
+                                   {"$set": {"group.given_back": True}})
+    if claimed.modified_count:
+        group = order["group"]
+        _give_back(db, group["campaign_id"], group.get("quota_key"),
+                   group.get("stock_taken", False))
+
+
 def _refund_lost_seat(db: Any, order: dict[str, Any], now: datetime, why: str) -> None:
     log_event(logger, "group order refunded", order_id=order["_id"], reason=why)
     refund_whole_order(db, order["_id"], now, "拼团未成功，自动退款")
@@ -468,8 +484,10 @@ def _settle_failed(db: Any, team: dict[str, Any], now: datetime) -> int:
 
 
 def _expire_bargains(ctx: Any) -> dict[str, int]:
-    try:
-        from shared.bargain import expire_bargains
-    except ImportError:
-        return {}
-    return expire_bargains(ctx) or {}
+    """The same timer also closes bargains and friend assists past their deadline."""
+    from shared.assist import expire_assists
+    from shared.bargain import expire_bargains
+    bargains = expire_bargains(ctx)
+    assists = expire_assists(ctx)
+    return {"bargains_expired": bargains.get("expired", 0),
+            "assists_expired": assists.get("expired", 0)}

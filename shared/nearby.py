@@ -8,6 +8,7 @@ operators (mongomock has none).
 """
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -113,25 +114,48 @@ class VerifyPickupInput(Input):
 
 # ---- the in-memory cell index --------------------------------------------------------------
 
+# what a store's view shows besides its position, kept in the index so that a page of
+# results needs no database read (the index is exactly as fresh as its version check)
+_VIEW_FIELDS = {"name": 1, "address": 1, "lat": 1, "lng": 1, "phone": 1, "hours": 1,
+                "tags": 1, "active": 1}
+
+
 @dataclass
 class StoreIndex:
     version: Any = None
     stores: dict[str, tuple[float, float, str]] = field(default_factory=dict)
-    cells: dict[int, dict[str, list[str]]] = field(default_factory=dict)
+    # precision -> cell -> (lat in radians, its cosine, lng, store id) of the stores in it:
+    # the half of the haversine that depends on the store alone is worked out at build time
+    cells: dict[int, dict[str, list[tuple[float, float, float, str]]]] = \
+        field(default_factory=dict)
+    views: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
     def within(self, lat: float, lng: float, radius_m: float) -> list[tuple[float, str]]:
         """(distance_m, store_id) of every store within the radius, nearest first."""
         precision, cells = geo.covering_cells(lat, lng, radius_m, INDEX_PRECISIONS)
         by_cell = self.cells.get(precision, {})
+        # geo.haversine_m inlined, operation for operation, so the distances are the same
+        # floats a scan calling it computes (same order, same ties, same radius edge)
+        radians, sin, asin, sqrt = math.radians, math.sin, math.asin, math.sqrt
+        p1 = radians(lat)
+        cos_p1 = math.cos(p1)
+        diameter = 2 * geo.EARTH_RADIUS_M
         found = []
         for cell in cells:
-            for store_id in by_cell.get(cell, ()):
-                s_lat, s_lng, _ = self.stores[store_id]
-                distance = geo.haversine_m(lat, lng, s_lat, s_lng)
+            for p2, cos_p2, s_lng, store_id in by_cell.get(cell, ()):
+                a = sin((p2 - p1) / 2) ** 2 + cos_p1 * cos_p2 * sin(radians(s_lng - lng) / 2) ** 2
+                distance = diameter * asin(min(1.0, sqrt(a)))
                 if distance <= radius_m:
                     found.append((distance, store_id))
         found.sort()
         return found
+
+    def view(self, store_id: str) -> dict[str, Any]:
+        """The store's document as store_view reads it."""
+        name, address, phone, hours, tags, active = self.views[store_id]
+        lat, lng, _ = self.stores[store_id]
+        return {"_id": store_id, "name": name, "address": address, "lat": lat, "lng": lng,
+                "phone": phone, "hours": hours, "tags": list(tags), "active": active}
 
 
 _index = StoreIndex()
@@ -160,11 +184,17 @@ def store_index(db: Any) -> StoreIndex:
     with _index_lock:
         if _index.version != version:
             fresh = StoreIndex(version=version, cells={p: {} for p in INDEX_PRECISIONS})
-            for doc in db.stores.find({"active": True}, {"lat": 1, "lng": 1, "hours": 1}):
-                fresh.stores[doc["_id"]] = (doc["lat"], doc["lng"], doc.get("hours", ""))
-                full = geo.encode(doc["lat"], doc["lng"], max(INDEX_PRECISIONS))
+            for doc in db.stores.find({"active": True}, _VIEW_FIELDS):
+                store_id, lat, lng = doc["_id"], doc["lat"], doc["lng"]
+                fresh.stores[store_id] = (lat, lng, doc.get("hours", ""))
+                fresh.views[store_id] = (doc["name"], doc["address"], doc.get("phone", ""),
+                                         doc.get("hours", ""), tuple(doc.get("tags", [])),
+                                         doc.get("active", True))
+                p2 = math.radians(lat)
+                point = (p2, math.cos(p2), lng, store_id)
+                full = geo.encode(lat, lng, max(INDEX_PRECISIONS))
                 for precision in INDEX_PRECISIONS:
-                    fresh.cells[precision].setdefault(full[:precision], []).append(doc["_id"])
+                    fresh.cells[precision].setdefault(full[:precision], []).append(point)
             _index = fresh
     return _index
 
@@ -207,8 +237,7 @@ def nearby_stores(ctx: Any, req: NearbyStoresInput) -> dict[str, Any]:
     if req.open_now:
         found = [(d, s) for d, s in found if is_open(index.stores[s][2], ctx.now)]
     page = found[req.skip:req.skip + req.page_size]
-    docs = {d["_id"]: d for d in ctx.db.stores.find({"_id": {"$in": [s for _, s in page]}})}
-    items = [store_view(docs[s], d, ctx.now) for d, s in page if s in docs]
+    items = [store_view(index.view(s), d, ctx.now) for d, s in page]
     return page_of(items, len(found), req)
 
 
@@ -235,7 +264,8 @@ def _sold_today(db: Any, deal_ids: list[str], day: str) -> dict[str, int]:
 
 def nearby_deals(ctx: Any, req: NearbyDealsInput) -> dict[str, Any]:
     """Each live deal once, at its nearest store in reach; nearest first, then deepest discount."""
-    found = store_index(ctx.db).within(req.lat, req.lng, req.radius_m)
+    index = store_index(ctx.db)
+    found = index.within(req.lat, req.lng, req.radius_m)
     distance_of = {store_id: distance for distance, store_id in found}
     deals = _live_deals(ctx, list(distance_of), req.kind, req.category_id)
     rows = []
@@ -250,13 +280,12 @@ def nearby_deals(ctx: Any, req: NearbyDealsInput) -> dict[str, Any]:
     rows.sort(key=lambda r: r[:3])
     page = rows[req.skip:req.skip + req.page_size]
     sold = _sold_today(ctx.db, [r[2] for r in page], local_day(ctx.now))
-    store_docs = {d["_id"]: d for d in ctx.db.stores.find({"_id": {"$in": [r[3] for r in page]}})}
     items = []
     for distance, _, deal_id, store_id, deal in page:
         remaining = None if deal.get("daily_quantity") is None else \
             max(0, deal["daily_quantity"] - sold.get(deal_id, 0))
         items.append({**deal_view(deal), "distance_m": round(distance, 1),
-                      "store": store_view(store_docs[store_id], distance, ctx.now),
+                      "store": store_view(index.view(store_id), distance, ctx.now),
                       "remaining_today": remaining})
     return page_of(items, len(rows), req)
 
@@ -440,15 +469,20 @@ def take_daily_quantity(db: Any, deal: dict[str, Any], quantity: int, now: datet
     if quantity > limit:
         raise ShopError("OUT_OF_STOCK", "more than the deal sells in a day",
                         {"deal_id": deal["_id"], "available": limit})
+    query = {"_id": key, "sold": {"$lte": limit - quantity}}
+    update = {"$inc": {"sold": quantity}, "$setOnInsert": {"deal_id": deal["_id"]}}
     try:
         # full: the filter misses, the upsert collides on _id and is refused
-        db.deal_daily.update_one({"_id": key, "sold": {"$lte": limit - quantity}},
-                                 {"$inc": {"sold": quantity},
-                                  "$setOnInsert": {"deal_id": deal["_id"]}}, upsert=True)
+        db.deal_daily.update_one(query, update, upsert=True)
     except duplicate_key_error():
-        sold = (db.deal_daily.find_one({"_id": key}) or {}).get("sold", 0)
-        raise ShopError("OUT_OF_STOCK", "the deal is sold out for today",
-                        {"deal_id": deal["_id"], "available": max(0, limit - sold)}) from None
+        # or not full: a concurrent first order of the day created the counter between our
+        # match and our insert (a server does not retry an upsert whose filter is more than
+        # the _id); the counter exists now, so a plain conditional update decides
+        if db.deal_daily.update_one(query, update).modified_count == 0:
+            sold = (db.deal_daily.find_one({"_id": key}) or {}).get("sold", 0)
+            raise ShopError("OUT_OF_STOCK", "the deal is sold out for today",
+                            {"deal_id": deal["_id"], "available": max(0, limit - sold)}) \
+                from None
     return key
 
 

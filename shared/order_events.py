@@ -16,14 +16,22 @@ def paid(db: Any, order: dict[str, Any], now: datetime) -> None:
         on_order_paid(db, order, now)
     from shared.referral import on_order_paid as referral_paid
     referral_paid(db, order, now)
+    from shared.campaigns import record_paid_order  # last_order_at, total_spent: audiences
+    record_paid_order(db, order, now)
 
 
 def cancelled(db: Any, order: dict[str, Any], now: datetime) -> None:
     if order.get("group"):
         from shared.groupbuy import on_order_cancelled
         on_order_cancelled(db, order, now)
+    if order.get("bargain_id"):
+        from shared.bargain import on_order_cancelled as bargain_cancelled
+        bargain_cancelled(db, order, now)
 
 
 def refunded(db: Any, order: dict[str, Any], now: datetime) -> None:
+    if order.get("group"):
+        from shared.groupbuy import on_order_refunded as group_refunded
+        group_refunded(db, order, now)
     from shared.referral import on_order_refunded
     on_order_refunded(db, order, now)

@@ -5,9 +5,10 @@ import itertools
 import math
 import random
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
 import pytest
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 
 from shared import geo, nearby
@@ -145,6 +146,9 @@ def scenes(draw):
 
 @search_settings
 @given(scenes())
+@example({"lat": 89.6, "lng": 10.0, "radius": 43_000, "count": 60, "seed": 7, "page_size": 25})
+@example({"lat": -72.0, "lng": -179.9, "radius": 50_000, "count": 60, "seed": 8, "page_size": 9})
+@example({"lat": 31.2397, "lng": 121.4998, "radius": 1, "count": 30, "seed": 9, "page_size": 5})
 def test_nearby_stores_returns_exactly_what_a_scan_of_every_store_returns(db, scene):
     note(scene)
     db.stores.delete_many({})
@@ -427,6 +431,14 @@ def test_50_concurrent_orders_for_a_deal_of_20_a_day_sell_exactly_20(db):
     assert db.orders.count_documents({"deal.deal_id": deal["id"],
                                       "status": "pending_payment"}) == 20
 
+    winner = next(i for i, a in enumerate(answers) if a.ok)
+    shoppers[winner].call("cancel_order", {"order_id": answers[winner].data["id"]}).data
+    assert db.deal_daily.find_one({"_id": f"{deal['id']}:{today}"})["sold"] == 19
+    late = run_threads(5, lambda i: order_deal(shoppers[(winner + 1 + i) % 50], deal,
+                                               store["id"]))
+    assert sum(a.ok for a in late) == 1
+    assert db.deal_daily.find_one({"_id": f"{deal['id']}:{today}"})["sold"] == 20
+
 
 def test_cancelling_a_deal_order_gives_its_unit_back_for_today(db):
     store = store_at(0, 100)
@@ -515,6 +527,45 @@ def test_a_unit_given_back_can_be_taken_again_the_same_day(db, deal_doc):
     assert nearby.take_daily_quantity(db, deal_doc, 1, now) == key
     with pytest.raises(ShopError):
         nearby.take_daily_quantity(db, deal_doc, 1, now)
+
+
+class _RacedFirstUpsert:
+    """deal_daily as a server shows it when another first order of the day inserts the
+    counter between this upsert's match and its insert: the upsert fails on the _id."""
+
+    def __init__(self, collection, other_sold):
+        self._collection, self._other_sold, self.raced = collection, other_sold, False
+
+    def __getattr__(self, name):
+        return getattr(self._collection, name)
+
+    def update_one(self, query, update, upsert=False):
+        from pymongo.errors import DuplicateKeyError
+        if upsert and not self.raced:
+            self.raced = True
+            self._collection.insert_one({"_id": query["_id"], "sold": self._other_sold})
+            raise DuplicateKeyError("E11000 duplicate key error")
+        return self._collection.update_one(query, update, upsert=upsert)
+
+
+def test_losing_the_race_to_create_the_days_counter_is_not_sold_out(db, deal_doc):
+    raced = _RacedFirstUpsert(db.deal_daily, other_sold=1)
+    now = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
+
+    key = nearby.take_daily_quantity(SimpleNamespace(deal_daily=raced), deal_doc, 1, now)
+
+    assert raced.raced and db.deal_daily.find_one({"_id": key})["sold"] == 2
+
+
+def test_losing_the_race_to_a_first_order_that_filled_the_day_is_sold_out(db, deal_doc):
+    raced = _RacedFirstUpsert(db.deal_daily, other_sold=20)
+    now = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
+
+    with pytest.raises(ShopError) as refused:
+        nearby.take_daily_quantity(SimpleNamespace(deal_daily=raced), deal_doc, 1, now)
+
+    assert (refused.value.code, refused.value.details["available"]) == ("OUT_OF_STOCK", 0)
+    assert db.deal_daily.find_one({"_id": f"{deal_doc['_id']}:20260301"})["sold"] == 20
 
 
 def test_a_deal_without_a_daily_quantity_counts_but_never_refuses(db, deal_doc):
@@ -618,7 +669,7 @@ def test_an_order_with_neither_address_nor_store_is_422(shop):
     assert answer.status == 422
 
 
-def test_pickup_at_an_unknown_or_inactive_store_is_404(shop):
+def test_pickup_at_an_unknown_or_inactive_store_is_refused(shop):
     closed = add_store(*LUJIAZUI, active=False)
 
     for store_id in ("sto_nope", closed["id"]):  # the deal does not run there either
