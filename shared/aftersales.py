@@ -77,6 +77,10 @@ def _check_window(ctx: Any, order: dict[str, Any], kind: str) -> None:
     if order["status"] not in ("paid", "shipped", "completed"):
         raise ShopError("INVALID_STATE", f"an order that is {order['status']} has no after-sale",
                         {"status": order["status"]})
+    if order.get("hold_shipping"):
+        # a group-buy seat is refunded by its team's outcome, not by an after-sale
+        raise ShopError("INVALID_STATE", "the order waits for its group-buy team",
+                        {"status": order["status"], "hold_shipping": True})
     if kind == "return_refund" and order["status"] == "paid":
         raise ShopError("INVALID_STATE", "nothing was shipped to return; ask for a refund only",
                         {"status": order["status"]})

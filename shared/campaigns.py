@@ -376,6 +376,10 @@ def dispatch_campaigns(ctx: Any) -> dict[str, Any]:
             if campaign["_id"] not in started and campaign["started_at"] <= now - PLAN_LEASE:
                 _start(ctx, campaign)  # the run that moved it to sending died before planning
             continue
+        if job["status"] == "running":
+            # closes a job whose last batch finished in a run that died before closing it
+            fanout.finish_job_if_done(ctx, campaign["_id"])
+            job = db.jobs.find_one({"_id": campaign["_id"]}, {"status": 1})
         if job["status"] == "done" and db.campaigns.update_one(
                 {"_id": campaign["_id"], "status": "sending"},
                 {"$set": {"status": "done", "done_at": now}}).modified_count:

@@ -57,10 +57,15 @@ class Settings(BaseModel):
     TENCENTCLOUD_SECRET_KEY: Optional[str] = None
     UPLOAD_URL_TTL_SECONDS: int = Field(default=600, ge=60, le=86400)
     # marketing: the outbox of subscribe messages
-    QUIET_HOURS: str = Field(default="22:00-08:00",
-                             pattern=r"^$|^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
+    QUIET_HOURS: str = Field(default="22:00-08:00",  # "off": no quiet hours
+                             pattern=r"^(off|([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d)$")
     OUTBOX_MAX_ATTEMPTS: int = Field(default=5, ge=1, le=50)
     OUTBOX_BATCH_SIZE: int = Field(default=500, ge=1, le=10_000)
+    # marketing timers (shared.marketing): abandoned carts and birthdays; unset ids: timer off
+    CART_REMINDER_DELAY_SECONDS: int = Field(default=86400, ge=60, le=30 * 86400)
+    CART_REMINDER_TEMPLATE_ID: Optional[str] = None
+    BIRTHDAY_COUPON_ID: Optional[str] = Field(default=None, description="a coupon template id")
+    BIRTHDAY_TEMPLATE_ID: Optional[str] = None
     # fan-out of big jobs in batches; "auto": SCF async invoke in production, threads elsewhere
     MARKETING_BATCH_SIZE: int = Field(default=500, ge=1, le=100_000)
     FANOUT_RUNNER: Literal["auto", "inprocess", "scf"] = "auto"
@@ -75,6 +80,15 @@ class Settings(BaseModel):
     ASSIST_DAILY_HELP_LIMIT: int = Field(default=10, ge=1)
     # mini-program codes of shares: which build they open (check_path is on for release only)
     WXACODE_ENV_VERSION: Literal["release", "trial", "develop"] = "release"
+    # members and points (shared.members): 1 point = 1 fen off at checkout (100 points = ¥1)
+    POINTS_PER_YUAN: int = Field(default=1, ge=0, le=1000, description="earned per yuan paid")
+    POINTS_MAX_SHARE_PERCENT: int = Field(default=50, ge=0, le=100,
+                                          description="points pay at most this share of a total")
+    SIGN_IN_POINTS: int = Field(default=10, ge=1, le=100_000)
+    POINTS_VALIDITY_DAYS: int = Field(default=365, ge=1, le=3650)
+    # coupons about to expire get one reminder (outbox purpose coupon_expiry) this long before
+    COUPON_EXPIRY_REMIND_DAYS: int = Field(default=3, ge=1, le=30)
+    COUPON_EXPIRY_TEMPLATE_ID: Optional[str] = None
 
     @property
     def is_production(self) -> bool:

@@ -29,9 +29,22 @@ class CreateCouponInput(Input):
     valid_days: Optional[int] = Field(default=None, ge=1, le=3650)
     valid_from: Optional[AwareDatetime] = None
     valid_to: Optional[AwareDatetime] = None
+    # what the coupon applies to: the discount (and the threshold) count the in-scope goods
+    scope: Literal["all", "categories", "products"] = "all"
+    category_ids: list[str] = Field(default_factory=list, max_length=50)
+    product_ids: list[str] = Field(default_factory=list, max_length=200)
+    new_user_only: bool = Field(default=False,
+                                description="only shoppers who never paid an order may claim")
 
     @model_validator(mode="after")
     def consistent(self) -> "CreateCouponInput":
+        if self.scope == "categories" and not self.category_ids:
+            raise ValueError("a categories coupon needs category_ids")
+        if self.scope == "products" and not self.product_ids:
+            raise ValueError("a products coupon needs product_ids")
+        if (self.scope != "categories" and self.category_ids) \
+                or (self.scope != "products" and self.product_ids):
+            raise ValueError("category_ids go with scope categories, product_ids with products")
         if self.kind == "fixed" and self.amount is None:
             raise ValueError("a fixed coupon needs amount (fen off)")
         if self.kind == "percent" and self.percent is None:
@@ -62,11 +75,19 @@ class ListMyCouponsInput(PageInput):
     status: Optional[Literal["available", "used", "expired"]] = None
 
 
-TERMS = ("name", "kind", "amount", "percent", "cap", "threshold")
+TERMS = ("name", "kind", "amount", "percent", "cap", "threshold", "scope", "category_ids",
+         "product_ids")
+
+
+def _terms(doc: dict[str, Any]) -> dict[str, Any]:
+    # coupons from before scopes have none: they apply to everything
+    return {**{k: doc.get(k) for k in TERMS}, "scope": doc.get("scope") or "all",
+            "category_ids": doc.get("category_ids") or [],
+            "product_ids": doc.get("product_ids") or []}
 
 
 def template_view(doc: dict[str, Any]) -> dict[str, Any]:
-    return {"id": doc["_id"], **{k: doc.get(k) for k in TERMS},
+    return {"id": doc["_id"], **_terms(doc), "new_user_only": bool(doc.get("new_user_only")),
             "total": doc["total"], "claimed": doc.get("claimed", 0),
             "remaining": doc.get("remaining", 0),
             "per_user_limit": doc["per_user_limit"], "valid_days": doc.get("valid_days"),
@@ -78,7 +99,7 @@ def user_coupon_view(doc: dict[str, Any], now: datetime) -> dict[str, Any]:
     status = doc["status"]
     if status == "available" and doc["valid_to"] <= now:
         status = "expired"
-    return {"id": doc["_id"], "coupon_id": doc["coupon_id"], **{k: doc.get(k) for k in TERMS},
+    return {"id": doc["_id"], "coupon_id": doc["coupon_id"], **_terms(doc),
             "status": status, "order_id": doc.get("order_id"),
             "valid_from": iso(doc["valid_from"]), "valid_to": iso(doc["valid_to"]),
             "claimed_at": iso(doc.get("claimed_at"))}
@@ -100,6 +121,10 @@ def discount_for(coupon: dict[str, Any], goods_total: int) -> int:
 # ---- merchant ------------------------------------------------------------------------------
 
 def create_coupon(ctx: Any, req: CreateCouponInput) -> dict[str, Any]:
+    for ids, collection, what in ((req.category_ids, "categories", "category"),
+                                  (req.product_ids, "products", "product")):
+        if ids and ctx.db[collection].count_documents({"_id": {"$in": ids}}) < len(set(ids)):
+            raise not_found(what)
     doc = {"_id": new_id("cpn"), **req.model_dump(), "claimed": 0, "remaining": req.total,
            "status": "active",
            "created_at": ctx.now}
@@ -156,6 +181,9 @@ def claim_coupon(ctx: Any, req: ClaimCouponInput) -> dict[str, Any]:
     template = ctx.db.coupons.find_one({"_id": req.coupon_id, **_claimable_query(ctx.now)})
     if template is None:
         raise not_found("coupon")
+    if template.get("new_user_only") and has_paid_order(ctx.db, ctx.user_id):
+        raise ShopError("COUPON_UNAVAILABLE", "this coupon is for shoppers' first order only",
+                        {"new_user_only": True})
     claim_id = _count_user_claim(ctx.db, template, ctx.user_id)
     taken = ctx.db.coupons.update_one(
         {"_id": template["_id"], "remaining": {"$gt": 0}},
@@ -187,14 +215,44 @@ def list_my_coupons(ctx: Any, req: ListMyCouponsInput) -> dict[str, Any]:
 
 # ---- use by orders -------------------------------------------------------------------------
 
+def has_paid_order(db: Any, user_id: str) -> bool:
+    """Paid at least once (refunded later or not): no longer a new customer."""
+    return db.orders.find_one({"user_id": user_id, "paid_at": {"$ne": None}},
+                              {"_id": 1}) is not None
+
+
+def in_scope_total(db: Any, coupon: dict[str, Any], lines: list[dict[str, Any]]) -> int:
+    """What the order's lines in the coupon's scope cost (all of them for scope all)."""
+    scope = coupon.get("scope") or "all"
+    if scope == "products":
+        wanted = set(coupon.get("product_ids") or [])
+        return sum(line["subtotal"] for line in lines if line["product_id"] in wanted)
+    if scope == "categories":
+        wanted = set(coupon.get("category_ids") or [])
+        category_of = {p["_id"]: p.get("category_id") for p in db.products.find(
+            {"_id": {"$in": sorted({line["product_id"] for line in lines})}}, {"category_id": 1})}
+        return sum(line["subtotal"] for line in lines
+                   if category_of.get(line["product_id"]) in wanted)
+    return sum(line["subtotal"] for line in lines)
+
+
 def use_for_order(db: Any, user_id: str, user_coupon_id: str, order_id: str,
-                  goods_total: int, now: datetime) -> int:
-    """Bind the user's coupon to one order and return the fen off; at most one order wins."""
+                  goods_total: int, now: datetime,
+                  lines: Optional[list[dict[str, Any]]] = None) -> int:
+    """Bind the user's coupon to one order and return the fen off; at most one order wins.
+
+    With the order's ``lines``, a scoped coupon counts only the goods in its scope, for its
+    threshold and its discount."""
     coupon = db.user_coupons.find_one({"_id": user_coupon_id, "user_id": user_id})
     if coupon is None:
         raise not_found("coupon")
     if coupon["status"] != "available" or not coupon["valid_from"] <= now < coupon["valid_to"]:
         raise ShopError("COUPON_UNAVAILABLE", "the coupon is used or not valid now")
+    if lines is not None and (coupon.get("scope") or "all") != "all":
+        goods_total = in_scope_total(db, coupon, lines)
+        if goods_total == 0:
+            raise ShopError("COUPON_UNAVAILABLE", "nothing in the order is in the coupon's scope",
+                            {"scope": coupon["scope"]})
     if goods_total < (coupon.get("threshold") or 0):
         raise ShopError("COUPON_UNAVAILABLE", "the order does not reach the coupon's threshold",
                         {"threshold": coupon["threshold"]})
@@ -212,3 +270,24 @@ def return_from_order(db: Any, user_coupon_id: str, order_id: str) -> bool:
         {"_id": user_coupon_id, "status": "used", "order_id": order_id},
         {"$set": {"status": "available", "order_id": None}, "$unset": {"used_at": ""}})
     return result.modified_count == 1
+
+
+# ---- expiry reminders (run by the points_expiry daily timer) -------------------------------
+
+def remind_expiring(db: Any, now: datetime, within_days: int, template_id: Optional[str],
+                    batch: int) -> dict[str, Any]:
+    """One outbox message (purpose coupon_expiry, occasion the user coupon) for each coupon
+    still unused that expires within ``within_days``; the outbox key makes a repeat harmless."""
+    from shared.messages import SHANGHAI, enqueue
+    query = {"status": "available", "expiry_reminded": {"$ne": True},
+             "valid_to": {"$gt": now, "$lte": now + timedelta(days=within_days)}}
+    docs = list(db.user_coupons.find(query, {"user_id": 1, "name": 1, "valid_to": 1})
+                .sort([("valid_to", 1), ("_id", 1)]).limit(batch))
+    queued = 0
+    for doc in docs:
+        expires = doc["valid_to"].astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+        queued += enqueue(db, doc["user_id"], "coupon_expiry", doc["_id"], now,
+                          template_id=template_id, page="pages/coupons/index",
+                          data={"thing1": doc.get("name") or "", "time2": expires})
+        db.user_coupons.update_one({"_id": doc["_id"]}, {"$set": {"expiry_reminded": True}})
+    return {"coupon_reminders": queued, "coupon_reminders_more": len(docs) == batch}

@@ -16,7 +16,8 @@ from shared.config import get_settings
 INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
     "users": [([("openid", 1)], {"unique": True}), ([("nearby.cell", 1)], {"sparse": True}),
               ([("invited_by", 1)], {"sparse": True}),
-              ([("invited_via_share", 1), ("invited_at", 1)], {"sparse": True})],
+              ([("invited_via_share", 1), ("invited_at", 1)], {"sparse": True}),
+              ([("growth", -1)], {}), ([("member_level", 1), ("growth", -1)], {})],
     "categories": [([("sort", 1)], {})],
     "products": [
         ([("status", 1), ("category_id", 1), ("created_at", -1)], {}),
@@ -39,7 +40,8 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
     ],
     "coupons": [([("created_at", -1)], {})],
     "user_coupons": [([("user_id", 1), ("status", 1)], {}),
-                     ([("coupon_id", 1)], {})],
+                     ([("coupon_id", 1)], {}),
+                     ([("status", 1), ("valid_to", 1)], {})],  # expiry reminders
     "coupon_claims": [],
     "rate_limits": [([("expires_at", 1)], {"expireAfterSeconds": 0})],  # TTL on a server
     "stock_adjustments": [([("sku_id", 1), ("at", -1)], {})],
@@ -62,7 +64,13 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
                ([("created_at", 1)], {})],
     "share_opens": [([("share_id", 1), ("at", 1)], {}), ([("at", 1)], {})],
     "referral_rewards": [([("inviter_id", 1), ("created_at", -1)], {})],
-    "points_ledger": [([("user_id", 1), ("created_at", -1)], {})],
+    # points and growth ledgers (shared.points): the repair finds unapplied entries, the expiry
+    # open lots; members are listed by level and growth
+    "points_ledger": [([("user_id", 1), ("created_at", -1)], {}),
+                      ([("applied", 1), ("lease_until", 1)], {}),
+                      ([("expiry_open", 1), ("created_at", 1)], {"sparse": True})],
+    "growth_ledger": [([("user_id", 1), ("created_at", -1)], {}),
+                      ([("applied", 1), ("lease_until", 1)], {})],
     # bargains and assists: a unique active_key (campaign:user) while one per user holds
     "bargain_campaigns": [([("created_at", -1)], {})],
     "bargains": [([("active_key", 1)], {"unique": True, "sparse": True}),
@@ -76,6 +84,10 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
     "teams": [([("campaign_id", 1), ("status", 1), ("expires_at", 1)], {}),
               ([("status", 1), ("expires_at", 1)], {})],
     "group_buy_quota": [],
+    "campaigns": [([("status", 1), ("send_at", 1)], {}), ([("created_at", -1)], {})],
+    "jobs": [([("status", 1)], {})],
+    "job_batches": [([("job_id", 1), ("status", 1)], {}), ([("status", 1), ("lease_until", 1)], {})],
+    "subscriptions": [([("user_id", 1), ("template_id", 1)], {})],
 }
 
 _lock = threading.RLock()

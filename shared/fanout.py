@@ -129,11 +129,11 @@ def run_batch(ctx: Any, job_id: str, batch: int) -> dict[str, Any]:
     ctx.db.job_batches.update_one({"_id": claimed["_id"]},
                                   {"$set": {"status": "done", "counts": counts,
                                             "done_at": ctx.now}})
-    _finish_job_if_done(ctx, job_id)
+    finish_job_if_done(ctx, job_id)
     return counts
 
 
-def _finish_job_if_done(ctx: Any, job_id: str) -> None:
+def finish_job_if_done(ctx: Any, job_id: str) -> None:
     open_batches = ctx.db.job_batches.count_documents({"job_id": job_id,
                                                       "status": {"$ne": "done"}})
     if open_batches == 0:
@@ -165,8 +165,12 @@ class InProcessRunner:
         from concurrent.futures import ThreadPoolExecutor
         from dataclasses import replace
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            for job_id, batch in due:
-                pool.submit(run_batch, replace(ctx), job_id, batch)
+            futures = {pool.submit(run_batch, replace(ctx), job_id, batch): (job_id, batch)
+                       for job_id, batch in due}
+        for future, (job_id, batch) in futures.items():
+            if future.exception() is not None:  # the batch keeps its lease and runs again
+                log_event(logger, "batch crashed", job_id=job_id, batch=batch,
+                          error=repr(future.exception())[:300])
 
 
 class ScfRunner:

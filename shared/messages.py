@@ -114,7 +114,7 @@ def _minutes(text: str) -> int:
 
 def quiet_until(quiet_hours: str, now: datetime) -> Optional[datetime]:
     """When quiet hours (``HH:MM-HH:MM`` Asia/Shanghai) end, if ``now`` is inside them."""
-    if not quiet_hours:
+    if not quiet_hours or quiet_hours == "off":
         return None
     start, end = (_minutes(part) for part in quiet_hours.split("-"))
     local = now.astimezone(SHANGHAI)

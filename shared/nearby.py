@@ -4,7 +4,11 @@ Search: a warm instance keeps an in-memory geohash-cell index of the active stor
 when the stores' version (bumped by every store write) changes. A query covers the circle
 with a few cells, measures the exact haversine distance of the candidates in them, and so
 returns exactly what a scan of every store would, in the same order, without database geo
-operators (mongomock has none).
+operators (mongomock has none). The index also keeps what a store's view shows, so a page of
+results reads nothing more. The active deals are kept the same way, by store, rebuilt when the
+deals' version changes: every store write must bump the stores' version and every deal write
+the deals' version (``bump_stores_version`` / ``bump_deals_version``), or warm instances keep
+answering from what they knew.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ MAX_RADIUS_M = 50_000
 INDEX_PRECISIONS = range(3, 8)
 CONSENT_PRECISION = 5  # a cell of about 4.9 km x 4.9 km: where, not exactly where
 STORES_VERSION = "stores_version"
+DEALS_VERSION = "deals_version"
 
 
 # ---- inputs --------------------------------------------------------------------------------
@@ -140,9 +145,17 @@ class StoreIndex:
         p1 = radians(lat)
         cos_p1 = math.cos(p1)
         diameter = 2 * geo.EARTH_RADIUS_M
+        # the box the cells were chosen to cover encloses the circle: a candidate outside it
+        # is out of reach, known for two comparisons instead of a haversine
+        lat_min, lat_max, lng_min, lng_max = geo.bounding_box(lat, lng, radius_m)
+        p_min, p_max = radians(lat_min), radians(lat_max)
+        if lng_min < -180 or lng_max > 180:  # across the antimeridian: no cheap test
+            lng_min, lng_max = -math.inf, math.inf
         found = []
         for cell in cells:
             for p2, cos_p2, s_lng, store_id in by_cell.get(cell, ()):
+                if p2 < p_min or p2 > p_max or s_lng < lng_min or s_lng > lng_max:
+                    continue
                 a = sin((p2 - p1) / 2) ** 2 + cos_p1 * cos_p2 * sin(radians(s_lng - lng) / 2) ** 2
                 distance = diameter * asin(min(1.0, sqrt(a)))
                 if distance <= radius_m:
@@ -199,6 +212,49 @@ def store_index(db: Any) -> StoreIndex:
     return _index
 
 
+@dataclass
+class DealIndex:
+    """The active deals of this warm instance, by the store they run at."""
+    version: Any = None
+    everywhere: list[dict[str, Any]] = field(default_factory=list)  # for all stores
+    by_store: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+_deal_index = DealIndex()
+_deal_index_lock = threading.Lock()
+
+
+def bump_deals_version(db: Any) -> None:
+    db.meta.update_one({"_id": DEALS_VERSION},
+                       {"$inc": {"v": 1}, "$set": {"token": new_id("dlv")}}, upsert=True)
+
+
+def deal_index(db: Any) -> DealIndex:
+    """The deals index, rebuilt when a deal changed anywhere; whether a deal is on now (and
+    matches the kind and category asked for) is decided per query."""
+    global _deal_index
+    versions = {d["_id"]: (d["v"], d.get("token"))
+                for d in db.meta.find({"_id": {"$in": [STORES_VERSION, DEALS_VERSION]}})}
+    # the stores' version too: the demo data writes its deals after bumping only that one
+    version = (id(db), versions.get(STORES_VERSION, 0), versions.get(DEALS_VERSION, 0))
+    if _deal_index.version == version:
+        return _deal_index
+    with _deal_index_lock:
+        if _deal_index.version != version:
+            fresh = DealIndex(version=version)
+            for deal in db.deals.find({"active": True}):
+                if not (isinstance(deal.get("starts_at"), datetime)
+                        and isinstance(deal.get("ends_at"), datetime)):
+                    continue  # never on: a query for it by time would not match it either
+                if deal.get("all_stores"):
+                    fresh.everywhere.append(deal)
+                    continue
+                for store_id in set(deal.get("store_ids") or ()):
+                    fresh.by_store.setdefault(store_id, []).append(deal)
+            _deal_index = fresh
+    return _deal_index
+
+
 def is_open(hours: str, now: datetime) -> bool:
     """Whether ``HH:MM-HH:MM`` (Asia/Shanghai, may cross midnight) includes ``now``."""
     try:
@@ -245,18 +301,6 @@ def local_day(now: datetime) -> str:
     return now.astimezone(SHANGHAI).strftime("%Y%m%d")
 
 
-def _live_deals(ctx: Any, store_ids: list[str], kind: Optional[str],
-                category_id: Optional[str]) -> list[dict[str, Any]]:
-    query: dict[str, Any] = {"active": True, "starts_at": {"$lte": ctx.now},
-                             "ends_at": {"$gt": ctx.now},
-                             "$or": [{"all_stores": True}, {"store_ids": {"$in": store_ids}}]}
-    if kind:
-        query["kind"] = kind
-    if category_id:
-        query["category_id"] = category_id
-    return list(ctx.db.deals.find(query))
-
-
 def _sold_today(db: Any, deal_ids: list[str], day: str) -> dict[str, int]:
     keys = [f"{deal_id}:{day}" for deal_id in deal_ids]
     return {d["deal_id"]: d["sold"] for d in db.deal_daily.find({"_id": {"$in": keys}})}
@@ -265,18 +309,27 @@ def _sold_today(db: Any, deal_ids: list[str], day: str) -> dict[str, int]:
 def nearby_deals(ctx: Any, req: NearbyDealsInput) -> dict[str, Any]:
     """Each live deal once, at its nearest store in reach; nearest first, then deepest discount."""
     index = store_index(ctx.db)
+    deals = deal_index(ctx.db)
     found = index.within(req.lat, req.lng, req.radius_m)
-    distance_of = {store_id: distance for distance, store_id in found}
-    deals = _live_deals(ctx, list(distance_of), req.kind, req.category_id)
-    rows = []
-    for deal in deals:
-        stores = distance_of if deal.get("all_stores") else \
-            {s: distance_of[s] for s in deal["store_ids"] if s in distance_of}
-        if not stores:
-            continue
-        store_id = min(stores, key=lambda s: (stores[s], s))
+    now, kind, category_id = ctx.now, req.kind, req.category_id
+
+    def row(distance: float, store_id: str, deal: dict[str, Any]) -> Optional[tuple[Any, ...]]:
+        if not deal["starts_at"] <= now < deal["ends_at"] \
+                or (kind and deal.get("kind") != kind) \
+                or (category_id and deal.get("category_id") != category_id):
+            return None
         discount = 1 - deal["deal_price"] / max(deal["original_price"], 1)
-        rows.append((stores[store_id], -discount, deal["_id"], store_id, deal))
+        return distance, -discount, deal["_id"], store_id, deal
+
+    candidates = [row(*found[0], deal) for deal in deals.everywhere] if found else []
+    seen: set[str] = set()
+    for distance, store_id in found:
+        # nearest first (ties by store id): a deal's first store here is its nearest in reach
+        for deal in deals.by_store.get(store_id, ()):
+            if deal["_id"] not in seen:
+                seen.add(deal["_id"])
+                candidates.append(row(distance, store_id, deal))
+    rows = [r for r in candidates if r is not None]
     rows.sort(key=lambda r: r[:3])
     page = rows[req.skip:req.skip + req.page_size]
     sold = _sold_today(ctx.db, [r[2] for r in page], local_day(ctx.now))
@@ -296,7 +349,7 @@ def deal_view(deal: dict[str, Any]) -> dict[str, Any]:
                         "image": deal.get("image", ""), "category_id": deal.get("category_id")},
             "deal_price": deal["deal_price"], "original_price": deal["original_price"],
             "daily_quantity": deal.get("daily_quantity"),
-            "store_ids": "all" if deal.get("all_stores") else deal["store_ids"],
+            "store_ids": "all" if deal.get("all_stores") else list(deal["store_ids"]),
             "starts_at": iso(deal["starts_at"]), "ends_at": iso(deal["ends_at"])}
 
 
@@ -362,6 +415,7 @@ def create_deal(ctx: Any, req: CreateDealInput) -> dict[str, Any]:
             "daily_quantity": req.daily_quantity, "kind": req.kind, "active": True,
             "created_at": ctx.now}
     ctx.db.deals.insert_one(deal)
+    bump_deals_version(ctx.db)
     return deal_view(deal)
 
 

@@ -1,4 +1,4 @@
-"""What happens elsewhere when an order is paid, cancelled or fully refunded.
+"""What happens elsewhere when an order is paid, cancelled, refunded in part or fully refunded.
 
 Orders know nothing of campaigns; campaigns mark their orders (``group``, ``bargain_id``,
 ``attribution``) and hear about them here. Each hook is idempotent: it is called once per
@@ -18,6 +18,8 @@ def paid(db: Any, order: dict[str, Any], now: datetime) -> None:
     referral_paid(db, order, now)
     from shared.campaigns import record_paid_order  # last_order_at, total_spent: audiences
     record_paid_order(db, order, now)
+    from shared.members import on_order_paid as members_paid  # growth, level, points earned
+    members_paid(db, order, now)
 
 
 def cancelled(db: Any, order: dict[str, Any], now: datetime) -> None:
@@ -27,6 +29,14 @@ def cancelled(db: Any, order: dict[str, Any], now: datetime) -> None:
     if order.get("bargain_id"):
         from shared.bargain import on_order_cancelled as bargain_cancelled
         bargain_cancelled(db, order, now)
+
+
+def refund_succeeded(db: Any, order: dict[str, Any], refund: dict[str, Any],
+                     now: datetime) -> None:
+    """Every refund that lands, partial or not; ``order`` as it was right after its amount
+    was added to ``refunded_amount``. Once per refund record."""
+    from shared.members import on_refund_succeeded  # growth and points, in proportion
+    on_refund_succeeded(db, order, refund, now)
 
 
 def refunded(db: Any, order: dict[str, Any], now: datetime) -> None:

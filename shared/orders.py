@@ -19,7 +19,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import Field, model_validator
 
-from shared import coupons, nearby
+from shared import coupons, nearby, points
 from shared.addresses import SNAPSHOT_FIELDS, find_owned
 from shared.common import Input, PageInput, iso, new_id, page_of
 from shared.errors import ShopError, not_found
@@ -48,6 +48,9 @@ class PlaceOrderInput(Input):
     store_id: Optional[str] = Field(default=None, max_length=64,
                                     description="self-pickup (自提) at this store")
     note: str = Field(default="", max_length=200)
+    points: Optional[int] = Field(default=None, ge=0, le=100_000_000,
+                                  description="points to pay with: 100 points = ¥1, at most "
+                                              "POINTS_MAX_SHARE_PERCENT of the total")
 
     @model_validator(mode="after")
     def one_source(self) -> "PlaceOrderInput":
@@ -84,6 +87,8 @@ def order_view(doc: dict[str, Any], merchant: bool = False) -> dict[str, Any]:
                                             "price", "quantity", "subtotal")}
                   for line in doc["items"]],
         "goods_total": doc["goods_total"], "discount": doc.get("discount", 0),
+        "level_discount": doc.get("level_discount", 0), "member_level": doc.get("member_level"),
+        "points_used": doc.get("points_used", 0), "points_discount": doc.get("points_used", 0),
         "shipping_fee": doc.get("shipping_fee", 0), "total": doc["total"],
         "coupon_id": doc.get("coupon_id"), "address": doc.get("address"),
         "note": doc.get("note", ""), "deal_id": (doc.get("deal") or {}).get("deal_id"),
@@ -184,6 +189,8 @@ def _undo_placement(db: Any, order: dict[str, Any], reserved: list[int]) -> None
         coupons.return_from_order(db, order["coupon_id"], order["_id"])
     if (order.get("deal") or {}).get("day_key"):
         nearby.give_back_daily_quantity(db, order["deal"]["day_key"], order["deal"]["quantity"])
+    if order.get("points_used"):
+        points.give_back_for_order(db, order["_id"])
     db.orders.delete_one({"_id": order["_id"], "status": "reserving"})
 
 
@@ -254,19 +261,42 @@ def _apply_special(special: Optional[Special], lines: list[dict[str, Any]]) -> N
                         subtotal=special.prices[line["sku_id"]] * line["quantity"])
 
 
+def _member_prices(ctx: Any, req: PlaceOrderInput, order: dict[str, Any],
+                   member_goods: int, level: dict[str, Any]) -> None:
+    """The level discount on the catalog-priced goods, then the cap on points; at least one
+    fen is always left to pay (the points themselves are taken last, see _place)."""
+    off = member_goods * level["discount_percent"] // 100
+    order["level_discount"] = max(0, min(off, order["total"] - 1))
+    order["total"] -= order["level_discount"]
+    if req.points:
+        cap = order["total"] * ctx.settings.POINTS_MAX_SHARE_PERCENT // 100
+        if req.points > cap:
+            raise ShopError("LIMIT_EXCEEDED", f"at most {cap} points can pay for this order",
+                            {"max_points": cap, "requested": req.points})
+
+
 def _place(ctx: Any, req: PlaceOrderInput, special: Optional[Special] = None) -> dict[str, Any]:
+    from shared.members import checkout_level
     db = ctx.db
     lines = _priced_lines(db, _requested_lines(ctx, req))
     _apply_special(special, lines)
     deal = _apply_deal(ctx, req, lines)
     fulfilment = _fulfilment(ctx, req)
     goods_total = sum(line["subtotal"] for line in lines)
+    # the member's level discount is for catalog prices; campaign and deal prices are final
+    campaign_priced = set(special.prices if special else ()) | \
+        ({deal["doc"]["sku_id"]} if deal else set())
+    member_goods = sum(l["subtotal"] for l in lines if l["sku_id"] not in campaign_priced)
+    level = checkout_level(db, ctx.user_id)
     # coupon_id is written before the coupon is bound, so that if the instance dies after
     # binding it, the reconciler knows which coupon to give back (the return is conditional
     # on the coupon being bound to this order, so naming one that never was is harmless)
     order = {"_id": new_id("ord"), "user_id": ctx.user_id, "request_id": req.request_id,
              "status": "reserving", "items": lines, "goods_total": goods_total, "discount": 0,
              "shipping_fee": 0, "total": goods_total, "coupon_id": req.coupon_id,
+             "member_level": level["name"], "level_discount": 0,
+             # like coupon_id, written before the points are taken (see _undo_placement)
+             "points_used": req.points or 0,
              **fulfilment, "note": req.note, "created_at": ctx.now,
              "deal": {k: v for k, v in deal.items() if k != "doc"} if deal else None,
              "pay_deadline": ctx.now + timedelta(seconds=ctx.settings.ORDER_PAY_TIMEOUT_SECONDS),
@@ -278,13 +308,18 @@ def _place(ctx: Any, req: PlaceOrderInput, special: Optional[Special] = None) ->
     try:
         if req.coupon_id:
             discount = coupons.use_for_order(db, ctx.user_id, req.coupon_id, order["_id"],
-                                             goods_total, ctx.now)
+                                             goods_total, ctx.now, lines)
             order.update(coupon_id=req.coupon_id, discount=discount,
                          total=goods_total - discount)
+        _member_prices(ctx, req, order, member_goods, level)
         if deal:
             order["deal"]["day_key"] = nearby.take_daily_quantity(db, deal["doc"],
                                                                   deal["quantity"], ctx.now)
         _reserve_lines(db, order, reserved)
+        if req.points:
+            # last, so that a line out of stock does not write a spend and its return
+            points.spend_for_order(db, ctx.user_id, order["_id"], req.points, ctx.now)
+            order["total"] -= req.points
     except BaseException:
         _undo_placement(db, order, reserved)
         raise
@@ -293,6 +328,7 @@ def _place(ctx: Any, req: PlaceOrderInput, special: Optional[Special] = None) ->
     db.orders.update_one({"_id": order["_id"], "status": "reserving"},
                          {"$set": {"status": "pending_payment", "items": order["items"],
                                    "coupon_id": order["coupon_id"], "discount": order["discount"],
+                                   "level_discount": order["level_discount"],
                                    "total": order["total"], "deal": order["deal"]}})
     order["status"] = "pending_payment"
     if req.from_cart:
@@ -359,10 +395,12 @@ def _move_lines(db: Any, order: dict[str, Any], to: str) -> int:
 
 
 def release_order(db: Any, order: dict[str, Any]) -> None:
-    """Give a cancelled order's units back to stock and its coupon back to the wallet."""
+    """Give a cancelled order's units back to stock, its coupon to the wallet, its points."""
     _move_lines(db, order, "released")
     if order.get("coupon_id"):
         coupons.return_from_order(db, order["coupon_id"], order["_id"])
+    if order.get("points_used"):
+        points.give_back_for_order(db, order["_id"])
     if (order.get("deal") or {}).get("day_key"):
         nearby.give_back_daily_quantity(db, order["deal"]["day_key"], order["deal"]["quantity"])
 

@@ -165,12 +165,13 @@ def _refunded(db: Any, record: dict[str, Any], now: datetime) -> None:
             if sku:
                 db.products.update_one({"_id": sku["product_id"]},
                                        {"$inc": {"sales": -line["quantity"]}})
+    from shared import order_events
+    order_events.refund_succeeded(db, order, record, now)
     if order["refunded_amount"] >= order["total"]:
         db.orders.update_one({"_id": order["_id"], "status": {"$in": REFUNDABLE_STATUSES}},
                              {"$set": {"status": "refunded", "refunded_at": now}})
         if order.get("coupon_id"):
             coupons.return_from_order(db, order["coupon_id"], order["_id"])
-        from shared import order_events
         order_events.refunded(db, order, now)
     else:
         _leave_refunding(db, record)

@@ -24,9 +24,11 @@ def invoke_async(settings: Settings, function_name: str, payload: dict[str, Any]
     from tencentcloud.scf.v20180416 import models, scf_client
     if not (settings.TENCENTCLOUD_SECRET_ID and settings.TENCENTCLOUD_SECRET_KEY):
         raise ConfigError("SCF fan-out needs TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY")
-    http = HttpProfile(endpoint=settings.SCF_ENDPOINT, reqTimeout=10)
-    if settings.SCF_ENDPOINT.startswith("127.0.0.1") or settings.SCF_ENDPOINT.startswith("localhost"):
-        http.protocol = "http"  # the loopback endpoint of the tests
+    # the loopback endpoint of the tests speaks plain http; the SDK reads the scheme it derives
+    # from ``protocol`` in the constructor, so setting ``protocol`` afterwards changes nothing
+    loopback = settings.SCF_ENDPOINT.startswith(("127.0.0.1", "localhost"))
+    http = HttpProfile(protocol="http" if loopback else "https", endpoint=settings.SCF_ENDPOINT,
+                       reqTimeout=10)
     client = scf_client.ScfClient(
         credential.Credential(settings.TENCENTCLOUD_SECRET_ID, settings.TENCENTCLOUD_SECRET_KEY),
         settings.SCF_REGION, ClientProfile(httpProfile=http))

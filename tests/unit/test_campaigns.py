@@ -223,6 +223,21 @@ def test_a_campaign_left_sending_without_a_job_is_started_by_a_later_run(db: Any
     assert last["done"] == [campaign["id"]]
 
 
+def test_a_job_left_running_after_its_last_batch_is_closed_and_the_campaign_done(
+        db: Any) -> None:
+    population(db)
+    campaign = create()
+    dispatch(db)
+    # the run that finished the last batch died before it closed the job
+    db.jobs.update_one({"_id": campaign["id"]}, {"$set": {"status": "running"}})
+    db.campaigns.update_one({"_id": campaign["id"]}, {"$set": {"status": "sending"}})
+
+    result = dispatch(db, T0 + timedelta(minutes=1))
+
+    assert result["done"] == [campaign["id"]]
+    assert db.jobs.find_one({"_id": campaign["id"]})["status"] == "done"
+
+
 # ---- the coupon ----------------------------------------------------------------------------
 
 def test_the_coupon_is_granted_once_per_user_however_often_a_batch_runs(db: Any) -> None:
