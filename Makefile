@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8080
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench package install functions clean
+.PHONY: run test bench bench-nearby bench-marketing package install functions clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -24,6 +24,13 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench
+
+# ARGS="--users 1000000" with MONGODB_URI set for the issue's 1M figures (see --help)
+bench-marketing: $(STAMP)
+	$(BIN)/python scripts/bench_marketing $(ARGS)
+
+bench-nearby: $(STAMP)
+	$(BIN)/python scripts/bench_nearby
 
 package: $(STAMP)
 	$(BIN)/python scripts/package

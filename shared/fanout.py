@@ -89,14 +89,25 @@ def _record_batch(ctx: Any, job_id: str, batch: int, first: str, last: str, coun
 # ---- running -------------------------------------------------------------------------------
 
 def dispatch(ctx: Any, job_id: Optional[str] = None) -> int:
-    """Send every batch that is pending, failed, or stalled past its lease to be run."""
-    query: dict[str, Any] = {"$or": [{"status": {"$in": ["pending", "failed"]}},
-                                     {"status": "running", "lease_until": {"$lte": ctx.now}}]}
+    """Send every batch that is pending, failed, or stalled past its lease to be run.
+
+    A pending batch already sent to a runner is sent again only after a lease: an async
+    invoke can wait in SCF's queue for minutes, and the every-minute dispatch must not pile
+    a new invoke of every queued batch onto it each time."""
+    resend = ctx.now - BATCH_LEASE
+    query: dict[str, Any] = {"$or": [
+        {"status": "failed"},
+        {"status": "pending", "$or": [{"dispatched_at": None},
+                                      {"dispatched_at": {"$lte": resend}}]},
+        {"status": "running", "lease_until": {"$lte": ctx.now}}]}
     if job_id:
         query["job_id"] = job_id
     due = [(b["job_id"], b["batch"]) for b in ctx.db.job_batches.find(query, {"job_id": 1,
                                                                              "batch": 1})]
     if due:
+        ctx.db.job_batches.update_many(
+            {"_id": {"$in": [f"{job}:{batch:06d}" for job, batch in due]}},
+            {"$set": {"dispatched_at": ctx.now}})
         _runner(ctx.settings).run(ctx, due)
     return len(due)
 

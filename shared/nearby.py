@@ -302,6 +302,8 @@ def local_day(now: datetime) -> str:
 
 
 def _sold_today(db: Any, deal_ids: list[str], day: str) -> dict[str, int]:
+    if not deal_ids:
+        return {}
     keys = [f"{deal_id}:{day}" for deal_id in deal_ids]
     return {d["deal_id"]: d["sold"] for d in db.deal_daily.find({"_id": {"$in": keys}})}
 
@@ -332,7 +334,9 @@ def nearby_deals(ctx: Any, req: NearbyDealsInput) -> dict[str, Any]:
     rows = [r for r in candidates if r is not None]
     rows.sort(key=lambda r: r[:3])
     page = rows[req.skip:req.skip + req.page_size]
-    sold = _sold_today(ctx.db, [r[2] for r in page], local_day(ctx.now))
+    # only the counters the page shows: a deal with no daily quantity has none to read
+    sold = _sold_today(ctx.db, [r[2] for r in page if r[4].get("daily_quantity") is not None],
+                       local_day(ctx.now))
     items = []
     for distance, _, deal_id, store_id, deal in page:
         remaining = None if deal.get("daily_quantity") is None else \

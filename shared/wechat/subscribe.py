@@ -43,7 +43,10 @@ def send_subscribe_message(db: Any, settings: Settings, message: dict[str, Any])
         except (requests.RequestException, ValueError) as exc:
             log_event(logger, "subscribe send unreachable", error=type(exc).__name__)
             return "unreachable"
-        errcode = (body or {}).get("errcode") or 0
+        if not isinstance(body, dict):  # "null" or a list is no answer: retry, never "sent"
+            log_event(logger, "subscribe send unexpected answer", kind=type(body).__name__)
+            return "unexpected_answer"
+        errcode = body.get("errcode") or 0
         if errcode in INVALID_TOKEN_ERRCODES and attempt == 0:
             continue  # refresh the token once and try again
         if errcode == 0:
