@@ -114,7 +114,15 @@ class _LockedCursor:
 
     def __iter__(self) -> Iterator[dict]:
         with _lock:
-            rows = list(self._cursor)
+            compute = getattr(self._cursor, "_compute_results", None)
+            if compute is None:
+                rows = list(self._cursor)
+            else:
+                # mongomock's __next__ copies the remaining results at every document, so a
+                # plain read is quadratic (100k stores: 19.6 s); take the results once instead
+                emitted = getattr(self._cursor, "_emitted", 0)
+                rows = list(compute(with_limit_and_skip=True)[emitted:])
+                self._cursor._emitted = emitted + len(rows)
         return iter(rows)
 
 

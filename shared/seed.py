@@ -128,7 +128,7 @@ def seed(db: Any, media_base: str = "http://127.0.0.1:8080/media",
             "price_min": min(prices), "price_max": max(prices), "sales": (index * 37) % 500,
             "tokens": index_tokens(f"{title} {subtitle}"), "created_at": created}}, upsert=True)
     from shared.geo import encode
-    from shared.nearby import bump_stores_version
+    from shared.nearby import bump_deals_version, bump_stores_version
     stores = STORES + generated_stores()
     for n, (store_id, name, address, lng, lat) in enumerate(stores):
         db.stores.update_one({"_id": store_id}, {"$setOnInsert": {
@@ -137,8 +137,10 @@ def seed(db: Any, media_base: str = "http://127.0.0.1:8080/media",
             "hours": "00:00-24:00" if n % 7 == 0 else "09:00-22:00",
             "tags": ["自提"] + (["24小时"] if n % 7 == 0 else []), "active": True,
             "created_at": now}}, upsert=True)
-    bump_stores_version(db)
     _seed_deals(db, [s[0] for s in stores], now)
+    # after both writes, so no warm index is built from stores without their deals
+    bump_stores_version(db)
+    bump_deals_version(db)
     db.coupons.update_one({"_id": "cpn_welcome"}, {"$setOnInsert": {
         "name": "新人满99减10", "kind": "fixed", "amount": 1000, "percent": None, "cap": None,
         "threshold": 9900, "total": 10000, "claimed": 0, "remaining": 10000,
