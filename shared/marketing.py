@@ -110,8 +110,8 @@ def cart_reminder_batch(ctx: Any, job: dict[str, Any], user_ids: list[str]) -> d
     for order in db.orders.find({"user_id": in_range, "created_at": {"$gte": earliest}},
                                 {"user_id": 1, "created_at": 1}):
         user_id, placed = order["user_id"], _utc(order["created_at"])
-        if user_id in candidates and placed > last_order.get(user_id, earliest - timedelta(1)):
-            last_order[user_id] = placed
+        if user_id in candidates:
+            last_order[user_id] = max(placed, last_order.get(user_id, placed))
     # user -> the job of their reminder of the last 7 days
     reminded = {m["user_id"]: m.get("job_id") for m in db.outbox.find(
         {"user_id": in_range, "purpose": CART_PURPOSE,

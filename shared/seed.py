@@ -146,9 +146,31 @@ def seed(db: Any, media_base: str = "http://127.0.0.1:8080/media",
         "threshold": 9900, "total": 10000, "claimed": 0, "remaining": 10000,
         "per_user_limit": 1, "valid_days": 30, "valid_from": None, "valid_to": None,
         "status": "active", "created_at": now}}, upsert=True)
+    campaigns = _seed_social(db, now)
     return {"categories": len(CATEGORIES), "products": len(PRODUCTS),
             "skus": sum(len(p[3]) for p in PRODUCTS), "stores": len(stores),
-            "deals": len(DEALS), "coupons": 1}
+            "deals": len(DEALS), "coupons": 1, "social_campaigns": campaigns}
+
+
+def _seed_social(db: Any, now: datetime) -> int:
+    """One group-buy, one bargain and one friend assist, made the way a merchant makes them."""
+    if db.group_buys.count_documents({}, limit=1):
+        return 0
+    from shared import assist, bargain, groupbuy
+    from shared.config import get_settings
+    from shared.runtime import Context
+    ctx = Context(db=db, settings=get_settings(), now=now, request_id="seed")
+    window = {"starts_at": now - timedelta(hours=1), "ends_at": now + timedelta(days=30)}
+    groupbuy.create_group_buy(ctx, groupbuy.CreateGroupBuyInput(
+        product_id="prd_003", sku_prices=[{"sku_id": "sku_003_1", "group_price": 3590}],
+        team_size=2, team_ttl_minutes=60, stock_limit=500, per_user_limit=5, **window))
+    bargain.create_bargain(ctx, bargain.CreateBargainInput(
+        sku_id="sku_017_2", start_price=16800, floor_price=9900, helpers_needed=5,
+        ttl_minutes=24 * 60, stock_limit=100, **window))
+    assist.create_assist(ctx, assist.CreateAssistInput(
+        reward={"kind": "coupon", "coupon_id": "cpn_welcome"}, assists_needed=3,
+        ttl_minutes=24 * 60, reward_limit=1000, **window))
+    return 3
 
 
 def _seed_deals(db: Any, store_ids: list[str], now: datetime) -> None:
