@@ -65,8 +65,10 @@ class FakeWeChat:
             else:
                 errcode = 0
             self.sends.append({"token": token, "errcode": errcode, "body": body})
-        messages = {0: "ok", 40001: "invalid credential, access_token is invalid or not latest",
-                    43101: "user refuse to accept the msg", 45009: "reach max api daily quota limit"}
+        messages = {0: "ok",
+                    40001: "invalid credential, access_token is invalid or not latest",
+                    43101: "user refuse to accept the msg",
+                    45009: "reach max api daily quota limit"}
         return {"errcode": errcode, "errmsg": messages.get(errcode, "system error")}
 
     def delivered(self) -> list[dict[str, Any]]:
