@@ -1,9 +1,14 @@
 """Nearby: stores, 附近精选 / 今日特惠 deals by location, pickup, and location consent.
 
-Search: a warm instance keeps an in-memory geohash-cell index of the active stores, rebuilt
-when the stores' version (bumped by every store write) changes. A query covers the circle
-with a few cells, measures the exact haversine distance of the candidates in them, and so
-returns exactly what a scan of every store would, in the same order, without database geo
+Search: a warm instance keeps an in-memory index of the active stores, rebuilt when the
+stores' version (bumped by every store write) changes: the stores sorted into rows of latitude
+and by longitude within a row (numpy arrays), so the stores in a circle's bounding box are a
+slice per row. A query measures those candidates with the chord between unit vectors, which
+is the quantity haversine computes, to ~1e-8 m: a store a margin (PRUNE_MARGIN_M) inside the
+radius is counted, one a margin outside is dropped, and the few in between are decided by
+geo.haversine_m's own arithmetic. A page then needs the exact distance of only the stores
+that can be on it, sorted by (distance, id) exactly as a scan of every store sorts them; the
+total, the ids, the order and the distances are what that scan returns, without database geo
 operators (mongomock has none). The index also keeps what a store's view shows, so a page of
 results reads nothing more. The active deals are kept the same way, by store, rebuilt when the
 deals' version changes: every store write must bump the stores' version and every deal write
@@ -27,7 +32,6 @@ from shared.errors import ShopError, not_found
 SHANGHAI = timezone(timedelta(hours=8))
 DEFAULT_RADIUS_M = 3000
 MAX_RADIUS_M = 50_000
-INDEX_PRECISIONS = range(3, 8)
 CONSENT_PRECISION = 5  # a cell of about 4.9 km x 4.9 km: where, not exactly where
 STORES_VERSION = "stores_version"
 DEALS_VERSION = "deals_version"
@@ -117,51 +121,210 @@ class VerifyPickupInput(Input):
     code: str = Field(pattern=r"^\d{8}$")
 
 
-# ---- the in-memory cell index --------------------------------------------------------------
+# ---- the in-memory search index ------------------------------------------------------------
 
 # what a store's view shows besides its position, kept in the index so that a page of
 # results needs no database read (the index is exactly as fresh as its version check)
 _VIEW_FIELDS = {"name": 1, "address": 1, "lat": 1, "lng": 1, "phone": 1, "hours": 1,
                 "tags": 1, "active": 1}
 
+# The search grid: rows of 1/512 degree of latitude (~217 m), the stores of a row by longitude
+# and the rows one after another, under one sort key per store, row * 512 + lng + 180: the
+# stores of a row between two longitudes are one slice of the key array, found by binary
+# search, so a query's candidates (the stores in its circle's bounding box) cost a binary
+# search per row, not a look at every store.
+_ROWS_PER_DEGREE = 512
+_ROW_KEYS = 512.0  # a row's keys span 360 of these (lng + 180), rows never overlap
+_LNG_PAD = 1e-6    # degrees around a row's slice: far more than the key's rounding (< 1e-8)
+# What pruning may get wrong, in metres, and never does: a candidate is counted as within
+# the radius without haversine_m only when the chord between the unit vectors of the centre
+# and the store puts it PRUNE_MARGIN_M inside the radius, left out only when that far
+# outside; every store in between is decided by haversine_m's arithmetic. The chord's
+# distance 2R asin(c / 2) is the very quantity haversine computes (hav = c^2 / 4); the two
+# computations agree to ~1e-8 m anywhere on Earth (poles and antimeridian included), so a
+# metre of margin is ~10^8 times what rounding can do. The same margin, doubled, bounds
+# which candidates of a page need their exact distance.
+PRUNE_MARGIN_M = 1.0
+# geohash precisions a circle's cover may use (geo.covering_cells). The search grid above
+# replaced the per-precision cells; the exactness tests still put stores on their borders.
+INDEX_PRECISIONS = range(3, 8)
+_DIAMETER = 2 * geo.EARTH_RADIUS_M
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH_NAIVE = datetime(1970, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
+_HOURS_CAP = 10 ** 9  # beyond any minute of the day: clamping to it keeps every comparison
+
+
+def _np() -> Any:
+    """numpy, imported on the first search (functions that never search do not load it)."""
+    import numpy
+    return numpy
+
+
+def _chord2(distance_m: float) -> float:
+    """The squared chord (between unit vectors) of a great-circle distance."""
+    half_angle = min(max(distance_m, 0.0) / _DIAMETER, math.pi / 2)
+    return (2 * math.sin(half_angle)) ** 2
+
+
+def _metres(chord2: float) -> float:
+    """The great-circle distance of a squared chord (the inverse of _chord2)."""
+    return _DIAMETER * math.asin(min(1.0, math.sqrt(max(chord2, 0.0)) / 2))
+
+
+def _unit(lat: float, lng: float) -> tuple[float, float, float]:
+    phi, lam = math.radians(lat), math.radians(lng)
+    return math.cos(phi) * math.cos(lam), math.cos(phi) * math.sin(lam), math.sin(phi)
+
+
+def _grid_key(lat: float, lng: float) -> float:
+    return math.floor((lat + 90.0) * _ROWS_PER_DEGREE) * _ROW_KEYS + (lng + 180.0)
+
+
+def _ranges(np: Any, starts: Any, ends: Any) -> Any:
+    """The concatenation of range(start, end) for each pair (start <= end)."""
+    counts = ends - starts
+    reached = np.cumsum(counts)
+    if not reached.size or not reached[-1]:
+        return np.zeros(0, dtype=np.intp)
+    return np.repeat(ends - reached, counts) + np.arange(int(reached[-1]), dtype=np.intp)
+
+
+@dataclass
+class _Grid:
+    """The stores in grid order (position n), as arrays."""
+    keys: Any      # the sort key, ascending
+    x: Any         # the unit vector of the store, by coordinate
+    y: Any
+    z: Any
+    # (n, 3): math.radians(lat), its math.cos and lng: the halves of haversine_m that depend
+    # on the store alone, worked out at build time with math, float for float
+    exact: Any
+    hours_ok: Any  # the opening hours parse (else the store is never open, as is_open says)
+    opens: Any     # opening hours in minutes (Asia/Shanghai), clamped to +-_HOURS_CAP
+    closes: Any
+    same_day: Any  # opens <= closes before clamping (else it closes after midnight)
+
 
 @dataclass
 class StoreIndex:
     version: Any = None
     stores: dict[str, tuple[float, float, str]] = field(default_factory=dict)
-    # precision -> cell -> (lat in radians, its cosine, lng, store id) of the stores in it:
-    # the half of the haversine that depends on the store alone is worked out at build time
-    cells: dict[int, dict[str, list[tuple[float, float, float, str]]]] = \
-        field(default_factory=dict)
     views: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    ids: list[str] = field(default_factory=list)  # grid position -> store id
+    grid: Optional[_Grid] = None
 
-    def within(self, lat: float, lng: float, radius_m: float) -> list[tuple[float, str]]:
-        """(distance_m, store_id) of every store within the radius, nearest first."""
-        precision, cells = geo.covering_cells(lat, lng, radius_m, INDEX_PRECISIONS)
-        by_cell = self.cells.get(precision, {})
+    def reach(self, lat: float, lng: float, radius_m: float) -> tuple[Any, Any]:
+        """The grid positions of exactly the stores whose geo.haversine_m distance is within
+        the radius (in no order), and their squared chords from the centre."""
+        np = _np()
+        grid = self.grid
+        if grid is None or not self.ids:
+            return np.zeros(0, dtype=np.intp), np.zeros(0)
+        # candidates: the stores in the bounding box of a circle a margin larger
+        lat_min, lat_max, lng_min, lng_max = geo.bounding_box(lat, lng, radius_m + PRUNE_MARGIN_M)
+        first = math.floor((max(lat_min, -90.0) + 90.0) * _ROWS_PER_DEGREE)
+        last = math.floor((min(lat_max, 90.0) + 90.0) * _ROWS_PER_DEGREE)
+        if lng_max - lng_min >= 359.0:
+            spans = [(-180.0, 180.0)]
+        elif lng_min < -180.0:  # across the antimeridian: two slices per row, disjoint
+            spans = [(lng_min + 360.0, 180.0), (-180.0, lng_max)]
+        elif lng_max > 180.0:
+            spans = [(lng_min, 180.0), (-180.0, lng_max - 360.0)]
+        else:
+            spans = [(lng_min, lng_max)]
+        # each row's slices: keys from the west edge (included) to the east edge (excluded)
+        edges = np.add.outer(np.arange(first, last + 1) * _ROW_KEYS,
+                             [key for west, east in spans
+                              for key in (west + 180.0 - _LNG_PAD, east + 180.0 + _LNG_PAD)])
+        cuts = np.searchsorted(grid.keys, edges.ravel()).reshape(-1, 2)
+        positions = _ranges(np, cuts[:, 0], cuts[:, 1])
+        if not positions.size:
+            return positions, np.zeros(0)
+        qx, qy, qz = _unit(lat, lng)
+        chords = ((grid.x.take(positions) - qx) ** 2 + (grid.y.take(positions) - qy) ** 2
+                  + (grid.z.take(positions) - qz) ** 2)
+        # out by a margin, within by a margin, or decided by haversine_m's arithmetic
+        near = chords <= _chord2(radius_m + PRUNE_MARGIN_M)
+        positions, chords = positions[near], chords[near]
+        inner = _chord2(radius_m - PRUNE_MARGIN_M) if radius_m > PRUNE_MARGIN_M else -1.0
+        unsure = np.flatnonzero(chords >= inner)
+        if unsure.size:
+            out = [n for n, (distance, _) in zip(unsure.tolist(),
+                                                 self.distances(lat, lng, positions.take(unsure)))
+                   if distance > radius_m]
+            if out:
+                keep = np.ones(positions.size, dtype=bool)
+                keep[out] = False
+                positions, chords = positions[keep], chords[keep]
+        return positions, chords
+
+    def distances(self, lat: float, lng: float, positions: Any) -> list[tuple[float, str]]:
+        """(distance_m, store_id) of the stores at these grid positions, in their order."""
+        grid = self.grid
+        assert grid is not None
+        ids = self.ids
         # geo.haversine_m inlined, operation for operation, so the distances are the same
         # floats a scan calling it computes (same order, same ties, same radius edge)
         radians, sin, asin, sqrt = math.radians, math.sin, math.asin, math.sqrt
         p1 = radians(lat)
         cos_p1 = math.cos(p1)
         diameter = 2 * geo.EARTH_RADIUS_M
-        # the box the cells were chosen to cover encloses the circle: a candidate outside it
-        # is out of reach, known for two comparisons instead of a haversine
-        lat_min, lat_max, lng_min, lng_max = geo.bounding_box(lat, lng, radius_m)
-        p_min, p_max = radians(lat_min), radians(lat_max)
-        if lng_min < -180 or lng_max > 180:  # across the antimeridian: no cheap test
-            lng_min, lng_max = -math.inf, math.inf
         found = []
-        for cell in cells:
-            for p2, cos_p2, s_lng, store_id in by_cell.get(cell, ()):
-                if p2 < p_min or p2 > p_max or s_lng < lng_min or s_lng > lng_max:
-                    continue
-                a = sin((p2 - p1) / 2) ** 2 + cos_p1 * cos_p2 * sin(radians(s_lng - lng) / 2) ** 2
-                distance = diameter * asin(min(1.0, sqrt(a)))
-                if distance <= radius_m:
-                    found.append((distance, store_id))
-        found.sort()
+        for (p2, cos_p2, s_lng), n in zip(grid.exact.take(positions, axis=0).tolist(),
+                                          positions.tolist()):
+            a = sin((p2 - p1) / 2) ** 2 + cos_p1 * cos_p2 * sin(radians(s_lng - lng) / 2) ** 2
+            found.append((diameter * asin(min(1.0, sqrt(a))), ids[n]))
         return found
+
+    def ordered(self, lat: float, lng: float, positions: Any, chords: Any, skip: int = 0,
+                limit: Optional[int] = None) -> list[tuple[float, str]]:
+        """Of the stores in reach (as ``reach`` gives them), the (distance_m, store_id) of the
+        ``limit`` after the first ``skip`` by (distance, id), nearest first: only the stores
+        that can be among the first skip + limit get their exact distance."""
+        total = positions.size
+        if limit is not None:
+            if skip >= total:
+                return []
+            wanted = skip + limit
+            if wanted < total:
+                np = _np()
+                # the wanted-th nearest by the chord is at most a margin further by
+                # haversine_m, and no store among the first ``wanted`` is more than a margin
+                # further than that by the chord
+                kth = float(np.partition(chords, wanted - 1)[wanted - 1])
+                positions = positions[chords <= _chord2(_metres(kth) + 2 * PRUNE_MARGIN_M)]
+        found = self.distances(lat, lng, positions)
+        found.sort()
+        return found[skip:] if limit is None else found[skip:skip + limit]
+
+    def open_at(self, positions: Any, now: datetime) -> Any:
+        """Which of the stores at these positions are open at ``now`` (as is_open decides)."""
+        np = _np()
+        grid = self.grid
+        assert grid is not None
+        current = _minute_of_day(now)
+        opens, closes = grid.opens.take(positions), grid.closes.take(positions)
+        open_now = np.where(grid.same_day.take(positions),
+                            (opens <= current) & (current < closes),
+                            (current >= opens) | (current < closes))
+        return open_now & grid.hours_ok.take(positions)
+
+    def nearest(self, lat: float, lng: float, radius_m: float, skip: int = 0,
+                limit: Optional[int] = None, open_at: Optional[datetime] = None) \
+            -> tuple[int, list[tuple[float, str]]]:
+        """How many stores are within the radius (and open at ``open_at`` if given), and the
+        (distance_m, store_id) of ``limit`` of them after the first ``skip``, nearest first
+        (ties by id), with the exact distance of geo.haversine_m."""
+        positions, chords = self.reach(lat, lng, radius_m)
+        if open_at is not None and positions.size:
+            keep = self.open_at(positions, open_at)
+            positions, chords = positions[keep], chords[keep]
+        return int(positions.size), self.ordered(lat, lng, positions, chords, skip, limit)
+
+    def within(self, lat: float, lng: float, radius_m: float) -> list[tuple[float, str]]:
+        """(distance_m, store_id) of every store within the radius, nearest first."""
+        return self.nearest(lat, lng, radius_m)[1]
 
     def view(self, store_id: str) -> dict[str, Any]:
         """The store's document as store_view reads it."""
@@ -180,6 +343,13 @@ def _stores_version(db: Any) -> Any:
     return (doc["v"], doc.get("token")) if doc else 0
 
 
+def _versions(db: Any) -> tuple[Any, Any]:
+    """The stores' and the deals' versions, in one read."""
+    versions = {d["_id"]: (d["v"], d.get("token"))
+                for d in db.meta.find({"_id": {"$in": [STORES_VERSION, DEALS_VERSION]}})}
+    return versions.get(STORES_VERSION, 0), versions.get(DEALS_VERSION, 0)
+
+
 def bump_stores_version(db: Any) -> None:
     # a random token with the counter: a counter alone repeats when the database starts over
     # (wiped and seeded again, or a fresh test database at a reused id()), and a warm
@@ -188,28 +358,58 @@ def bump_stores_version(db: Any) -> None:
                        {"$inc": {"v": 1}, "$set": {"token": new_id("stv")}}, upsert=True)
 
 
-def store_index(db: Any) -> StoreIndex:
-    """The cell index of this warm instance, rebuilt when a store changed anywhere."""
+def store_index(db: Any, stores_version: Any = None) -> StoreIndex:
+    """The search index of this warm instance, rebuilt when a store changed anywhere
+    (``stores_version``: the version already read, else it is read here)."""
     global _index
-    version = (id(db), _stores_version(db))
+    version = (id(db), _stores_version(db) if stores_version is None else stores_version)
     if _index.version == version:
         return _index
     with _index_lock:
         if _index.version != version:
-            fresh = StoreIndex(version=version, cells={p: {} for p in INDEX_PRECISIONS})
-            for doc in db.stores.find({"active": True}, _VIEW_FIELDS):
-                store_id, lat, lng = doc["_id"], doc["lat"], doc["lng"]
-                fresh.stores[store_id] = (lat, lng, doc.get("hours", ""))
-                fresh.views[store_id] = (doc["name"], doc["address"], doc.get("phone", ""),
-                                         doc.get("hours", ""), tuple(doc.get("tags", [])),
-                                         doc.get("active", True))
-                p2 = math.radians(lat)
-                point = (p2, math.cos(p2), lng, store_id)
-                full = geo.encode(lat, lng, max(INDEX_PRECISIONS))
-                for precision in INDEX_PRECISIONS:
-                    fresh.cells[precision].setdefault(full[:precision], []).append(point)
-            _index = fresh
+            _index = _build_store_index(db, version)
     return _index
+
+
+def _build_store_index(db: Any, version: Any) -> StoreIndex:
+    np = _np()
+    fresh = StoreIndex(version=version)
+    for doc in db.stores.find({"active": True}, _VIEW_FIELDS):
+        store_id = doc["_id"]
+        fresh.stores[store_id] = (doc["lat"], doc["lng"], doc.get("hours", ""))
+        fresh.views[store_id] = (doc["name"], doc["address"], doc.get("phone", ""),
+                                 doc.get("hours", ""), tuple(doc.get("tags", [])),
+                                 doc.get("active", True))
+    order = sorted((_grid_key(lat, lng), store_id)
+                   for store_id, (lat, lng, _) in fresh.stores.items())
+    fresh.ids = [store_id for _, store_id in order]
+    places = [fresh.stores[store_id] for store_id in fresh.ids]
+    lats = [float(lat) for lat, _, _ in places]
+    lngs = [float(lng) for _, lng, _ in places]
+    exact = [(p2, math.cos(p2), lng) for p2, lng in zip(map(math.radians, lats), lngs)]
+    hours = [_opening_minutes(h) for _, _, h in places]
+    phi, lam = np.radians(np.array(lats)), np.radians(np.array(lngs))
+    fresh.grid = _Grid(
+        keys=np.array([key for key, _ in order], dtype=np.float64),
+        x=np.cos(phi) * np.cos(lam), y=np.cos(phi) * np.sin(lam), z=np.sin(phi),
+        exact=np.array(exact, dtype=np.float64).reshape(-1, 3),
+        hours_ok=np.array([h is not None for h in hours], dtype=bool),
+        opens=np.array([_clamp_minutes(h[0]) if h else 0 for h in hours], dtype=np.int64),
+        closes=np.array([_clamp_minutes(h[1]) if h else 0 for h in hours], dtype=np.int64),
+        same_day=np.array([bool(h) and h[0] <= h[1] for h in hours], dtype=bool))
+    return fresh
+
+
+@dataclass
+class _DealTable:
+    """What decides whether a deal is shown, per deal number (DealIndex.deals), as arrays."""
+    starts: Any      # microseconds since the epoch
+    ends: Any
+    kind: Any        # codes of deal.get("kind") / deal.get("category_id"), see kinds/categories
+    category: Any
+    everywhere: Any  # runs at every store
+    kinds: dict[Any, int]
+    categories: dict[Any, int]
 
 
 @dataclass
@@ -218,6 +418,41 @@ class DealIndex:
     version: Any = None
     everywhere: list[dict[str, Any]] = field(default_factory=list)  # for all stores
     by_store: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    deals: list[dict[str, Any]] = field(default_factory=list)  # every one once: its number
+    numbers_by_store: dict[str, list[int]] = field(default_factory=dict)
+    table: Optional[_DealTable] = None
+    # (the store index they were made for, first link, link count per grid position, and
+    # the deal numbers of the links): which deals run at the store at each grid position
+    links: Optional[tuple[Any, ...]] = None
+
+    def shown(self, now: datetime, kind: Optional[str], category_id: Optional[str]) -> Any:
+        """Which deals are on now and of the kind and category asked for (if asked)."""
+        np = _np()
+        table = self.table
+        assert table is not None
+        at = _micros(now)
+        mask = (table.starts <= at) & (at < table.ends)
+        for wanted, codes, column in ((kind, table.kinds, table.kind),
+                                      (category_id, table.categories, table.category)):
+            if wanted:
+                code = codes.get(wanted)
+                mask &= (column == code) if code is not None else False
+        return mask
+
+    def links_for(self, index: StoreIndex) -> tuple[Any, Any, Any]:
+        links = self.links
+        if links is None or links[0] is not index:
+            np = _np()
+            position = {store_id: n for n, store_id in enumerate(index.ids)}
+            pairs = sorted((position[store_id], number)
+                           for store_id, numbers in self.numbers_by_store.items()
+                           if store_id in position for number in numbers)
+            at = np.array([p for p, _ in pairs], dtype=np.intp)
+            counts = np.bincount(at, minlength=len(index.ids)).astype(np.intp)
+            links = (index, np.cumsum(counts) - counts, counts,
+                     np.array([number for _, number in pairs], dtype=np.intp))
+            self.links = links  # the same for every thread that makes it: no lock needed
+        return links[1], links[2], links[3]
 
 
 _deal_index = DealIndex()
@@ -229,42 +464,83 @@ def bump_deals_version(db: Any) -> None:
                        {"$inc": {"v": 1}, "$set": {"token": new_id("dlv")}}, upsert=True)
 
 
-def deal_index(db: Any) -> DealIndex:
+def _micros(moment: datetime) -> int:
+    """Microseconds since the epoch: ordered exactly as the datetimes compare."""
+    return (moment - (_EPOCH if moment.tzinfo is not None else _EPOCH_NAIVE)) // _MICROSECOND
+
+
+def deal_index(db: Any, versions: Optional[tuple[Any, Any]] = None) -> DealIndex:
     """The deals index, rebuilt when a deal changed anywhere; whether a deal is on now (and
-    matches the kind and category asked for) is decided per query."""
+    matches the kind and category asked for) is decided per query. ``versions``: the
+    stores' and deals' versions already read (_versions), else they are read here."""
     global _deal_index
-    versions = {d["_id"]: (d["v"], d.get("token"))
-                for d in db.meta.find({"_id": {"$in": [STORES_VERSION, DEALS_VERSION]}})}
+    stores_version, deals_version = _versions(db) if versions is None else versions
     # the stores' version too: the demo data writes its deals after bumping only that one
-    version = (id(db), versions.get(STORES_VERSION, 0), versions.get(DEALS_VERSION, 0))
+    version = (id(db), stores_version, deals_version)
     if _deal_index.version == version:
         return _deal_index
     with _deal_index_lock:
         if _deal_index.version != version:
-            fresh = DealIndex(version=version)
-            for deal in db.deals.find({"active": True}):
-                if not (isinstance(deal.get("starts_at"), datetime)
-                        and isinstance(deal.get("ends_at"), datetime)):
-                    continue  # never on: a query for it by time would not match it either
-                if deal.get("all_stores"):
-                    fresh.everywhere.append(deal)
-                    continue
-                for store_id in set(deal.get("store_ids") or ()):
-                    fresh.by_store.setdefault(store_id, []).append(deal)
-            _deal_index = fresh
+            _deal_index = _build_deal_index(db, version)
     return _deal_index
+
+
+def _build_deal_index(db: Any, version: Any) -> DealIndex:
+    np = _np()
+    fresh = DealIndex(version=version)
+    kinds: dict[Any, int] = {}
+    categories: dict[Any, int] = {}
+    starts, ends, kind, category, everywhere = [], [], [], [], []
+    for deal in db.deals.find({"active": True}):
+        if not (isinstance(deal.get("starts_at"), datetime)
+                and isinstance(deal.get("ends_at"), datetime)):
+            continue  # never on: a query for it by time would not match it either
+        number = len(fresh.deals)
+        fresh.deals.append(deal)
+        starts.append(_micros(deal["starts_at"]))
+        ends.append(_micros(deal["ends_at"]))
+        kind.append(kinds.setdefault(deal.get("kind"), len(kinds)))
+        category.append(categories.setdefault(deal.get("category_id"), len(categories)))
+        everywhere.append(bool(deal.get("all_stores")))
+        if deal.get("all_stores"):
+            fresh.everywhere.append(deal)
+            continue
+        for store_id in set(deal.get("store_ids") or ()):
+            fresh.by_store.setdefault(store_id, []).append(deal)
+            fresh.numbers_by_store.setdefault(store_id, []).append(number)
+    fresh.table = _DealTable(
+        starts=np.array(starts, dtype=np.int64), ends=np.array(ends, dtype=np.int64),
+        kind=np.array(kind, dtype=np.intp), category=np.array(category, dtype=np.intp),
+        everywhere=np.array(everywhere, dtype=bool), kinds=kinds, categories=categories)
+    return fresh
+
+
+def _opening_minutes(hours: str) -> Optional[tuple[int, int]]:
+    """(opens, closes) in minutes of ``HH:MM-HH:MM``, or None when it does not parse."""
+    try:
+        start, end = hours.split("-")
+        return int(start[:2]) * 60 + int(start[3:]), int(end[:2]) * 60 + int(end[3:])
+    except (ValueError, IndexError, AttributeError, TypeError):
+        return None
+
+
+def _clamp_minutes(minutes: int) -> int:
+    # compared only with a minute of the day (0..1439): the comparisons come out the same
+    return max(-_HOURS_CAP, min(_HOURS_CAP, minutes))
+
+
+def _minute_of_day(now: datetime) -> int:
+    minute = now.astimezone(SHANGHAI)
+    return minute.hour * 60 + minute.minute
 
 
 def is_open(hours: str, now: datetime) -> bool:
     """Whether ``HH:MM-HH:MM`` (Asia/Shanghai, may cross midnight) includes ``now``."""
-    try:
-        start, end = hours.split("-")
-        minute = now.astimezone(SHANGHAI)
-        current = minute.hour * 60 + minute.minute
-        opens = int(start[:2]) * 60 + int(start[3:])
-        closes = int(end[:2]) * 60 + int(end[3:])
-    except (ValueError, IndexError):
+    minutes = _opening_minutes(hours)
+    if minutes is None:
         return False
+    opens, closes = minutes
+    current = _minute_of_day(now)
     if opens <= closes:
         return opens <= current < closes
     return current >= opens or current < closes
@@ -289,12 +565,10 @@ def store_view(doc: dict[str, Any], distance: Optional[float] = None,
 
 def nearby_stores(ctx: Any, req: NearbyStoresInput) -> dict[str, Any]:
     index = store_index(ctx.db)
-    found = index.within(req.lat, req.lng, req.radius_m)
-    if req.open_now:
-        found = [(d, s) for d, s in found if is_open(index.stores[s][2], ctx.now)]
-    page = found[req.skip:req.skip + req.page_size]
+    total, page = index.nearest(req.lat, req.lng, req.radius_m, req.skip, req.page_size,
+                                open_at=ctx.now if req.open_now else None)
     items = [store_view(index.view(s), d, ctx.now) for d, s in page]
-    return page_of(items, len(found), req)
+    return page_of(items, total, req)
 
 
 def local_day(now: datetime) -> str:
@@ -308,32 +582,78 @@ def _sold_today(db: Any, deal_ids: list[str], day: str) -> dict[str, int]:
     return {d["deal_id"]: d["sold"] for d in db.deal_daily.find({"_id": {"$in": keys}})}
 
 
+def _deal_rows(index: StoreIndex, deals: DealIndex, req: NearbyDealsInput, now: datetime) \
+        -> tuple[int, list[tuple[Any, ...]]]:
+    """How many deals are shown, and the rows (distance, -discount, deal id, store id, deal)
+    of the page: each deal on now (of the kind and category asked for) that runs at a store in
+    reach, at the nearest such store (ties by store id), sorted by distance, then deepest
+    discount, then id. Only the deals that can be on the page get exact distances."""
+    np = _np()
+    positions, chords = index.reach(req.lat, req.lng, req.radius_m)
+    if not positions.size:
+        return 0, []
+    shown = deals.shown(now, req.kind, req.category_id)
+    first_link, link_count, linked = deals.links_for(index)
+    # the (deal, store) links of the stores in reach, of the deals shown
+    counts = link_count.take(positions)
+    with_deals = np.flatnonzero(counts)
+    counts = counts.take(with_deals)
+    starts = first_link.take(positions.take(with_deals))
+    link_deal = linked.take(_ranges(np, starts, starts + counts))
+    link_store = np.repeat(positions.take(with_deals), counts)
+    link_chord = np.repeat(chords.take(with_deals), counts)
+    keep = shown.take(link_deal)
+    link_deal, link_store, link_chord = link_deal[keep], link_store[keep], link_chord[keep]
+    # each deal's nearest store in reach by the chord; the deals for every store are at the
+    # nearest store in reach
+    order = np.lexsort((link_chord, link_deal))
+    by_deal = link_deal.take(order)
+    head = np.ones(by_deal.size, dtype=bool)
+    head[1:] = by_deal[1:] != by_deal[:-1]
+    everywhere = np.flatnonzero(shown & deals.table.everywhere)  # type: ignore[union-attr]
+    numbers = np.concatenate([by_deal[head], everywhere])
+    approx = np.concatenate([link_chord.take(order)[head],
+                             np.full(everywhere.size, chords.min())])
+    total = int(numbers.size)
+    if req.skip >= total:
+        return total, []
+    wanted = req.skip + req.page_size
+    if wanted < total:
+        # as for stores (StoreIndex.ordered): no deal among the first ``wanted`` is more than
+        # two margins further by the chord than the wanted-th nearest by the chord
+        kth = float(np.partition(approx, wanted - 1)[wanted - 1])
+        numbers = numbers[approx <= _chord2(_metres(kth) + 2 * PRUNE_MARGIN_M)]
+    picked = np.zeros(len(deals.deals), dtype=bool)
+    picked[numbers] = True
+    # the exact distance of every store in reach of the picked deals: the nearest decides
+    links = picked.take(link_deal)
+    link_deal, link_store = link_deal[links], link_store[links]
+    stores = np.unique(link_store)
+    distance_of = dict(zip(stores.tolist(), index.distances(req.lat, req.lng, stores)))
+    nearest: dict[int, tuple[float, str]] = {}
+    for number, position in zip(link_deal.tolist(), link_store.tolist()):
+        candidate = distance_of[position]
+        if number not in nearest or candidate < nearest[number]:
+            nearest[number] = candidate
+    everywhere_at = None
+    if picked.take(everywhere).any():
+        everywhere_at = index.ordered(req.lat, req.lng, positions, chords, 0, 1)[0]
+    rows = []
+    for number in numbers.tolist():
+        deal = deals.deals[number]
+        distance, store_id = nearest.get(number) or everywhere_at  # type: ignore[misc]
+        discount = 1 - deal["deal_price"] / max(deal["original_price"], 1)
+        rows.append((distance, -discount, deal["_id"], store_id, deal))
+    rows.sort(key=lambda r: r[:3])
+    return total, rows[req.skip:wanted]
+
+
 def nearby_deals(ctx: Any, req: NearbyDealsInput) -> dict[str, Any]:
     """Each live deal once, at its nearest store in reach; nearest first, then deepest discount."""
-    index = store_index(ctx.db)
-    deals = deal_index(ctx.db)
-    found = index.within(req.lat, req.lng, req.radius_m)
-    now, kind, category_id = ctx.now, req.kind, req.category_id
-
-    def row(distance: float, store_id: str, deal: dict[str, Any]) -> Optional[tuple[Any, ...]]:
-        if not deal["starts_at"] <= now < deal["ends_at"] \
-                or (kind and deal.get("kind") != kind) \
-                or (category_id and deal.get("category_id") != category_id):
-            return None
-        discount = 1 - deal["deal_price"] / max(deal["original_price"], 1)
-        return distance, -discount, deal["_id"], store_id, deal
-
-    candidates = [row(*found[0], deal) for deal in deals.everywhere] if found else []
-    seen: set[str] = set()
-    for distance, store_id in found:
-        # nearest first (ties by store id): a deal's first store here is its nearest in reach
-        for deal in deals.by_store.get(store_id, ()):
-            if deal["_id"] not in seen:
-                seen.add(deal["_id"])
-                candidates.append(row(distance, store_id, deal))
-    rows = [r for r in candidates if r is not None]
-    rows.sort(key=lambda r: r[:3])
-    page = rows[req.skip:req.skip + req.page_size]
+    versions = _versions(ctx.db)
+    index = store_index(ctx.db, versions[0])
+    deals = deal_index(ctx.db, versions)
+    total, page = _deal_rows(index, deals, req, ctx.now)
     # only the counters the page shows: a deal with no daily quantity has none to read
     sold = _sold_today(ctx.db, [r[2] for r in page if r[4].get("daily_quantity") is not None],
                        local_day(ctx.now))
@@ -344,7 +664,7 @@ def nearby_deals(ctx: Any, req: NearbyDealsInput) -> dict[str, Any]:
         items.append({**deal_view(deal), "distance_m": round(distance, 1),
                       "store": store_view(index.view(store_id), distance, ctx.now),
                       "remaining_today": remaining})
-    return page_of(items, len(rows), req)
+    return page_of(items, total, req)
 
 
 def deal_view(deal: dict[str, Any]) -> dict[str, Any]:
