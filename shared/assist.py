@@ -244,7 +244,7 @@ def _give_coupon(ctx: Any, assist: dict[str, Any]) -> dict[str, Any]:
     """A user coupon into the starter's wallet, as claim_coupon makes one, minus the per-user
     limit; its id comes from the assist, so a resumed grant finds it instead of adding one."""
     from shared.coupons import TERMS
-    from shared.db import duplicate_key_error
+    from shared.db import insert_once
     user_coupon_id = f"ucp_{assist['_id']}"
     if ctx.db.user_coupons.find_one({"_id": user_coupon_id}, {"_id": 1}):
         return {"user_coupon_id": user_coupon_id}
@@ -260,14 +260,12 @@ def _give_coupon(ctx: Any, assist: dict[str, Any]) -> dict[str, Any]:
         valid_from, valid_to = ctx.now, ctx.now + timedelta(days=template["valid_days"])
     else:
         valid_from, valid_to = template["valid_from"], template["valid_to"]
-    try:
-        ctx.db.user_coupons.insert_one({
-            "_id": user_coupon_id, "user_id": assist["user_id"], "coupon_id": template["_id"],
-            **{k: template.get(k) for k in TERMS}, "status": "available", "order_id": None,
-            "valid_from": valid_from, "valid_to": valid_to, "claimed_at": ctx.now,
-            "assist_id": assist["_id"]})
-    except duplicate_key_error():
-        pass  # a resumed grant raced this one: the coupon is there once
+    # a resumed grant may race this one: the coupon's _id makes it land once
+    insert_once(ctx.db.user_coupons, {
+        "_id": user_coupon_id, "user_id": assist["user_id"], "coupon_id": template["_id"],
+        **{k: template.get(k) for k in TERMS}, "status": "available", "order_id": None,
+        "valid_from": valid_from, "valid_to": valid_to, "claimed_at": ctx.now,
+        "assist_id": assist["_id"]})
     return {"user_coupon_id": user_coupon_id}
 
 

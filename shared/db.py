@@ -220,6 +220,15 @@ def ping() -> bool:
     return True
 
 
+def insert_once(collection: Any, doc: dict[str, Any]) -> bool:
+    """Insert a document whose ``_id`` makes it happen once; False if it was there already."""
+    try:
+        collection.insert_one(doc)
+        return True
+    except duplicate_key_error():
+        return False
+
+
 def duplicate_key_error() -> type:
     """The DuplicateKeyError class both clients raise (mongomock re-exports pymongo's)."""
     from pymongo.errors import DuplicateKeyError

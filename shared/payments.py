@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from pydantic import Field
 
@@ -167,29 +167,40 @@ def _paid_after_cancel(db: Any, order: dict[str, Any], transaction: dict[str, An
     return "refunding"
 
 
-def handle_pay_notify(headers: dict[str, str], body: bytes) -> tuple[int, Optional[dict]]:
-    """POST /pay/notify: 204 when accepted or already applied, 4xx/5xx FAIL otherwise."""
+def handle_notify(headers: dict[str, str], body: bytes, kind: str,
+                  wanted_event: Callable[[str], bool],
+                  apply: Callable[[Any, Any, dict[str, Any], datetime], Any]) \
+        -> tuple[int, Optional[dict]]:
+    """A WeChat Pay notify: verify the signature before anything in the body is believed,
+    then decrypt and apply; 204 when accepted or already applied, 4xx FAIL otherwise."""
     from shared.common import utcnow
     from shared.config import get_settings
     from shared.db import get_db
     from shared.wechat.pay import SignatureError, decrypt_resource, get_pay_client, verify_signed
     config = get_pay_client(get_settings()).config
     try:
-        verify_signed(config, headers, body)  # before anything in the body is believed
+        verify_signed(config, headers, body)
         envelope = json.loads(body)
-        if envelope.get("event_type") != "TRANSACTION.SUCCESS":
+        if not wanted_event(str(envelope.get("event_type", ""))):
             raise NotifyRejected(400, "unexpected event_type")
-        transaction = decrypt_resource(config, envelope.get("resource") or {})
-        apply_transaction(get_db(), config, transaction, utcnow(), "notify")
+        resource = decrypt_resource(config, envelope.get("resource") or {})
+        apply(get_db(), config, resource, utcnow())
     except SignatureError as exc:
-        log_event(logger, "pay notify refused", reason=str(exc))
+        log_event(logger, f"{kind} notify refused", reason=str(exc))
         return 401, {"code": "FAIL", "message": f"verification failed: {exc}"}
     except (ValueError, AttributeError):
         return 400, {"code": "FAIL", "message": "malformed notify"}
     except NotifyRejected as exc:
-        log_event(logger, "pay notify rejected", reason=exc.message)
+        log_event(logger, f"{kind} notify rejected", reason=exc.message)
         return exc.status, {"code": "FAIL", "message": exc.message}
     return 204, None
+
+
+def handle_pay_notify(headers: dict[str, str], body: bytes) -> tuple[int, Optional[dict]]:
+    """POST /pay/notify."""
+    return handle_notify(headers, body, "pay", lambda event: event == "TRANSACTION.SUCCESS",
+                         lambda db, config, transaction, now:
+                         apply_transaction(db, config, transaction, now, "notify"))
 
 
 # ---- closing and reconciling ---------------------------------------------------------------

@@ -241,15 +241,12 @@ def _first_touch(db: Any, opener_id: str, share: dict[str, Any], now: datetime) 
 
 def _record_open(db: Any, share: dict[str, Any], opener_id: str, now: datetime,
                  first_touch: bool) -> None:
-    from shared.db import duplicate_key_error
+    from shared.db import insert_once
     day = now.astimezone(BEIJING).strftime("%Y%m%d")
-    try:
-        db.share_opens.insert_one({"_id": f"{share['_id']}:{opener_id}:{day}",
-                                   "share_id": share["_id"], "sharer_id": share["sharer_id"],
-                                   "opener_id": opener_id, "at": now,
-                                   "first_touch": first_touch})
-    except duplicate_key_error():
-        pass  # opened again today: one open per opener, share and day
+    # opened again today: one open per opener, share and day
+    insert_once(db.share_opens, {"_id": f"{share['_id']}:{opener_id}:{day}",
+                                 "share_id": share["_id"], "sharer_id": share["sharer_id"],
+                                 "opener_id": opener_id, "at": now, "first_touch": first_touch})
 
 
 def track_share_open(ctx: Any, req: TrackShareOpenInput) -> dict[str, Any]:
@@ -369,7 +366,7 @@ def _give_coupon(db: Any, reward: dict[str, Any], now: datetime) -> Optional[str
     Reward coupons are issued by the shop, so they do not draw on the template's claimable
     stock, nor count against its per-user claim limit."""
     from shared.coupons import TERMS
-    from shared.db import duplicate_key_error
+    from shared.db import insert_once
     template = db.coupons.find_one({"_id": reward["coupon_id"]})
     if template is None or template.get("status") != "active":
         return None
@@ -380,14 +377,11 @@ def _give_coupon(db: Any, reward: dict[str, Any], now: datetime) -> Optional[str
     if valid_to <= now:
         return None
     coupon_id = f"ucp_ref_{reward['_id']}"  # one per invitee, so a repeat inserts nothing
-    try:
-        db.user_coupons.insert_one({
-            "_id": coupon_id, "user_id": reward["inviter_id"], "coupon_id": template["_id"],
-            **{k: template.get(k) for k in TERMS}, "status": "available", "order_id": None,
-            "valid_from": valid_from, "valid_to": valid_to, "claimed_at": now,
-            "source": "referral", "referral_invitee_id": reward["_id"]})
-    except duplicate_key_error():
-        pass
+    insert_once(db.user_coupons, {
+        "_id": coupon_id, "user_id": reward["inviter_id"], "coupon_id": template["_id"],
+        **{k: template.get(k) for k in TERMS}, "status": "available", "order_id": None,
+        "valid_from": valid_from, "valid_to": valid_to, "claimed_at": now,
+        "source": "referral", "referral_invitee_id": reward["_id"]})
     return coupon_id
 
 

@@ -9,7 +9,6 @@ notify, a replay or the reconciler finds nothing left to do.
 """
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any, Optional
 
@@ -202,28 +201,9 @@ def _leave_refunding(db: Any, record: dict[str, Any]) -> None:
 
 def handle_refund_notify(headers: dict[str, str], body: bytes) -> tuple[int, Optional[dict]]:
     """POST /pay/refund-notify: the same verification as the pay notify."""
-    from shared.common import utcnow
-    from shared.config import get_settings
-    from shared.db import get_db
-    from shared.payments import NotifyRejected
-    from shared.wechat.pay import SignatureError, decrypt_resource, get_pay_client, verify_signed
-    config = get_pay_client(get_settings()).config
-    try:
-        verify_signed(config, headers, body)
-        envelope = json.loads(body)
-        if not str(envelope.get("event_type", "")).startswith("REFUND."):
-            raise NotifyRejected(400, "unexpected event_type")
-        refund = decrypt_resource(config, envelope.get("resource") or {})
-        _apply_notified_refund(get_db(), config, refund, utcnow())
-    except SignatureError as exc:
-        log_event(logger, "refund notify refused", reason=str(exc))
-        return 401, {"code": "FAIL", "message": f"verification failed: {exc}"}
-    except (ValueError, AttributeError):
-        return 400, {"code": "FAIL", "message": "malformed notify"}
-    except NotifyRejected as exc:
-        log_event(logger, "refund notify rejected", reason=exc.message)
-        return exc.status, {"code": "FAIL", "message": exc.message}
-    return 204, None
+    from shared.payments import handle_notify
+    return handle_notify(headers, body, "refund", lambda event: event.startswith("REFUND."),
+                         _apply_notified_refund)
 
 
 def _apply_notified_refund(db: Any, config: Any, refund: dict[str, Any], now: datetime) -> None:
