@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8080
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-nearby bench-marketing package install functions clean
+.PHONY: run test test-python test-miniprogram bench bench-nearby bench-marketing package install functions clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -18,9 +18,17 @@ install: $(STAMP)
 run: $(STAMP)
 	PORT=$(PORT) $(BIN)/python scripts/devserver --port $(PORT)
 
+# the Python suite, then the mini-program's; either failing fails `make test`
+test: test-python
+	$(MAKE) test-miniprogram
+
 # pytest exits 5 when it collects no tests; that is not a failure of the suite
-test: $(STAMP)
+test-python: $(STAMP)
 	$(BIN)/python -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then exit 0; fi; exit $$rc
+
+# the mini-program's component, page, end-to-end (starts the dev gateway) and size tests
+test-miniprogram: $(STAMP)
+	cd miniprogram && npm install --no-audit --no-fund && npm test
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench

@@ -1,0 +1,12 @@
+// The one place that says how the mini-program reaches the shop backend.
+// mode "gateway": wx.request POST <gatewayBase>/api/<action> (the dev gateway from `make run`,
+//                 or an API Gateway URL in production; add it to the request domain whitelist).
+// mode "cloud":   wx.cloud.callFunction({name: action}) in the CloudBase environment cloudEnv.
+module.exports = {
+  mode: 'gateway',
+  gatewayBase: 'http://127.0.0.1:8080',
+  cloudEnv: 'your-cloud-env-id',
+  // gateway dev sandbox: log in with "dev:<name>" codes and show the 沙箱支付 button.
+  // Must be false against a production gateway.
+  dev: true
+}

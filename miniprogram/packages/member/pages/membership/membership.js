@@ -1,0 +1,25 @@
+const api = require('../../../../services/api')
+
+Page({
+  data: { membership: null, loading: true, error: '', signing: false },
+  onLoad() { return this.load() },
+  async load() {
+    this.setData({ loading: true, error: '' })
+    try {
+      this.setData({ membership: await api.call('get_membership', {}), loading: false })
+    } catch (e) { this.setData({ loading: false, error: e.message }) }
+  },
+  async signIn() {
+    if (this.data.signing) return
+    this.setData({ signing: true })
+    try {
+      await api.call('sign_in', {})
+      wx.showToast({ title: '签到成功', icon: 'success' })
+      await this.load()
+    } catch (e) {
+      wx.showToast({ title: e.code === 'CONFLICT' || e.code === 'INVALID_STATE' ? '今天已经签到过了' : e.message, icon: 'none' })
+    } finally { this.setData({ signing: false }) }
+  },
+  goPoints() { wx.navigateTo({ url: '/packages/member/pages/points/points' }) },
+  goCoupons() { wx.navigateTo({ url: '/packages/member/pages/coupons/coupons' }) }
+})

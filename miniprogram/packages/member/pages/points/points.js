@@ -1,0 +1,16 @@
+const api = require('../../../../services/api')
+const paging = require('../../../../utils/paging')
+
+Page({
+  data: Object.assign(paging.initial(), { balance: 0 }),
+  onLoad() { return this.loadMore(true) },
+  onReachBottom() { return this.loadMore() },
+  loadMore(reset) {
+    return paging.loadList(this, async (page) => {
+      const res = await api.call('list_points_ledger', { page })
+      this.setData({ balance: res.balance || 0 })
+      return res
+    }, reset === true)
+  },
+  onRetry() { return this.loadMore(true) }
+})

@@ -1,0 +1,23 @@
+const api = require('../../../../services/api')
+const paging = require('../../../../utils/paging')
+const { getLocation, distanceText } = require('../../location')
+
+Page({
+  data: Object.assign(paging.initial(), { location: null, fallback: false, fallbackName: '' }),
+  async onLoad() {
+    const location = await getLocation()
+    this.setData({ location, fallback: location.fallback, fallbackName: location.name || '' })
+    return this.loadMore(true)
+  },
+  onReachBottom() { return this.loadMore() },
+  loadMore(reset) {
+    const { lat, lng } = this.data.location
+    return paging.loadList(this, async (page) => {
+      const res = await api.call('nearby_stores', { lat, lng, page, page_size: 10, radius_m: 50000 })
+      res.items = (res.items || []).map((s) => Object.assign({}, s, { distance: distanceText(s.distance_m) }))
+      return res
+    }, reset === true)
+  },
+  onRetry() { return this.loadMore(true) },
+  openSettings() { wx.openSetting({ success: () => this.onLoad() }) }
+})

@@ -1,0 +1,83 @@
+const api = require('../../../../services/api')
+const config = require('../../../../config')
+const { STATUS_TEXT } = require('../../status')
+
+function requestPayment(params) {
+  return new Promise((resolve, reject) => {
+    wx.requestPayment(Object.assign({}, params, { success: resolve, fail: reject }))
+  })
+}
+
+Page({
+  data: { id: '', order: null, statusText: '', loading: true, error: '', paying: false,
+          sandbox: config.mode === 'gateway' && !!config.dev },
+  onLoad(options) {
+    this.setData({ id: (options && options.id) || '' })
+    return this.load()
+  },
+  async load() {
+    this.setData({ loading: true, error: '' })
+    try {
+      this.show(await api.call('get_order', { order_id: this.data.id }))
+    } catch (e) {
+      this.setData({ loading: false, error: e.message })
+    }
+  },
+  show(order) {
+    this.setData({ order, statusText: STATUS_TEXT[order.status] || order.status, loading: false })
+  },
+  async pay() {
+    if (this.data.paying) return
+    this.setData({ paying: true })
+    try {
+      const params = await api.call('pay_order', { order_id: this.data.id })
+      try {
+        await requestPayment(params)
+      } catch (e) {
+        const cancelled = e && /cancel/.test(e.errMsg || '')
+        wx.showToast({ title: cancelled ? '已取消支付' : '支付未完成，请重试', icon: 'none' })
+        return
+      }
+      wx.showToast({ title: '支付成功', icon: 'success' })
+      await this.waitPaid()
+    } catch (e) {
+      api.showError(e)
+    } finally {
+      this.setData({ paying: false })
+    }
+  },
+  // the notify may land a moment after requestPayment succeeds
+  async waitPaid() {
+    for (let i = 0; i < 5; i++) {
+      const order = await api.call('get_order', { order_id: this.data.id })
+      this.show(order)
+      if (order.status !== 'pending_payment') return
+      await new Promise((r) => setTimeout(r, 800))
+    }
+  },
+  async sandboxPay() {
+    if (this.data.paying) return
+    this.setData({ paying: true })
+    try {
+      const res = await api.call('sandbox_pay', { order_id: this.data.id })
+      if (res && res.order) this.show(res.order); else await this.load()
+      wx.showToast({ title: '沙箱支付成功', icon: 'success' })
+    } catch (e) {
+      api.showError(e)
+    } finally {
+      this.setData({ paying: false })
+    }
+  },
+  async cancel() {
+    try {
+      const order = await api.call('cancel_order', { order_id: this.data.id })
+      if (order && order.id) this.show(order); else await this.load()
+    } catch (e) { api.showError(e) }
+  },
+  async confirmReceipt() {
+    try {
+      const order = await api.call('confirm_receipt', { order_id: this.data.id })
+      if (order && order.id) this.show(order); else await this.load()
+    } catch (e) { api.showError(e) }
+  }
+})

@@ -1,0 +1,26 @@
+const api = require('../../services/api')
+const paging = require('../../utils/paging')
+
+Page({
+  data: Object.assign(paging.initial(), {
+    banners: [], categories: [], catError: ''
+  }),
+  onLoad() { return this.refresh() },
+  onPullDownRefresh() { this.refresh().then(() => wx.stopPullDownRefresh()) },
+  onReachBottom() { return this.loadMore() },
+  refresh() {
+    return Promise.all([this.loadCategories(), paging.loadList(this, (page) => api.call('list_products', { page, page_size: 10, sort: 'sales' }), true)])
+      .then(() => this.setData({ banners: this.data.items.slice(0, 3) }))
+  },
+  loadMore() { return paging.loadList(this, (page) => api.call('list_products', { page, page_size: 10, sort: 'sales' }), false) },
+  async loadCategories() {
+    try {
+      const res = await api.call('list_categories', {})
+      this.setData({ categories: res.items || [], catError: '' })
+    } catch (e) { this.setData({ catError: e.message }) }
+  },
+  onRetry() { this.refresh() },
+  goCategory(e) { wx.switchTab({ url: '/pages/category/category' }); getApp().globalData.categoryId = e.currentTarget.dataset.id },
+  goNearby(e) { wx.navigateTo({ url: '/packages/nearby/pages/deals/deals?kind=' + e.currentTarget.dataset.kind }) },
+  goProduct(e) { wx.navigateTo({ url: '/pages/product/product?id=' + e.currentTarget.dataset.id }) }
+})

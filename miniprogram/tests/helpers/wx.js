@@ -1,0 +1,52 @@
+// A small hand-written `wx` double: storage in memory, every call recorded in wx.calls,
+// wx.request answered by the `request` function given (a fake or the real gateway).
+function createWx(options) {
+  const opts = options || {}
+  const storage = {}
+  const calls = []
+  const record = (name, arg) => { calls.push({ name, arg }) }
+  const wx = {
+    calls,
+    storage,
+    getStorageSync: (k) => (k in storage ? storage[k] : ''),
+    setStorageSync: (k, v) => { storage[k] = v },
+    removeStorageSync: (k) => { delete storage[k] },
+    login: (o) => { record('login', o); o.success({ code: opts.loginCode || 'wx-code-1' }) },
+    request: (o) => {
+      record('request', o)
+      Promise.resolve()
+        .then(() => opts.request(o))
+        .then((res) => o.success && o.success(res), (err) => o.fail && o.fail({ errMsg: 'request:fail ' + err }))
+    },
+    cloud: {
+      init: () => {},
+      callFunction: (o) => {
+        record('callFunction', o)
+        Promise.resolve().then(() => opts.callFunction(o)).then((r) => o.success(r), (e) => o.fail({ errMsg: String(e) }))
+      }
+    },
+    requestPayment: (o) => {
+      record('requestPayment', o)
+      const outcome = opts.payment || 'success'
+      if (outcome === 'success') o.success({ errMsg: 'requestPayment:ok' })
+      else o.fail({ errMsg: 'requestPayment:fail ' + outcome })
+    },
+    getLocation: (o) => {
+      record('getLocation', o)
+      if (opts.location) o.success(opts.location)
+      else o.fail({ errMsg: 'getLocation:fail auth deny' })
+    },
+    showToast: (o) => record('showToast', o),
+    showLoading: () => {}, hideLoading: () => {},
+    navigateTo: (o) => record('navigateTo', o),
+    redirectTo: (o) => record('redirectTo', o),
+    switchTab: (o) => record('switchTab', o),
+    openSetting: (o) => record('openSetting', o),
+    setNavigationBarTitle: () => {},
+    stopPullDownRefresh: () => {}
+  }
+  wx.named = (name) => calls.filter((c) => c.name === name).map((c) => c.arg)
+  return wx
+}
+
+module.exports = { createWx }
