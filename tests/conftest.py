@@ -161,3 +161,49 @@ def gateway(db: Any) -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join()
+
+
+# ---- WeChat Pay: the independent double, with the shop configured as a real merchant -------
+
+@pytest.fixture(scope="session")
+def _double(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    # RSA key generation is the slow part: one double (one set of keys) for the session
+    from tests.wxpay_double import WxPayDouble
+    double = WxPayDouble()
+    double.env = double.write_files(tmp_path_factory.mktemp("wxpay"))  # type: ignore[attr-defined]
+    with double:
+        yield double
+
+
+def _forget_pay_clients() -> None:
+    from shared.config import reset_settings
+    from shared.wechat import pay
+    reset_settings()
+    pay._clients.clear()
+
+
+@pytest.fixture
+def wx(_double: Any, gateway: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The double, clean, and the shop configured for it as a real merchant (WXPAY_MCHID set);
+    its notifies reach the shop over real HTTP through the gateway."""
+    import time
+    double = _double
+    with double._lock:
+        double.requests.clear()
+        double.notifies.clear()
+        double._failures.clear()
+        double._delays.clear()
+    double.drop_notifies = False
+    double.response_forgery = None
+    double.refund_immediate_status = "PROCESSING"
+    double.notify_transport = None
+    double.clock = time.time
+    for name, value in double.env.items():  # type: ignore[attr-defined]
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("WXPAY_NOTIFY_URL", f"{gateway}/pay/notify")
+    monkeypatch.setenv("WXPAY_REFUND_NOTIFY_URL", f"{gateway}/pay/refund-notify")
+    monkeypatch.setenv("WXPAY_TIMEOUT_SECONDS", "5")
+    double.gateway = gateway  # type: ignore[attr-defined]
+    _forget_pay_clients()
+    yield double
+    _forget_pay_clients()

@@ -622,47 +622,6 @@ def test_a_payment_landing_between_a_teams_failure_and_its_settlement_is_refunde
 
 # ---- expiry through the timer, with the WeChat Pay double -----------------------------------
 
-@pytest.fixture(scope="module")
-def _double(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from tests.wxpay_double import WxPayDouble
-    double = WxPayDouble()
-    double.env = double.write_files(tmp_path_factory.mktemp("wxpay-gb"))  # type: ignore[attr-defined]
-    with double:
-        yield double
-
-
-def _forget_pay_clients() -> None:
-    from shared.config import reset_settings
-    from shared.wechat import pay
-    reset_settings()
-    pay._clients.clear()
-
-
-@pytest.fixture
-def wx(_double: Any, gateway: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """The double, clean, and the shop configured for it as a real merchant (WXPAY_MCHID set);
-    its notifies reach the shop over real HTTP through the gateway."""
-    double = _double
-    with double._lock:
-        double.requests.clear()
-        double.notifies.clear()
-        double._failures.clear()
-        double._delays.clear()
-    double.drop_notifies = False
-    double.response_forgery = None
-    double.refund_immediate_status = "PROCESSING"
-    double.notify_transport = None
-    double.clock = time.time
-    for name, value in double.env.items():  # type: ignore[attr-defined]
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("WXPAY_NOTIFY_URL", f"{gateway}/pay/notify")
-    monkeypatch.setenv("WXPAY_REFUND_NOTIFY_URL", f"{gateway}/pay/refund-notify")
-    monkeypatch.setenv("WXPAY_TIMEOUT_SECONDS", "5")
-    _forget_pay_clients()
-    yield double
-    _forget_pay_clients()
-
-
 def pay_at_wechat(wx: Any, buyer: Buyer, order_id: str) -> None:
     """wx.requestPayment: the shop makes the prepay, the shopper pays, WeChat Pay notifies."""
     assert buyer.call("pay_order", {"order_id": order_id}).status == 200

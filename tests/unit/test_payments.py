@@ -18,7 +18,8 @@ from typing import Any, Iterator
 import pytest
 import requests
 
-from tests.conftest import Shopper, new_address, new_product, new_shopper, run_threads
+from tests.conftest import (Shopper, _forget_pay_clients, new_address, new_product, new_shopper,
+                            run_threads)
 from tests.wxpay_double import WxPayDouble, new_rsa_key
 
 CST = timezone(timedelta(hours=8))
@@ -30,48 +31,6 @@ SIGNATURE_HEADERS = ("Wechatpay-Signature", "Wechatpay-Serial", "Wechatpay-Times
 
 
 # ---- fixtures --------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def _double(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WxPayDouble]:
-    # RSA key generation is the slow part: one double (one set of keys) for the module
-    double = WxPayDouble()
-    double.env = double.write_files(tmp_path_factory.mktemp("wxpay"))  # type: ignore[attr-defined]
-    with double:
-        yield double
-
-
-def _forget_pay_clients() -> None:
-    from shared.config import reset_settings
-    from shared.wechat import pay
-    reset_settings()
-    pay._clients.clear()
-
-
-@pytest.fixture
-def wx(_double: WxPayDouble, gateway: str, monkeypatch: pytest.MonkeyPatch) \
-        -> Iterator[WxPayDouble]:
-    """The double, clean, and the shop configured for it as a real merchant (WXPAY_MCHID set)."""
-    double = _double
-    with double._lock:
-        double.requests.clear()
-        double.notifies.clear()
-        double._failures.clear()
-        double._delays.clear()
-    double.drop_notifies = False
-    double.response_forgery = None
-    double.refund_immediate_status = "PROCESSING"
-    double.notify_transport = None
-    double.clock = time.time
-    for name, value in double.env.items():  # type: ignore[attr-defined]
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("WXPAY_NOTIFY_URL", f"{gateway}/pay/notify")
-    monkeypatch.setenv("WXPAY_REFUND_NOTIFY_URL", f"{gateway}/pay/refund-notify")
-    monkeypatch.setenv("WXPAY_TIMEOUT_SECONDS", "5")
-    double.gateway = gateway  # type: ignore[attr-defined]
-    _forget_pay_clients()
-    yield double
-    _forget_pay_clients()
-
 
 # ---- helpers ---------------------------------------------------------------------------------
 
