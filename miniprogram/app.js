@@ -1,11 +1,27 @@
 const api = require('./services/api')
 const config = require('./config')
+const share = require('./services/share')
 
 App({
-  globalData: { location: null },
-  onLaunch() {
+  globalData: { location: null, shareOpens: {} },
+  onLaunch(options) {
     if (config.mode === 'cloud' && wx.cloud) wx.cloud.init({ env: config.cloudEnv, traceUser: true })
     // log in silently up front; api.call also logs in again on any 401
     api.ensureLogin().catch(() => {})
+    return this.trackShare(options)
+  },
+  onShow(options) { return this.trackShare(options) },
+  // opened from a share (?s=<code>) or a mini-program code (scene): report it once per code
+  trackShare(options) {
+    const code = share.codeFrom(options)
+    const opens = this.globalData.shareOpens
+    if (!code) return Promise.resolve(null)
+    if (opens[code]) return opens[code]
+    opens[code] = share.trackOpen(code).then((res) => {
+      if (res) this.globalData.shareOpen = res
+      else delete opens[code] // not reported (offline, say): the next show tries again
+      return res
+    })
+    return opens[code]
   }
 })

@@ -8,5 +8,12 @@ module.exports = {
   cloudEnv: 'your-cloud-env-id',
   // gateway dev sandbox: log in with "dev:<name>" codes and show the 沙箱支付 button.
   // Must be false against a production gateway.
-  dev: true
+  dev: true,
+  // subscribe-message template ids from the WeChat admin console (placeholders: replace them).
+  // Each moment asks for at most 3 templates, as wx.requestSubscribeMessage allows.
+  subscribeTemplates: {
+    order: ['TPL_ORDER_SHIPPED_PLACEHOLDER', 'TPL_ORDER_DELIVERED_PLACEHOLDER'],
+    cart: ['TPL_CART_REMINDER_PLACEHOLDER'],
+    member: ['TPL_COUPON_EXPIRY_PLACEHOLDER', 'TPL_CAMPAIGN_PLACEHOLDER', 'TPL_BIRTHDAY_PLACEHOLDER']
+  }
 }

@@ -1,8 +1,13 @@
 const api = require('../../services/api')
+const { requestSubscribe } = require('../../services/subscribe')
 
 Page({
   data: { items: [], selectedCount: 0, selectedTotal: 0, loading: false, error: '', empty: false },
   onShow() { return this.load() },
+  // leaving a cart with something in it: offer a reminder (fire and forget)
+  onHide() {
+    if (this.data.items.length) requestSubscribe('cart')
+  },
   async load() {
     this.setData({ loading: true, error: '' })
     try {

@@ -1,4 +1,5 @@
 const api = require('../../services/api')
+const share = require('../../services/share')
 
 Page({
   data: { id: '', product: null, loading: true, error: '', pickerShow: false, pickerAction: 'cart', groupBuy: null, adding: false },
@@ -12,7 +13,8 @@ Page({
       const product = await api.call('get_product', { product_id: this.data.id })
       this.setData({ product, loading: false })
       if (wx.setNavigationBarTitle) wx.setNavigationBarTitle({ title: product.title })
-      this.loadGroupBuy()
+      this.prepareShare()
+      await this.loadGroupBuy()   // the product already shows; the group-buy entry follows
     } catch (e) {
       this.setData({ loading: false, error: e.message })
     }
@@ -23,6 +25,22 @@ Page({
       const found = (res.items || []).find((g) => g.product && g.product.id === this.data.id) || null
       this.setData({ groupBuy: found })
     } catch (e) { /* the entry is optional */ }
+  },
+  // make the share code ahead, so onShareAppMessage can answer at once
+  prepareShare() {
+    if (!this.sharePending) {
+      this.sharePending = share.createShare('product', this.data.id).then((code) => {
+        if (code) this.shareCode = code; else this.sharePending = null
+        return code
+      })
+    }
+    return this.sharePending
+  },
+  onShareAppMessage() {
+    const p = this.data.product
+    const title = (p && p.title) || '发现一件好物'
+    const path = '/pages/product/product?id=' + encodeURIComponent(this.data.id)
+    return share.shareMessage(title, path, this.shareCode, this.shareCode ? null : this.prepareShare())
   },
   openCart() { this.setData({ pickerShow: true, pickerAction: 'cart' }) },
   openBuy() { this.setData({ pickerShow: true, pickerAction: 'buy' }) },

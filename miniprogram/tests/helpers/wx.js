@@ -31,6 +31,14 @@ function createWx(options) {
       if (outcome === 'success') o.success({ errMsg: 'requestPayment:ok' })
       else o.fail({ errMsg: 'requestPayment:fail ' + outcome })
     },
+    // options.subscribe: a {tmplId: 'accept'|'reject'...} answer, 'fail', or a function(o)
+    requestSubscribeMessage: (o) => {
+      record('requestSubscribeMessage', o)
+      const s = opts.subscribe
+      if (typeof s === 'function') return s(o)
+      if (!s || s === 'fail') return o.fail && o.fail({ errMsg: 'requestSubscribeMessage:fail cancel' })
+      o.success(Object.assign({ errMsg: 'requestSubscribeMessage:ok' }, s))
+    },
     getLocation: (o) => {
       record('getLocation', o)
       if (opts.location) o.success(opts.location)

@@ -1,4 +1,5 @@
 const api = require('../../../../services/api')
+const { requestSubscribe } = require('../../../../services/subscribe')
 
 Page({
   data: { membership: null, loading: true, error: '', signing: false },
@@ -19,6 +20,12 @@ Page({
     } catch (e) {
       wx.showToast({ title: e.code === 'CONFLICT' || e.code === 'INVALID_STATE' ? '今天已经签到过了' : e.message, icon: 'none' })
     } finally { this.setData({ signing: false }) }
+  },
+  // the 订阅提醒 button: coupon expiry, campaigns, birthday
+  async subscribe() {
+    const res = await requestSubscribe('member')
+    wx.showToast({ title: res && res.accepted && res.accepted.length ? '订阅成功' : '未订阅', icon: 'none' })
+    return res
   },
   goPoints() { wx.navigateTo({ url: '/packages/member/pages/points/points' }) },
   goCoupons() { wx.navigateTo({ url: '/packages/member/pages/coupons/coupons' }) }

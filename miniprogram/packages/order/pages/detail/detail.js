@@ -1,5 +1,6 @@
 const api = require('../../../../services/api')
 const config = require('../../../../config')
+const { requestSubscribe } = require('../../../../services/subscribe')
 const { STATUS_TEXT } = require('../../status')
 
 function requestPayment(params) {
@@ -39,6 +40,8 @@ Page({
         return
       }
       wx.showToast({ title: '支付成功', icon: 'success' })
+      // right after paying (still the user's tap): ask for shipping notices, never blocking
+      requestSubscribe('order')
       await this.waitPaid()
     } catch (e) {
       api.showError(e)
@@ -62,6 +65,7 @@ Page({
       const res = await api.call('sandbox_pay', { order_id: this.data.id })
       if (res && res.order) this.show(res.order); else await this.load()
       wx.showToast({ title: '沙箱支付成功', icon: 'success' })
+      requestSubscribe('order')
     } catch (e) {
       api.showError(e)
     } finally {
