@@ -798,7 +798,7 @@ def nearby_campaign(ctx: Any, req: NearbyCampaignInput) -> dict[str, Any]:
         queued += enqueue_message(ctx.db, user["_id"], "nearby_campaign", campaign_id, ctx.now,
                                   {"message": req.message, "store_id": store["_id"],
                                    "deal_id": deal["_id"],
-                                   "page": f"packages/nearby/store?id={store['_id']}"})
+                                   "page": f"packages/nearby/pages/deals/deals?store_id={store['_id']}"})
     ctx.db.nearby_campaigns.insert_one({"_id": campaign_id, "store_id": store["_id"],
                                         "deal_id": deal["_id"], "radius_m": req.radius_m,
                                         "message": req.message, "cells": cells,

@@ -39,12 +39,15 @@ logger = get_logger("shop.referral")
 ShareTarget = Literal["product", "team", "bargain", "assist", "campaign"]
 
 # the mini-program page each kind of share opens; it reads the code from ?s= or the scene
-LANDING_PAGES: dict[str, str] = {
-    "product": "pages/product/detail",
-    "team": "pages/groupbuy/team",
-    "bargain": "pages/bargain/detail",
-    "assist": "pages/assist/detail",
-    "campaign": "pages/campaign/index",
+# the mini-program page a share lands on, and the query parameter that names the target
+# (a mini-program code's scene carries the share code only; the page resolves it with
+# track_share_open)
+LANDING_PAGES: dict[str, tuple[str, str]] = {
+    "product": ("pages/product/product", "id"),
+    "team": ("packages/social/pages/team/team", "team_id"),
+    "campaign": ("packages/social/pages/team/team", "campaign_id"),
+    "bargain": ("packages/social/pages/bargain/bargain", "id"),
+    "assist": ("packages/social/pages/assist/assist", "id"),
 }
 # letters and digits only: valid in a wxacode scene (at most 32 visible characters) and in
 # a URL query without escaping; 62**12 codes leave collisions to the unique index
@@ -114,7 +117,8 @@ class FissionReportInput(Input):
 # ---- shares --------------------------------------------------------------------------------
 
 def share_path(share: dict[str, Any]) -> str:
-    return f"{LANDING_PAGES[share['target']]}?s={share['code']}"
+    page, param = LANDING_PAGES[share["target"]]
+    return f"{page}?{param}={share['target_id']}&s={share['code']}"
 
 
 def _share_answer(share: dict[str, Any]) -> dict[str, Any]:
@@ -186,7 +190,7 @@ def get_share_code(ctx: Any, req: ShareIdInput) -> dict[str, Any]:
     if share.get("code_image"):
         return {"url": share["code_image"]["url"]}
     from shared.wechat.wxacode import unlimited_code
-    image = unlimited_code(ctx.db, ctx.settings, share["code"], LANDING_PAGES[share["target"]])
+    image = unlimited_code(ctx.db, ctx.settings, share["code"], LANDING_PAGES[share["target"]][0])
     key = f"share-codes/{share['_id']}.png"
     url = _store_image(ctx.settings, key, image.content, image.content_type)
     # two first requests racing both store the same key; the first record stays

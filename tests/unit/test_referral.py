@@ -111,7 +111,8 @@ def test_share_code_is_at_most_32_url_safe_characters_and_the_path_carries_it(pr
 
     assert re.fullmatch(r"[A-Za-z0-9_-]{1,32}", made["code"])
     assert quote(made["code"], safe="") == made["code"]
-    assert made["path"].endswith(f"?s={made['code']}")
+    # the landing page gets the target's id and the share code: ...?<param>=<id>&s=<code>
+    assert made["path"].endswith(f"={target_id}&s={made['code']}")
     assert made["share_id"]
 
 
@@ -689,7 +690,7 @@ def test_real_code_fetches_a_token_then_the_code_and_stores_its_bytes(wechat, in
                              "force_refresh": False}
     [(token, body)] = wechat.code_requests
     assert token == "TOKEN-1"
-    assert body == {"scene": made["code"], "page": "pages/product/detail", "check_path": True,
+    assert body == {"scene": made["code"], "page": "pages/product/product", "check_path": True,
                     "env_version": "release"}
     assert answer["url"].endswith(f"share-codes/{made['share_id']}.png")
     assert _stored(f"share-codes/{made['share_id']}.png") == (CODE_IMAGE, "image/png")
