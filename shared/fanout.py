@@ -37,12 +37,28 @@ def _signature(secret: str, job_id: str, batch: int) -> str:
 
 # ---- planning ------------------------------------------------------------------------------
 
+def _encode(population: dict[str, Any]) -> str:
+    from bson import json_util
+    return json_util.dumps(population)
+
+
+def _decode(population: Any) -> dict[str, Any]:
+    from bson import json_util
+    if not isinstance(population, str):
+        return population
+    from datetime import timezone
+    options = json_util.JSONOptions(tz_aware=True, tzinfo=timezone.utc)
+    return json_util.loads(population, json_options=options)
+
 def start_job(ctx: Any, kind: str, job_id: str, population: dict[str, Any],
               params: Optional[dict[str, Any]] = None) -> dict[str, Any]:
     """Plan the job over the users matching ``population`` (once per job id) and run it."""
     from shared.db import duplicate_key_error
     try:
-        ctx.db.jobs.insert_one({"_id": job_id, "kind": kind, "population": population,
+        # the filter is kept as Extended JSON text: its "$" operators are not field names a
+        # server stores gladly (MongoDB < 5 refuses them), and datetimes must survive
+        ctx.db.jobs.insert_one({"_id": job_id, "kind": kind,
+                                "population": _encode(population),
                                 "params": params or {}, "status": "planning",
                                 "batches_total": None, "created_at": ctx.now})
     except duplicate_key_error():
@@ -59,7 +75,7 @@ def _plan(ctx: Any, job: dict[str, Any]) -> None:
     """Cut the population into ``_id`` ranges; re-planning a job writes the same ranges."""
     size = ctx.settings.MARKETING_BATCH_SIZE
     batch, first, last, count = 0, None, None, 0
-    cursor = ctx.db.users.find(job["population"], {"_id": 1}).sort([("_id", 1)])
+    cursor = ctx.db.users.find(_decode(job["population"]), {"_id": 1}).sort([("_id", 1)])
     for doc in cursor:
         if first is None:
             first = doc["_id"]
@@ -127,7 +143,7 @@ def run_batch(ctx: Any, job_id: str, batch: int) -> dict[str, Any]:
     job = ctx.db.jobs.find_one({"_id": job_id})
     module, function = JOB_KINDS[job["kind"]]
     handler = getattr(importlib.import_module(module), function)
-    query = {**job["population"], "_id": {"$gte": claimed["first_id"],
+    query = {**_decode(job["population"]), "_id": {"$gte": claimed["first_id"],
                                           "$lte": claimed["last_id"]}}
     user_ids = [u["_id"] for u in ctx.db.users.find(query, {"_id": 1}).sort([("_id", 1)])]
     try:
