@@ -16,6 +16,7 @@ const MESSAGES = {
   OUT_OF_STOCK: '库存不足',
   PRODUCT_UNAVAILABLE: '商品已下架',
   COUPON_UNAVAILABLE: '优惠券不可用',
+  REFUND_EXCEEDS_PAID: '这些商品已退款或已在售后中',
   VALIDATION_ERROR: '输入有误',
   RATE_LIMITED: '操作太频繁，请稍后再试',
   PAYMENT_UNAVAILABLE: '微信支付暂时不可用，请稍后再试',

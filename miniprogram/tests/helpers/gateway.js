@@ -17,7 +17,10 @@ function freePort() {
 
 function httpJson(url, method, body, headers) {
   return new Promise((resolve, reject) => {
-    const payload = body == null ? null : Buffer.from(JSON.stringify(body))
+    // bytes (an upload's ArrayBuffer, as wx.request sends them) go as they are; the rest as JSON
+    const payload = body == null ? null
+      : body instanceof ArrayBuffer ? Buffer.from(body)
+        : Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body))
     const req = http.request(url, { method, agent: false, headers: Object.assign({}, headers, payload ? { 'Content-Length': payload.length } : {}) }, (res) => {
       const chunks = []
       res.on('data', (c) => chunks.push(c))

@@ -44,6 +44,23 @@ function createWx(options) {
       if (opts.location) o.success(opts.location)
       else o.fail({ errMsg: 'getLocation:fail auth deny' })
     },
+    // options.media: the tempFilePaths wx.chooseMedia picks (none: the user cancels)
+    chooseMedia: (o) => {
+      record('chooseMedia', o)
+      if (!opts.media) return o.fail && o.fail({ errMsg: 'chooseMedia:fail cancel' })
+      o.success({ type: 'image', tempFiles: opts.media.map((p) => ({ tempFilePath: p, size: 1, fileType: 'image' })) })
+    },
+    // options.files: {tempFilePath: bytes}; reading any other path throws, as the real one does
+    getFileSystemManager: () => ({
+      readFileSync: (p) => {
+        record('readFileSync', p)
+        const files = opts.files || {}
+        if (!(p in files)) throw new Error('readFileSync:fail no such file ' + p)
+        return files[p]
+      }
+    }),
+    previewImage: (o) => record('previewImage', o),
+    navigateBack: (o) => record('navigateBack', o),
     showToast: (o) => record('showToast', o),
     showLoading: () => {}, hideLoading: () => {},
     navigateTo: (o) => record('navigateTo', o),

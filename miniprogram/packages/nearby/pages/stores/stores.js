@@ -19,5 +19,7 @@ Page({
     }, reset === true)
   },
   onRetry() { return this.loadMore(true) },
+  // 到店自提: check out the cart for pickup at this store
+  pickup(e) { wx.navigateTo({ url: '/packages/order/pages/checkout/checkout?store_id=' + e.currentTarget.dataset.id }) },
   openSettings() { wx.openSetting({ success: () => this.onLoad() }) }
 })

@@ -1,4 +1,6 @@
 const api = require('../../../../services/api')
+const { couponText } = require('../../../../utils/coupon')
+const { getLocation, distanceText } = require('../../../../utils/location')
 
 function requestId() {
   return 'co-' + Date.now().toString(36) + '-' + Math.random().toString(36).slice(2, 10)
@@ -10,12 +12,18 @@ Page({
     lines: [], goodsTotal: 0,
     addresses: [], address: null,
     addressForm: { name: '', phone: '', province: '', city: '', district: '', detail: '' },
-    note: '', loading: true, error: '', submitting: false, requestId: ''
+    note: '', loading: true, error: '', submitting: false, requestId: '',
+    // coupons the shopper holds (list_my_coupons available) and the one chosen ('' = none)
+    coupons: [], couponId: '', couponText: '',
+    // delivery: express (address_id) or pickup at a nearby store (store_id)
+    delivery: 'express', stores: [], store: null, storesLoading: false, storesError: '',
+    locationFallback: false, fallbackName: '', presetStoreId: ''
   },
   onLoad(options) {
     const o = options || {}
     this.setData({
       mode: o.sku_id ? 'buy' : 'cart', skuId: o.sku_id || '', quantity: Number(o.quantity) || 1,
+      presetStoreId: o.store_id || '', delivery: o.store_id ? 'pickup' : 'express',
       requestId: requestId()   // one per checkout: a retried submit cannot place two orders
     })
     return this.load()
@@ -23,14 +31,57 @@ Page({
   async load() {
     this.setData({ loading: true, error: '' })
     try {
-      const [lines, addr] = await Promise.all([this.loadLines(), api.call('list_addresses', {})])
+      const [lines, addr, mine] = await Promise.all([
+        this.loadLines(), api.call('list_addresses', {}),
+        // coupons are optional: if they cannot be listed, checkout goes on without them
+        api.call('list_my_coupons', { status: 'available' }).catch(() => ({ items: [] }))
+      ])
       const addresses = addr.items || []
       const address = addresses.find((a) => a.is_default) || addresses[0] || null
       const goodsTotal = lines.reduce((s, l) => s + l.price * l.quantity, 0)
-      this.setData({ lines, goodsTotal, addresses, address, loading: false })
+      this.setData({ lines, goodsTotal, addresses, address, coupons: this.usableCoupons(mine.items || [], goodsTotal), loading: false })
     } catch (e) {
       this.setData({ loading: false, error: e.message })
+      return
     }
+    if (this.data.delivery === 'pickup') await this.loadStores()
+  },
+  // with a known total, coupons under their threshold are left out; "buy now" does not know
+  // its price here, so place_order decides (COUPON_UNAVAILABLE) and says why
+  usableCoupons(items, goodsTotal) {
+    return items
+      .filter((c) => c.status === 'available' || !c.status)
+      .filter((c) => !goodsTotal || !c.threshold || c.threshold <= goodsTotal)
+      .map((c) => Object.assign({}, c, { text: couponText(c) }))
+  },
+  chooseCoupon(e) {
+    const id = e.currentTarget.dataset.id || ''
+    const coupon = this.data.coupons.find((c) => c.id === id)
+    const same = id && id === this.data.couponId
+    this.setData({ couponId: same || !coupon ? '' : id, couponText: same || !coupon ? '' : coupon.name + ' ' + coupon.text })
+  },
+  chooseDelivery(e) {
+    const delivery = e.currentTarget.dataset.delivery
+    this.setData({ delivery })
+    if (delivery === 'pickup' && !this.data.stores.length && !this.data.storesLoading) return this.loadStores()
+    return Promise.resolve()
+  },
+  async loadStores() {
+    this.setData({ storesLoading: true, storesError: '' })
+    try {
+      const loc = await getLocation()
+      const res = await api.call('nearby_stores', { lat: loc.lat, lng: loc.lng, radius_m: 50000, page: 1, page_size: 20 })
+      const stores = (res.items || []).map((s) => Object.assign({}, s, { distance: distanceText(s.distance_m) }))
+      const preset = stores.find((s) => s.id === this.data.presetStoreId)
+      this.setData({ stores, store: preset || this.data.store || stores[0] || null, storesLoading: false,
+                     locationFallback: !!loc.fallback, fallbackName: loc.name || '' })
+    } catch (e) {
+      this.setData({ storesLoading: false, storesError: e.message })
+    }
+  },
+  chooseStore(e) {
+    const store = this.data.stores.find((s) => s.id === e.currentTarget.dataset.id)
+    if (store) this.setData({ store })
   },
   async loadLines() {
     if (this.data.mode === 'buy') {
@@ -64,10 +115,14 @@ Page({
   },
   async submit() {
     if (this.data.submitting) return null
-    if (!this.data.address) { wx.showToast({ title: '请先填写收货地址', icon: 'none' }); return null }
+    const pickup = this.data.delivery === 'pickup'
+    if (pickup && !this.data.store) { wx.showToast({ title: '请选择自提门店', icon: 'none' }); return null }
+    if (!pickup && !this.data.address) { wx.showToast({ title: '请先填写收货地址', icon: 'none' }); return null }
     if (!this.data.lines.length) { wx.showToast({ title: '没有可结算的商品', icon: 'none' }); return null }
     this.setData({ submitting: true })
-    const input = { request_id: this.data.requestId, address_id: this.data.address.id }
+    const input = { request_id: this.data.requestId }
+    if (pickup) input.store_id = this.data.store.id; else input.address_id = this.data.address.id
+    if (this.data.couponId) input.coupon_id = this.data.couponId
     if (this.data.note) input.note = this.data.note
     if (this.data.mode === 'buy') input.items = [{ sku_id: this.data.skuId, quantity: this.data.quantity }]
     else input.from_cart = true

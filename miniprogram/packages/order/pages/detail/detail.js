@@ -3,6 +3,8 @@ const config = require('../../../../config')
 const { requestSubscribe } = require('../../../../services/subscribe')
 const { STATUS_TEXT } = require('../../status')
 
+const AFTER_SALE_STATES = ['paid', 'shipped', 'completed']
+
 function requestPayment(params) {
   return new Promise((resolve, reject) => {
     wx.requestPayment(Object.assign({}, params, { success: resolve, fail: reject }))
@@ -10,7 +12,7 @@ function requestPayment(params) {
 }
 
 Page({
-  data: { id: '', order: null, statusText: '', loading: true, error: '', paying: false,
+  data: { id: '', order: null, statusText: '', loading: true, error: '', paying: false, canAfterSale: false,
           sandbox: config.mode === 'gateway' && !!config.dev },
   onLoad(options) {
     this.setData({ id: (options && options.id) || '' })
@@ -25,8 +27,13 @@ Page({
     }
   },
   show(order) {
-    this.setData({ order, statusText: STATUS_TEXT[order.status] || order.status, loading: false })
+    this.setData({ order, statusText: STATUS_TEXT[order.status] || order.status, loading: false,
+                   canAfterSale: AFTER_SALE_STATES.indexOf(order.status) >= 0 })
   },
+  openAfterSale() {
+    wx.navigateTo({ url: '/packages/order/pages/aftersale/aftersale?order_id=' + this.data.id })
+  },
+  openAfterSales() { wx.navigateTo({ url: '/packages/order/pages/aftersale-list/aftersale-list' }) },
   async pay() {
     if (this.data.paying) return
     this.setData({ paying: true })
