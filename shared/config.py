@@ -125,6 +125,12 @@ class Settings(BaseModel):
             problems.append("WXPAY_NOTIFY_URL and WXPAY_REFUND_NOTIFY_URL are required")
         if not self.S3_ENDPOINT_URL:
             problems.append("S3_ENDPOINT_URL is required (no moto object storage)")
+        has_cloud_keys = bool(self.TENCENTCLOUD_SECRET_ID and self.TENCENTCLOUD_SECRET_KEY)
+        if not (has_cloud_keys or (self.S3_ACCESS_KEY_ID and self.S3_SECRET_ACCESS_KEY)):
+            problems.append("object storage credentials are required (TENCENTCLOUD_SECRET_ID/KEY "
+                            "or S3_ACCESS_KEY_ID/S3_SECRET_ACCESS_KEY)")
+        if self.FANOUT_RUNNER in ("auto", "scf") and not has_cloud_keys:
+            problems.append("TENCENTCLOUD_SECRET_ID/KEY are required to invoke fan-out batches")
         if problems:
             raise ConfigError("production refuses to start: " + "; ".join(problems))
 

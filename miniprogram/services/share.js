@@ -2,15 +2,21 @@
 // mini-program with ?s= or a mini-program-code scene reports track_share_open. Never throws.
 const api = require('./api')
 
-// {target, targetId} -> Promise<code or ''>
-async function createShare(target, targetId) {
-  if (!target || !targetId) return ''
+// {target, targetId} -> Promise<{share_id, code, path} or null>
+async function createShareInfo(target, targetId) {
+  if (!target || !targetId) return null
   try {
     const res = await api.call('create_share', { target, target_id: String(targetId) })
-    return (res && res.code) || ''
+    return res && res.code ? res : null
   } catch (e) {
-    return ''
+    return null
   }
+}
+
+// {target, targetId} -> Promise<code or ''>
+async function createShare(target, targetId) {
+  const res = await createShareInfo(target, targetId)
+  return (res && res.code) || ''
 }
 
 // '/pages/product/product?id=1' + code -> '/pages/product/product?id=1&s=<code>'
@@ -50,4 +56,4 @@ function shareMessage(title, path, code, pending) {
   return { title, path, promise: pending.then((c) => ({ title, path: withCode(path, c) })) }
 }
 
-module.exports = { createShare, withCode, codeFrom, trackOpen, shareMessage }
+module.exports = { createShare, createShareInfo, withCode, codeFrom, trackOpen, shareMessage }

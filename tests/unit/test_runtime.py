@@ -24,6 +24,8 @@ PRODUCTION = {
     "WXPAY_NOTIFY_URL": "https://shop.example.com/pay/notify",
     "WXPAY_REFUND_NOTIFY_URL": "https://shop.example.com/pay/refund-notify",
     "S3_ENDPOINT_URL": "https://cos.ap-guangzhou.myqcloud.com",
+    "TENCENTCLOUD_SECRET_ID": "AKIDexampleexampleexample",
+    "TENCENTCLOUD_SECRET_KEY": "examplesecretkeyexamplesecretkey",
 }
 
 
@@ -65,9 +67,10 @@ def test_production_accepts_real_looking_settings(production):
     ({"WXPAY_MCHID": None}, "WXPAY_MCHID"),
     ({"WXPAY_NOTIFY_URL": None}, "WXPAY_NOTIFY_URL"),
     ({"S3_ENDPOINT_URL": None}, "S3_ENDPOINT_URL"),
+    ({"TENCENTCLOUD_SECRET_KEY": None}, "TENCENTCLOUD_SECRET_ID/KEY"),
 ], ids=["no-token-secret", "dev-token-secret", "short-token-secret", "no-merchant-token",
         "dev-merchant-token", "no-mongodb-uri", "empty-mongodb-uri", "no-appid", "no-secret",
-        "pay-sandbox", "no-notify-url", "no-object-storage"])
+        "pay-sandbox", "no-notify-url", "no-object-storage", "no-cloud-keys"])
 def test_production_refuses_to_start_without_real_values(production, changes, complaint):
     from shared.config import ConfigError
 

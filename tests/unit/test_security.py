@@ -386,7 +386,9 @@ def test_dev_only_actions_are_refused_in_production(db, monkeypatch):
                         "WXPAY_MCHID": "1230000109",
                         "WXPAY_NOTIFY_URL": "https://shop.example.com/pay/notify",
                         "WXPAY_REFUND_NOTIFY_URL": "https://shop.example.com/pay/refund-notify",
-                        "S3_ENDPOINT_URL": "https://cos.example.com"}.items():
+                        "S3_ENDPOINT_URL": "https://cos.example.com",
+                        "TENCENTCLOUD_SECRET_ID": "AKIDexampleexampleexample",
+                        "TENCENTCLOUD_SECRET_KEY": "examplesecretkeyexample"}.items():
         monkeypatch.setenv(name, value)
     reset_settings()
     assert get_settings().is_production  # check_production accepted this configuration

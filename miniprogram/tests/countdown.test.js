@@ -1,0 +1,36 @@
+/** @jest-environment jsdom */
+// (one simulate.load per test file: miniprogram-simulate 1.6 mixes up two compiled templates)
+const path = require('path')
+const simulate = require('miniprogram-simulate')
+
+test('countdown shows HH:MM:SS left, emits end once, clears its timer on detach', async () => {
+  const id = simulate.load(path.join(__dirname, '..', 'components', 'countdown', 'countdown'))
+  const long = simulate.render(id, { until: new Date(Date.now() + 3661500).toISOString() })
+  long.attach(document.createElement('parent-wrapper'))
+  expect(long.dom.textContent.trim()).toBe('01:01:01')
+  expect(long.instance.timer).toBeTruthy()
+  long.detach()
+  expect(long.instance.timer).toBeNull()
+
+  const past = simulate.render(id, { until: '2000-01-01T00:00:00Z' })
+  const endPast = jest.fn()
+  past.addEventListener('end', endPast)
+  past.attach(document.createElement('parent-wrapper'))
+  expect(past.dom.textContent.trim()).toBe('00:00:00')
+  expect(past.instance.timer).toBeFalsy()
+  expect(endPast).toHaveBeenCalledTimes(1)
+
+  const short = simulate.render(id, { until: new Date(Date.now() + 1200).toISOString() })
+  const end = jest.fn()
+  short.addEventListener('end', end)
+  short.attach(document.createElement('parent-wrapper'))
+  expect(short.dom.textContent.trim()).toBe('00:00:01')
+  await simulate.sleep(2300)
+  expect(short.dom.textContent.trim()).toBe('00:00:00')
+  expect(end).toHaveBeenCalledTimes(1)
+  expect(short.instance.timer).toBeFalsy()
+
+  const bad = simulate.render(id, { until: '' })
+  bad.attach(document.createElement('parent-wrapper'))
+  expect(bad.dom.textContent.trim()).toBe('--:--:--')
+})
