@@ -9,6 +9,9 @@ module.exports = {
   // gateway dev sandbox: log in with "dev:<name>" codes and show the 沙箱支付 button.
   // Must be false against a production gateway.
   dev: true,
+  // bargain campaigns shown on product pages: {product_id: bargain campaign id} (shoppers have no
+  // list of bargains; a merchant's merchant_list_bargains tells the ids). Empty hides the entry.
+  bargainCampaigns: {},
   // subscribe-message template ids from the WeChat admin console (placeholders: replace them).
   // Each moment asks for at most 3 templates, as wx.requestSubscribeMessage allows.
   subscribeTemplates: {

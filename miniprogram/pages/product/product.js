@@ -1,10 +1,13 @@
 const api = require('../../services/api')
 const share = require('../../services/share')
+const config = require('../../config')
 
 Page({
-  data: { id: '', product: null, loading: true, error: '', pickerShow: false, pickerAction: 'cart', groupBuy: null, adding: false },
+  data: { id: '', product: null, loading: true, error: '', pickerShow: false, pickerAction: 'cart', groupBuy: null, bargainCampaignId: '', adding: false },
   onLoad(options) {
-    this.setData({ id: (options && options.id) || '' })
+    const id = (options && options.id) || ''
+    // no shopper-side list of bargains: the entry shows only for a campaign id known from config
+    this.setData({ id, bargainCampaignId: (config.bargainCampaigns && config.bargainCampaigns[id]) || '' })
     return this.load()
   },
   async load() {
@@ -70,6 +73,9 @@ Page({
     const g = this.data.groupBuy
     if (g) wx.navigateTo({ url: '/packages/social/pages/team/team?campaign_id=' + g.id })
   },
-  goBargain() { wx.showToast({ title: '砍价活动即将上线', icon: 'none' }) },
+  goBargain() {
+    const c = this.data.bargainCampaignId
+    if (c) wx.navigateTo({ url: '/packages/social/pages/bargain/bargain?campaign_id=' + encodeURIComponent(c) })
+  },
   goCart() { wx.switchTab({ url: '/pages/cart/cart' }) }
 })
