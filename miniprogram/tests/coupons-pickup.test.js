@@ -193,3 +193,19 @@ test('nearby stores: picking a store starts a self-pickup checkout from the cart
   page.pickup({ currentTarget: { dataset: { id: 'sto_a' } } })
   expect(wx.named('navigateTo')[0].url).toBe('/packages/order/pages/checkout/checkout?store_id=sto_a')
 })
+
+test('a nearby deal bought for pickup sends its deal_id, so the server charges the deal price', async () => {
+  global.wx = fakeShop({
+    list_addresses: () => ok({ items: [] }),
+    list_my_coupons: () => ok({ items: [] }),
+    nearby_stores: () => ok(STORES),
+    place_order: () => ok({ id: 'ord_deal', pickup: { code: '87654321' } })
+  }, { location: { latitude: 31.24, longitude: 121.5 } })
+  const page = createPage(CHECKOUT)
+  await page.onLoad({ sku_id: 'sku_3', quantity: '1', store_id: 'sto_b', deal_id: 'deal_7' })
+  expect(page.data.delivery).toBe('pickup')
+  const order = await page.submit()
+  expect(order.id).toBe('ord_deal')
+  expect(sent('place_order')[0]).toMatchObject({
+    deal_id: 'deal_7', store_id: 'sto_b', items: [{ sku_id: 'sku_3', quantity: 1 }] })
+})

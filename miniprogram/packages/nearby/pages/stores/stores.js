@@ -21,5 +21,14 @@ Page({
   onRetry() { return this.loadMore(true) },
   // 到店自提: check out the cart for pickup at this store
   pickup(e) { wx.navigateTo({ url: '/packages/order/pages/checkout/checkout?store_id=' + e.currentTarget.dataset.id }) },
+  // store page: the store's own coordinates, and the shopper's distance when really located
+  open(e) {
+    const s = this.data.items.find((x) => x.id === e.currentTarget.dataset.id)
+    if (!s) return
+    let url = '/packages/nearby/pages/store/store?store_id=' + encodeURIComponent(s.id)
+    if (s.lat != null && s.lng != null) url += '&lat=' + s.lat + '&lng=' + s.lng
+    if (s.distance_m != null && !this.data.fallback) url += '&distance_m=' + s.distance_m
+    wx.navigateTo({ url })
+  },
   openSettings() { wx.openSetting({ success: () => this.onLoad() }) }
 })

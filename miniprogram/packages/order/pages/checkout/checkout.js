@@ -24,6 +24,7 @@ Page({
     this.setData({
       mode: o.sku_id ? 'buy' : 'cart', skuId: o.sku_id || '', quantity: Number(o.quantity) || 1,
       presetStoreId: o.store_id || '', delivery: o.store_id ? 'pickup' : 'express',
+      dealId: o.deal_id || '',   // a nearby deal: the server prices it at the deal price
       requestId: requestId()   // one per checkout: a retried submit cannot place two orders
     })
     return this.load()
@@ -124,6 +125,7 @@ Page({
     if (pickup) input.store_id = this.data.store.id; else input.address_id = this.data.address.id
     if (this.data.couponId) input.coupon_id = this.data.couponId
     if (this.data.note) input.note = this.data.note
+    if (this.data.dealId) input.deal_id = this.data.dealId
     if (this.data.mode === 'buy') input.items = [{ sku_id: this.data.skuId, quantity: this.data.quantity }]
     else input.from_cart = true
     try {
