@@ -1,0 +1,46 @@
+// Render a page's real WXML, with its real usingComponents, through miniprogram-simulate.
+// miniprogram-simulate only knows Component(), so Page(def) is shimmed into
+// Component({ data: def.data, methods: <def's functions> }) before the page's folder is loaded
+// (simulate.load(pagePath, { rootPath }) then registers the page's components too, in one load:
+// keep one renderPage per test file, see the quirk noted in sku-picker.test.js).
+// No page lifecycle runs by itself: call comp.instance.onLoad / onShow from the test.
+const path = require('path')
+const simulate = require('miniprogram-simulate')
+
+const ROOT = path.join(__dirname, '..', '..')
+
+function shimPage() {
+  global.Page = (def) => {
+    const methods = {}
+    for (const [k, v] of Object.entries(def)) if (k !== 'data' && typeof v === 'function') methods[k] = v
+    global.Component({ data: def.data || {}, methods })
+  }
+}
+
+function renderPage(route) {
+  shimPage()
+  const id = simulate.load(path.join(ROOT, route), { rootPath: ROOT })
+  const comp = simulate.render(id)
+  comp.attach(document.createElement('parent-wrapper'))
+  return comp
+}
+
+// The rendered text (whitespace squeezed) of every DOM node matching a selector. Selectors are
+// plain DOM ones on the rendered tree: the page's classes carry the 'main--' prefix
+// ('.main--row'), built-in tags the 'wx-' one ('wx-button'), custom components keep their tag.
+function texts(comp, selector) {
+  return Array.from(comp.dom.querySelectorAll(selector)).map((n) => n.textContent.replace(/\s+/g, ' ').trim())
+}
+
+// Tap a rendered DOM node (e.g. one found with comp.dom.querySelectorAll), as j-component's own
+// dispatchEvent does: the tap goes to the node's exparser element and bubbles to its bind:tap.
+// (j-component's comp.querySelector only finds nodes by class or id.)
+function tap(domNode) {
+  const exparser = require('miniprogram-exparser')
+  if (!domNode || !domNode.__wxElement) throw new Error('not a rendered node')
+  exparser.Event.dispatchEvent(domNode.__wxElement, exparser.Event.create('tap', {}, {
+    bubbles: true, capturePhase: true, composed: true, extraFields: { touches: {}, changedTouches: {} }
+  }))
+}
+
+module.exports = { renderPage, texts, tap, ROOT }
