@@ -8,7 +8,7 @@ gives. Code never sees the difference: it gets a ``Database``-like object either
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator
 
 from shared.config import get_settings
 

@@ -263,7 +263,6 @@ def _seat(ctx: Any) -> dict[str, Any]:
 def start_group_buy(ctx: Any, req: StartGroupBuyInput) -> dict[str, Any]:
     """Open a team: the leader's order at the group price; the team forms once it is paid."""
     from shared.db import duplicate_key_error
-    from shared.orders import order_view
     done = _existing(ctx, req.request_id)
     if done:
         return done

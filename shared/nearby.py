@@ -427,7 +427,6 @@ class DealIndex:
 
     def shown(self, now: datetime, kind: Optional[str], category_id: Optional[str]) -> Any:
         """Which deals are on now and of the kind and category asked for (if asked)."""
-        np = _np()
         table = self.table
         assert table is not None
         at = _micros(now)
@@ -475,7 +474,7 @@ def deal_index(db: Any, versions: Optional[tuple[Any, Any]] = None) -> DealIndex
     stores' and deals' versions already read (_versions), else they are read here."""
     global _deal_index
     stores_version, deals_version = _versions(db) if versions is None else versions
-    # the stores' version too: the demo data writes its deals after bumping only that one
+    # the stores' version too: a deal shows at stores, so a store change rebuilds it
     version = (id(db), stores_version, deals_version)
     if _deal_index.version == version:
         return _deal_index

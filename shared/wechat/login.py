@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Optional
 
 from shared.config import Settings
 from shared.errors import ShopError
@@ -51,18 +51,10 @@ def sandbox_session(code: str, secret: str) -> WxSession:
 
 
 def _jscode2session(settings: Settings, code: str) -> WxSession:
-    import requests
-    url = settings.WECHAT_API_BASE.rstrip("/") + "/sns/jscode2session"
-    params = {"appid": settings.WX_APPID, "secret": settings.WX_SECRET, "js_code": code,
-              "grant_type": "authorization_code"}
-    try:
-        response = requests.get(url, params=params, timeout=settings.WECHAT_TIMEOUT_SECONDS)
-        body: Any = response.json()
-    except (requests.RequestException, ValueError) as exc:
-        log_event(logger, "jscode2session unreachable", error=type(exc).__name__)
-        raise ShopError("UPSTREAM_ERROR", "WeChat login is unavailable") from None
-    if not isinstance(body, dict):
-        raise ShopError("UPSTREAM_ERROR", "unexpected answer from WeChat")
+    from shared.wechat.server import call_json
+    body = call_json(settings, "GET", "/sns/jscode2session", "jscode2session", params={
+        "appid": settings.WX_APPID, "secret": settings.WX_SECRET, "js_code": code,
+        "grant_type": "authorization_code"})
     errcode = body.get("errcode") or 0
     if errcode:
         log_event(logger, "jscode2session refused", errcode=errcode, errmsg=body.get("errmsg"))

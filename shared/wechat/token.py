@@ -45,18 +45,10 @@ def get_access_token(db: Any, settings: Settings, force_refresh: bool = False,
 
 
 def _stable_token(settings: Settings, force_refresh: bool) -> tuple[str, int]:
-    import requests
-    url = settings.WECHAT_API_BASE.rstrip("/") + "/cgi-bin/stable_token"
-    payload = {"grant_type": "client_credential", "appid": settings.WX_APPID,
-               "secret": settings.WX_SECRET, "force_refresh": force_refresh}
-    try:
-        response = requests.post(url, json=payload, timeout=settings.WECHAT_TIMEOUT_SECONDS)
-        body: Any = response.json()
-    except (requests.RequestException, ValueError) as exc:
-        log_event(logger, "stable_token unreachable", error=type(exc).__name__)
-        raise ShopError("UPSTREAM_ERROR", "WeChat is unavailable") from None
-    if not isinstance(body, dict):
-        raise ShopError("UPSTREAM_ERROR", "unexpected answer from WeChat")
+    from shared.wechat.server import call_json
+    body = call_json(settings, "POST", "/cgi-bin/stable_token", "stable_token", json={
+        "grant_type": "client_credential", "appid": settings.WX_APPID,
+        "secret": settings.WX_SECRET, "force_refresh": force_refresh})
     errcode = body.get("errcode") or 0
     if errcode or not body.get("access_token"):
         log_event(logger, "stable_token refused", errcode=errcode, errmsg=body.get("errmsg"))
