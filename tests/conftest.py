@@ -23,8 +23,8 @@ _SETTINGS_ENV = ("SHOP_ENV", "MONGODB_URI", "MONGODB_DB", "TOKEN_SECRET", "TOKEN
 
 
 def _reset() -> None:
-    from shared.config import reset_settings
-    from shared.db import reset_db
+    from shared.core.config import reset_settings
+    from shared.core.db import reset_db
     reset_db()
     reset_settings()
 
@@ -44,15 +44,15 @@ def shop_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.setenv("MONGODB_DB", f"shop_test_{uuid.uuid4().hex[:12]}")
     _reset()
     yield
-    from shared.db import reset_db
-    from shared.config import reset_settings
+    from shared.core.db import reset_db
+    from shared.core.config import reset_settings
     reset_db(drop=True)
     reset_settings()
 
 
 @pytest.fixture
 def db(shop_env: None) -> Any:
-    from shared.db import get_db
+    from shared.core.db import get_db
     return get_db()
 
 
@@ -77,7 +77,7 @@ class Answer:
 
 def call(action: str, payload: Any = None, token: Optional[str] = None) -> Answer:
     """Call an action through the real dispatcher (as HTTP and callFunction do)."""
-    from shared.runtime import Credentials, dispatch, to_json
+    from shared.core.runtime import Credentials, dispatch, to_json
     outcome = dispatch(action, {} if payload is None else payload, Credentials(bearer=token))
     return Answer(outcome.status, json.loads(to_json(outcome.envelope)))
 
@@ -153,7 +153,7 @@ def load_event(name: str, **overrides: Any) -> dict[str, Any]:
 def gateway(db: Any) -> Iterator[str]:
     """The shop's WSGI app served over real HTTP on a free loopback port; yields its base URL."""
     from werkzeug.serving import make_server
-    from shared.http import app
+    from shared.core.http import app
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               daemon=True)
@@ -176,7 +176,7 @@ def _double(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 def _forget_pay_clients() -> None:
-    from shared.config import reset_settings
+    from shared.core.config import reset_settings
     from shared.wechat import pay
     reset_settings()
     pay._clients.clear()

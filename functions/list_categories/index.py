@@ -1,4 +1,4 @@
-from shared.runtime import serve
+from shared.core.runtime import serve
 
 
 def main_handler(event, context):

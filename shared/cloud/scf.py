@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from shared.config import ConfigError, Settings
-from shared.log import get_logger, log_event
+from shared.core.config import ConfigError, Settings
+from shared.core.log import get_logger, log_event
 
 logger = get_logger("shop.scf")
 

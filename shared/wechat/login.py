@@ -11,9 +11,9 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
-from shared.config import Settings
-from shared.errors import ShopError
-from shared.log import get_logger, log_event
+from shared.core.config import Settings
+from shared.core.errors import ShopError
+from shared.core.log import get_logger, log_event
 
 logger = get_logger("shop.wechat")
 

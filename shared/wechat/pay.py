@@ -20,9 +20,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
-from shared.config import ConfigError, Settings
-from shared.errors import ShopError
-from shared.log import get_logger, log_event
+from shared.core.config import ConfigError, Settings
+from shared.core.errors import ShopError
+from shared.core.log import get_logger, log_event
 
 logger = get_logger("shop.wxpay")
 

@@ -17,8 +17,8 @@ from datetime import datetime, timezone
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
-from shared.config import Settings
-from shared.log import get_logger, log_event
+from shared.core.config import Settings
+from shared.core.log import get_logger, log_event
 from shared.wechat.pay import PayConfig, nonce, rfc3339, rsa_sign, rsa_verify
 
 logger = get_logger("shop.wxpay.sandbox")
@@ -250,7 +250,7 @@ def deliver(url: str, headers: dict[str, str], body: bytes) -> int:
             log_event(logger, "sandbox notify undeliverable", error=type(exc).__name__)
             return 0
     from werkzeug.test import Client
-    from shared.http import app
+    from shared.core.http import app
     return Client(app).post(parts.path, data=body, headers=headers).status_code
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Optional
 
-from shared.common import utcnow
-from shared.config import Settings
-from shared.errors import ShopError
-from shared.log import get_logger, log_event
+from shared.core.common import utcnow
+from shared.core.config import Settings
+from shared.core.errors import ShopError
+from shared.core.log import get_logger, log_event
 
 logger = get_logger("shop.wechat")
 

@@ -13,9 +13,9 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from shared.config import Settings
-from shared.errors import ShopError
-from shared.log import get_logger, log_event
+from shared.core.config import Settings
+from shared.core.errors import ShopError
+from shared.core.log import get_logger, log_event
 from shared.wechat.token import INVALID_TOKEN_ERRCODES, get_access_token
 
 logger = get_logger("shop.wechat")

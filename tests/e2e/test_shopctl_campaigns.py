@@ -26,7 +26,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(autouse=True)
 def daytime(monkeypatch: pytest.MonkeyPatch) -> None:
     """Quiet hours far from now, so the sender sends whatever the clock says."""
-    from shared.config import reset_settings
+    from shared.core.config import reset_settings
     later = datetime.now(timezone(timedelta(hours=8))) + timedelta(hours=6)
     monkeypatch.setenv("QUIET_HOURS", f"{later:%H}:00-{(later + timedelta(hours=1)):%H}:00")
     reset_settings()

@@ -80,7 +80,7 @@ def http_answer(response: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 
 
 def assert_envelope(answer: Any) -> None:
-    from shared.errors import ERRORS
+    from shared.core.errors import ERRORS
     assert isinstance(answer, dict) and isinstance(answer.get("ok"), bool), answer
     json.dumps(answer)  # what the platform serialises must be plain JSON
     if answer["ok"]:
@@ -92,7 +92,7 @@ def assert_envelope(answer: Any) -> None:
 
 @pytest.fixture
 def trusted_cloudbase(monkeypatch: pytest.MonkeyPatch) -> None:
-    from shared.config import reset_settings
+    from shared.core.config import reset_settings
     monkeypatch.setenv("TRUST_CLOUDBASE_IDENTITY", "1")
     reset_settings()
 
@@ -231,7 +231,7 @@ def test_an_api_gateway_call_to_a_timer_function_runs_nothing():
 # ---- timer ----------------------------------------------------------------------------------
 
 def test_the_timer_event_cancels_expired_unpaid_orders_and_releases_their_stock(db):
-    from shared.common import utcnow
+    from shared.core.common import utcnow
     product = new_product(price=990, stock=5)
     sku_id = product["skus"][0]["id"]
     bob = new_shopper("bob")
@@ -254,7 +254,7 @@ def test_the_timer_event_cancels_expired_unpaid_orders_and_releases_their_stock(
 
 
 def test_the_timer_is_idempotent_when_run_twice(db):
-    from shared.common import utcnow
+    from shared.core.common import utcnow
     sku_id = new_product(stock=3)["skus"][0]["id"]
     bob = new_shopper("bob")
     order = bob.call("place_order", {"request_id": "req-twice", "address_id": new_address(bob),
@@ -364,9 +364,9 @@ def test_every_function_is_a_thin_handler_serving_its_own_folder_name(name, monk
     assert all(isinstance(node, (ast.ImportFrom, ast.FunctionDef, ast.Expr))
                for node in tree.body), "an entry point holds no logic"
 
-    import shared.runtime
+    import shared.core.runtime
     seen: list[tuple[str, Any, Any]] = []
-    monkeypatch.setattr(shared.runtime, "serve",
+    monkeypatch.setattr(shared.core.runtime, "serve",
                         lambda action, event, context: seen.append((action, event, context))
                         or {"ok": True, "data": None})
     event, context = {"probe": name}, fake_context(name)
@@ -388,14 +388,14 @@ def test_every_function_answers_a_gateway_event_with_an_http_response(name):
 # ---- generated files in sync ----------------------------------------------------------------
 
 def test_every_action_and_timer_has_its_function_folder():
-    from shared.actions import ACTIONS, INTERNAL_FUNCTIONS, NOTIFY_ROUTES, TIMERS
+    from shared.core.actions import ACTIONS, INTERNAL_FUNCTIONS, NOTIFY_ROUTES, TIMERS
     assert set(FUNCTION_NAMES) == (set(ACTIONS) | set(TIMERS) | set(NOTIFY_ROUTES)
                                    | set(INTERNAL_FUNCTIONS)), "run scripts/gen_functions"
 
 
 def test_serverless_yml_deploys_every_non_dev_action_on_api_gateway_and_every_timer():
-    from shared.actions import ACTIONS, INTERNAL_FUNCTIONS, NOTIFY_ROUTES, TIMERS
-    from shared.cron import Cron
+    from shared.core.actions import ACTIONS, INTERNAL_FUNCTIONS, NOTIFY_ROUTES, TIMERS
+    from shared.core.cron import Cron
     config = yaml.safe_load((ROOT / "serverless.yml").read_text(encoding="utf-8"))
     functions = config["functions"]
     wanted = ({n for n, a in ACTIONS.items() if not a.auth.startswith("dev")} | set(TIMERS)
@@ -419,7 +419,7 @@ def test_serverless_yml_deploys_every_non_dev_action_on_api_gateway_and_every_ti
 
 
 def test_dev_only_actions_are_not_deployed():
-    from shared.actions import ACTIONS
+    from shared.core.actions import ACTIONS
     config = yaml.safe_load((ROOT / "serverless.yml").read_text(encoding="utf-8"))
     dev_only = {n for n, a in ACTIONS.items() if a.auth.startswith("dev")}
     assert dev_only and not dev_only & set(config["functions"])

@@ -49,12 +49,12 @@ def test_the_layer_holds_the_shared_package_at_its_root(packaged):
     # SCF unpacks a layer into /opt and puts /opt on PYTHONPATH: shared/ must sit at the root
     with zipfile.ZipFile(packaged / "dist" / "layer.zip") as archive:
         names = set(archive.namelist())
-        assert archive.read("shared/runtime.py") == (ROOT / "shared" / "runtime.py").read_bytes()
+        assert archive.read("shared/core/runtime.py") == (ROOT / "shared" / "core" / "runtime.py").read_bytes()
     sources = {path.relative_to(ROOT).as_posix() for path in (ROOT / "shared").rglob("*.py")
                if "__pycache__" not in path.parts}
     assert sources <= names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
-    assert (packaged / "build" / "layer" / "shared" / "runtime.py").is_file()
+    assert (packaged / "build" / "layer" / "shared" / "core" / "runtime.py").is_file()
 
 
 def test_the_layer_imports_and_serves_a_function_from_a_clean_interpreter(packaged, tmp_path):
@@ -103,4 +103,4 @@ def test_offline_it_builds_the_zips_and_says_the_layer_lacks_dependencies(tmp_pa
     dist = tmp_path / "out" / "dist"
     assert all((dist / f"{name}.zip").is_file() for name in FUNCTION_NAMES)
     with zipfile.ZipFile(dist / "layer.zip") as archive:
-        assert "shared/runtime.py" in archive.namelist()
+        assert "shared/core/runtime.py" in archive.namelist()

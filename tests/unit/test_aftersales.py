@@ -168,7 +168,7 @@ def deliveries(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict, bytes]]
 
 def post_refund_notify(headers: dict, body: bytes) -> int:
     from werkzeug.test import Client
-    from shared.http import app
+    from shared.core.http import app
     return Client(app).post("/pay/refund-notify", data=body, headers=headers).status_code
 
 
@@ -491,7 +491,7 @@ def _completed_days_ago(buyer: Buyer, db: Any, days: float) -> dict:
 
 
 def test_completed_order_past_the_return_window_is_refused(buyer, db):
-    from shared.config import get_settings
+    from shared.core.config import get_settings
     order = _completed_days_ago(buyer, db, get_settings().RETURN_WINDOW_DAYS + 1)
 
     answer = buyer.ask(order["id"], kind="return_refund")
@@ -500,7 +500,7 @@ def test_completed_order_past_the_return_window_is_refused(buyer, db):
 
 
 def test_completed_order_within_the_return_window_is_accepted(buyer, db):
-    from shared.config import get_settings
+    from shared.core.config import get_settings
     order = _completed_days_ago(buyer, db, get_settings().RETURN_WINDOW_DAYS - 0.5)
 
     answer = buyer.ask(order["id"], kind="return_refund")

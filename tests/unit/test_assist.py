@@ -59,8 +59,8 @@ def _help(assist_id, count):
 
 
 def _ctx(db):
-    from shared.config import get_settings
-    from shared.runtime import Context
+    from shared.core.config import get_settings
+    from shared.core.runtime import Context
     return Context(db=db, settings=get_settings(), now=_now(), request_id="test")
 
 
@@ -150,7 +150,7 @@ def test_anyone_sees_an_assist_without_personal_data(campaign, owner):
 
 
 def test_an_expired_assist_refuses_help_and_the_timer_expires_it_once(campaign, owner, db):
-    from shared.assist import expire_assists
+    from shared.social.assist import expire_assists
     assist = _start(owner, campaign["id"])
     db.assists.update_one({"_id": assist["id"]},
                           {"$set": {"expires_at": _now() - timedelta(seconds=1)}})
@@ -164,7 +164,7 @@ def test_an_expired_assist_refuses_help_and_the_timer_expires_it_once(campaign, 
 
 
 def test_a_helper_past_the_daily_limit_is_rate_limited(campaign, monkeypatch, db):
-    from shared.config import reset_settings
+    from shared.core.config import reset_settings
     monkeypatch.setenv("ASSIST_DAILY_HELP_LIMIT", "2")
     reset_settings()
     assists = [_start(new_shopper(), campaign["id"]) for _ in range(3)]
@@ -232,7 +232,7 @@ def test_a_gift_reward_is_an_order_paid_with_total_zero(gift_sku, owner, db):
 
 
 def test_finishing_a_grant_again_gives_no_second_reward(gift_sku, owner, db):
-    from shared.assist import expire_assists
+    from shared.social.assist import expire_assists
     campaign = _create({"kind": "gift", "sku_id": gift_sku}, assists_needed=1).data
     assist = _start(owner, campaign["id"], address_id=new_address(owner))
     _help(assist["id"], 1)

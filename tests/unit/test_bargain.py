@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from shared.bargain import allocate_cuts
+from shared.social.bargain import allocate_cuts
 from tests.conftest import merchant, new_address, new_product, new_shopper, run_threads
 
 _request_ids = itertools.count(1)
@@ -213,7 +213,7 @@ def test_unknown_ids_are_not_found(owner):
 
 
 def test_a_helper_past_the_daily_limit_is_rate_limited(sku_id, monkeypatch, db):
-    from shared.config import reset_settings
+    from shared.core.config import reset_settings
     monkeypatch.setenv("BARGAIN_DAILY_HELP_LIMIT", "2")
     reset_settings()
     campaign = _create(sku_id).data
@@ -240,9 +240,9 @@ def test_an_expired_bargain_refuses_help_and_buy(campaign, owner, db):
 
 
 def test_the_timer_expires_bargains_once_and_frees_a_new_start(campaign, owner, db):
-    from shared.bargain import expire_bargains
-    from shared.config import get_settings
-    from shared.runtime import Context
+    from shared.social.bargain import expire_bargains
+    from shared.core.config import get_settings
+    from shared.core.runtime import Context
     bargain = _start(owner, campaign["id"])
     db.bargains.update_one({"_id": bargain["id"]},
                            {"$set": {"expires_at": _now() - timedelta(seconds=1)}})
@@ -365,7 +365,7 @@ def test_a_cancelled_bargain_order_gives_the_unit_back_and_can_be_bought_again(c
                                                                              db):
     bargain = _start(owner, campaign["id"])
     order = _buy(owner, bargain["id"]).data
-    from shared.bargain import on_order_cancelled
+    from shared.social.bargain import on_order_cancelled
     cancelled = owner.call("cancel_order", {"order_id": order["id"]}).data
     on_order_cancelled(db, db.orders.find_one({"_id": cancelled["id"]}), _now())  # the hook
 

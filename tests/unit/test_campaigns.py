@@ -22,13 +22,13 @@ DAY = timedelta(days=1)
 # ---- factories -----------------------------------------------------------------------------
 
 def ctx_at(db: Any, now: datetime, user_id: Optional[str] = None) -> Any:
-    from shared.config import get_settings
-    from shared.runtime import Context
+    from shared.core.config import get_settings
+    from shared.core.runtime import Context
     return Context(db=db, settings=get_settings(), now=now, request_id="test", user_id=user_id)
 
 
 def subscribe(db: Any, user_id: str, template_id: str = TEMPLATE) -> None:
-    from shared.messages import RecordSubscriptionInput, record_subscription
+    from shared.messaging.outbox import RecordSubscriptionInput, record_subscription
     record_subscription(ctx_at(db, T0 - DAY, user_id), RecordSubscriptionInput(
         template_ids=[template_id], results={template_id: "accept"}))
 
@@ -51,12 +51,12 @@ def create(audience: Optional[dict[str, Any]] = None, send_at: datetime = T0,
 
 
 def dispatch(db: Any, now: datetime = T0) -> dict[str, Any]:
-    from shared.campaigns import dispatch_campaigns
+    from shared.marketing.campaigns import dispatch_campaigns
     return dispatch_campaigns(ctx_at(db, now))
 
 
 def drain(db: Any, now: datetime = T0 + timedelta(minutes=1)) -> dict[str, int]:
-    from shared.messages import drain_outbox
+    from shared.messaging.outbox import drain_outbox
     return drain_outbox(ctx_at(db, now))
 
 
@@ -70,7 +70,7 @@ def stats(campaign_id: str) -> dict[str, Any]:
 
 
 def small_batches(monkeypatch: pytest.MonkeyPatch, size: int) -> None:
-    from shared.config import reset_settings
+    from shared.core.config import reset_settings
     monkeypatch.setenv("MARKETING_BATCH_SIZE", str(size))
     reset_settings()
 
@@ -179,21 +179,21 @@ def test_two_timer_runs_at_once_start_the_campaign_once_and_queue_nobody_twice(
 
 def test_a_failed_batch_is_run_again_by_the_next_timer_and_the_campaign_then_is_done(
         db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    import shared.messages
+    import shared.messaging.outbox
     small_batches(monkeypatch, 2)
     for n in range(6):
         add_user(db, f"u{n:02d}")
     coupon = merchant("merchant_create_coupon", {"name": "回归券", "kind": "fixed", "amount": 500,
                                                  "total": 100, "valid_days": 7}).data
     campaign = create(coupon_id=coupon["id"])
-    real_enqueue, failures = shared.messages.enqueue, []
+    real_enqueue, failures = shared.messaging.outbox.enqueue, []
 
     def flaky_enqueue(db: Any, user_id: str, *args: Any, **kwargs: Any) -> bool:
         if user_id == "u03" and not failures:
             failures.append(user_id)
             raise RuntimeError("the database went away")
         return real_enqueue(db, user_id, *args, **kwargs)
-    monkeypatch.setattr(shared.messages, "enqueue", flaky_enqueue)
+    monkeypatch.setattr(shared.messaging.outbox, "enqueue", flaky_enqueue)
 
     first = dispatch(db)
     assert first["done"] == [] and stats(campaign["id"])["job"]["batches_failed"] == 1
@@ -241,7 +241,7 @@ def test_a_job_left_running_after_its_last_batch_is_closed_and_the_campaign_done
 # ---- the coupon ----------------------------------------------------------------------------
 
 def test_the_coupon_is_granted_once_per_user_however_often_a_batch_runs(db: Any) -> None:
-    from shared.campaigns import campaign_batch
+    from shared.marketing.campaigns import campaign_batch
     population(db)
     coupon = merchant("merchant_create_coupon", {"name": "回归券", "kind": "fixed", "amount": 500,
                                                  "threshold": 3000, "total": 100,
@@ -262,7 +262,7 @@ def test_the_coupon_is_granted_once_per_user_however_often_a_batch_runs(db: Any)
 
 
 def test_a_rerun_batch_still_counts_users_whose_subscription_the_send_spent(db: Any) -> None:
-    from shared.campaigns import campaign_batch
+    from shared.marketing.campaigns import campaign_batch
     population(db)
     campaign = create({"tags": ["vip"]})
     dispatch(db)
@@ -397,7 +397,7 @@ def test_a_coupon_that_expires_before_the_send_time_is_refused(db: Any) -> None:
 # ---- what paid orders tell the audience filter ---------------------------------------------
 
 def test_a_paid_order_sets_last_order_at_and_adds_to_total_spent_once(db: Any) -> None:
-    from shared import order_events
+    from shared.core import events as order_events
     shopper = new_shopper()
     product = new_product(price=1250)
     order = shopper.call("place_order", {
@@ -413,7 +413,7 @@ def test_a_paid_order_sets_last_order_at_and_adds_to_total_spent_once(db: Any) -
 
 
 def test_last_order_at_never_moves_back_to_an_older_order(db: Any) -> None:
-    from shared.campaigns import record_paid_order
+    from shared.marketing.campaigns import record_paid_order
     add_user(db, "u1", subscribed=False)
     paid(db, "o-new", "u1", T0, 1_000)
     paid(db, "o-old", "u1", T0 - 30 * DAY, 2_000)
@@ -426,7 +426,7 @@ def test_last_order_at_never_moves_back_to_an_older_order(db: Any) -> None:
 
 
 def test_a_timer_event_runs_the_dispatch_through_the_runtime(db: Any) -> None:
-    from shared.runtime import run_timer
+    from shared.core.runtime import run_timer
     population(db)
     campaign = create(send_at=datetime.now(timezone.utc) - timedelta(minutes=1))
 

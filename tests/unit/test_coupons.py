@@ -125,7 +125,7 @@ def test_threshold_counts_the_whole_goods_total(shopper):
 ])
 def test_discount_for_keeps_at_least_one_fen_and_respects_threshold_and_cap(coupon, goods_total,
                                                                            expected):
-    from shared.coupons import discount_for
+    from shared.orders.coupons import discount_for
 
     assert discount_for(coupon, goods_total) == expected
 

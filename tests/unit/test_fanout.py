@@ -34,7 +34,7 @@ SECRET_ID, SECRET_KEY = "AKIDtestfanout0123456789", "test-secret-key-for-the-loo
 
 @pytest.fixture(autouse=True)
 def fanout_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    from shared.config import reset_settings
+    from shared.core.config import reset_settings
     monkeypatch.setenv("CART_REMINDER_TEMPLATE_ID", TEMPLATE)
     monkeypatch.setenv("FANOUT_RUNNER", "inprocess")
     monkeypatch.setenv("MARKETING_BATCH_SIZE", "500")
@@ -44,15 +44,15 @@ def fanout_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 # ---- factories -----------------------------------------------------------------------------
 
 def ctx_at(db: Any, now: datetime) -> Any:
-    from shared.config import get_settings
-    from shared.runtime import Context
+    from shared.core.config import get_settings
+    from shared.core.runtime import Context
     return Context(db=db, settings=get_settings(), now=now, request_id="test")
 
 
 def bulk_insert(db: Any, collection: str, docs: list[dict[str, Any]]) -> None:
     """insert_many in chunks; on the embedded database without its unique indexes meanwhile
     (mongomock checks a unique index by scanning the collection for every document)."""
-    from shared.db import ensure_indexes, is_embedded
+    from shared.core.db import ensure_indexes, is_embedded
     if is_embedded():
         for name, info in db[collection].index_information().items():
             if info.get("unique") and name != "_id_":
@@ -83,7 +83,7 @@ def messages_per_user(db: Any) -> Counter:
 
 
 def small_batches(monkeypatch: pytest.MonkeyPatch, size: int) -> None:
-    from shared.config import reset_settings
+    from shared.core.config import reset_settings
     monkeypatch.setenv("MARKETING_BATCH_SIZE", str(size))
     reset_settings()
 
@@ -92,7 +92,8 @@ def small_batches(monkeypatch: pytest.MonkeyPatch, size: int) -> None:
 
 def test_10000_users_in_20_batches_one_failing_once_are_each_messaged_exactly_once(
         db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from shared import fanout, marketing
+    from shared.messaging import fanout
+    from shared.marketing import reminders as marketing
     users = shoppers_with_forgotten_carts(db, 10_000)
     real_batch = marketing.cart_reminder_batch
     crashed: list[str] = []
@@ -123,7 +124,8 @@ def test_10000_users_in_20_batches_one_failing_once_are_each_messaged_exactly_on
 
 
 def test_the_job_reports_done_only_when_its_last_batch_is(db: Any, monkeypatch) -> None:
-    from shared import fanout, marketing
+    from shared.messaging import fanout
+    from shared.marketing import reminders as marketing
     shoppers_with_forgotten_carts(db, 30)
     small_batches(monkeypatch, 10)
     real_batch = marketing.cart_reminder_batch
@@ -145,8 +147,9 @@ def test_the_job_reports_done_only_when_its_last_batch_is(db: Any, monkeypatch) 
 
 
 def test_running_a_batch_twice_sends_nobody_twice(db: Any, monkeypatch) -> None:
-    from shared import fanout, marketing
-    from shared.messages import drain_outbox
+    from shared.messaging import fanout
+    from shared.marketing import reminders as marketing
+    from shared.messaging.outbox import drain_outbox
     shoppers_with_forgotten_carts(db, 30)
     small_batches(monkeypatch, 10)
     job_id = marketing.cart_reminder(ctx_at(db, T0))["job_id"]
@@ -163,7 +166,8 @@ def test_running_a_batch_twice_sends_nobody_twice(db: Any, monkeypatch) -> None:
 
 
 def test_two_runners_claiming_one_batch_at_once_run_it_once(db: Any, monkeypatch) -> None:
-    from shared import fanout, marketing
+    from shared.messaging import fanout
+    from shared.marketing import reminders as marketing
     shoppers_with_forgotten_carts(db, 10)
     small_batches(monkeypatch, 10)
     job_id = marketing.cart_reminder(ctx_at(db, T0))["job_id"]
@@ -280,7 +284,7 @@ def _scf_handler(fake: FakeScf) -> type:
 
 @pytest.fixture
 def scf(db: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeScf]:
-    from shared.config import reset_settings
+    from shared.core.config import reset_settings
     server = ThreadingHTTPServer(("127.0.0.1", 0), _scf_handler(FakeScf("")))
     fake = FakeScf(f"127.0.0.1:{server.server_port}")
     server.RequestHandlerClass = _scf_handler(fake)
@@ -313,8 +317,8 @@ def load_function(name: str) -> Any:
 
 
 def test_scf_invokes_are_signed_and_their_client_context_runs_the_batch(db: Any, scf) -> None:
-    from shared import marketing
-    from shared.common import utcnow
+    from shared.marketing import reminders as marketing
+    from shared.core.common import utcnow
     now = utcnow()
     shoppers_with_forgotten_carts(db, 3, now)
 
@@ -342,9 +346,9 @@ def test_scf_invokes_are_signed_and_their_client_context_runs_the_batch(db: Any,
 
 
 def test_a_forged_batch_invoke_is_refused_with_403(db: Any, scf) -> None:
-    from shared import marketing
-    from shared.common import utcnow
-    from shared.errors import ShopError
+    from shared.marketing import reminders as marketing
+    from shared.core.common import utcnow
+    from shared.core.errors import ShopError
     now = utcnow()
     shoppers_with_forgotten_carts(db, 3, now)
     job_id = marketing.cart_reminder(ctx_at(db, now))["job_id"]
@@ -367,7 +371,7 @@ def test_the_loopback_scf_refuses_a_request_signed_with_another_key(
     from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
         TencentCloudSDKException)
     from shared.cloud.scf import invoke_async
-    from shared.config import get_settings, reset_settings
+    from shared.core.config import get_settings, reset_settings
     monkeypatch.setenv("TENCENTCLOUD_SECRET_KEY", "not-the-key-scf-knows")
     reset_settings()
     with pytest.raises(TencentCloudSDKException) as refused:
@@ -377,8 +381,9 @@ def test_the_loopback_scf_refuses_a_request_signed_with_another_key(
 
 
 def test_queued_invokes_are_not_sent_again_until_their_lease_passes(db: Any, scf) -> None:
-    from shared import fanout, marketing
-    from shared.common import utcnow
+    from shared.messaging import fanout
+    from shared.marketing import reminders as marketing
+    from shared.core.common import utcnow
     now = utcnow()
     shoppers_with_forgotten_carts(db, 3, now)
     marketing.cart_reminder(ctx_at(db, now))

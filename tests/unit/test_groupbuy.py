@@ -140,7 +140,7 @@ def team_counts(result: dict[str, Any]) -> dict[str, int]:
 
 
 def run_timer(name: str) -> dict[str, Any]:
-    from shared.runtime import run_timer as run
+    from shared.core.runtime import run_timer as run
     outcome = run(name)
     assert outcome.status == 200, outcome.envelope
     return outcome.envelope["data"]
@@ -591,7 +591,7 @@ def test_a_payment_landing_between_a_teams_failure_and_its_settlement_is_refunde
         db, product, sku_id, monkeypatch):
     """The payment arrives after the timer failed the team but before it settled it: the pay
     hook finds the seat gone and refunds; the settlement then refunds nobody twice."""
-    from shared import groupbuy
+    from shared.social import groupbuy
     from shared.wechat.pay_sandbox import get_sandbox
     campaign = make_campaign(product, team_size=3, stock_limit=10)
     leader, bob = buyers(2)
@@ -695,7 +695,7 @@ def test_a_team_past_its_deadline_fails_and_every_paid_member_is_refunded_once(d
     # once, even if the refund's aftermath is repeated
     assert campaign_doc(db, campaign["id"])["remaining"] == 20
     assert quotas(db) == {}
-    from shared import order_events
+    from shared.core import events as order_events
     order_events.refunded(db, db.orders.find_one({"_id": leader_order["id"]}), utcnow())
     assert campaign_doc(db, campaign["id"])["remaining"] == 20
     assert quotas(db) == {}

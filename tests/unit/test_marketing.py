@@ -25,7 +25,7 @@ LONG_TITLE = "阿克苏冰糖心苹果 5斤装 新鲜水果当季整箱包邮"
 
 @pytest.fixture(autouse=True)
 def marketing_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    from shared.config import reset_settings
+    from shared.core.config import reset_settings
     for name, value in (("CART_REMINDER_TEMPLATE_ID", CART_TEMPLATE),
                         ("BIRTHDAY_TEMPLATE_ID", BIRTHDAY_TEMPLATE),
                         ("FANOUT_RUNNER", "inprocess"), ("MARKETING_BATCH_SIZE", "4"),
@@ -39,13 +39,13 @@ def marketing_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 # ---- factories -----------------------------------------------------------------------------
 
 def ctx_at(db: Any, now: datetime, user_id: Optional[str] = None) -> Any:
-    from shared.config import get_settings
-    from shared.runtime import Context
+    from shared.core.config import get_settings
+    from shared.core.runtime import Context
     return Context(db=db, settings=get_settings(), now=now, request_id="test", user_id=user_id)
 
 
 def subscribe(db: Any, user_id: str, template_id: str = CART_TEMPLATE, times: int = 1) -> None:
-    from shared.messages import RecordSubscriptionInput, record_subscription
+    from shared.messaging.outbox import RecordSubscriptionInput, record_subscription
     for _ in range(times):
         record_subscription(ctx_at(db, T0 - 3 * DAY, user_id), RecordSubscriptionInput(
             template_ids=[template_id], results={template_id: "accept"}))
@@ -84,18 +84,18 @@ def add_order(db: Any, user_id: str, created_at: datetime) -> None:
 
 
 def add_reminder(db: Any, user_id: str, created_at: datetime) -> None:
-    from shared.messages import enqueue
+    from shared.messaging.outbox import enqueue
     enqueue(db, user_id, "cart_reminder", f"earlier-{created_at:%m%d}", created_at,
             template_id=CART_TEMPLATE, page="pages/cart/cart", job_id="an-earlier-job")
 
 
 def remind(db: Any, now: datetime = T0) -> dict[str, Any]:
-    from shared.marketing import cart_reminder
+    from shared.marketing.reminders import cart_reminder
     return cart_reminder(ctx_at(db, now))
 
 
 def drain(db: Any, now: datetime) -> dict[str, int]:
-    from shared.messages import drain_outbox
+    from shared.messaging.outbox import drain_outbox
     return drain_outbox(ctx_at(db, now))
 
 
@@ -232,7 +232,7 @@ def test_in_quiet_hours_the_reminder_is_queued_then_deferred_to_8_in_the_morning
 
 
 def test_without_a_template_the_cart_reminder_is_off(db: Any, monkeypatch) -> None:
-    from shared.config import reset_settings
+    from shared.core.config import reset_settings
     monkeypatch.delenv("CART_REMINDER_TEMPLATE_ID")
     reset_settings()
     add_catalog(db)
@@ -250,7 +250,7 @@ def test_with_no_cart_old_enough_no_job_is_planned(db: Any) -> None:
 
 def test_the_cart_reminder_timer_event_runs_through_the_function(db: Any) -> None:
     import importlib.util
-    from shared.common import utcnow
+    from shared.core.common import utcnow
     add_catalog(db)
     add_user(db, "u1"), add_line(db, "u1", utcnow() - 2 * DAY)
     path = Path(ROOT) / "functions" / "cart_reminder" / "index.py"
@@ -268,8 +268,8 @@ def test_the_cart_reminder_timer_event_runs_through_the_function(db: Any) -> Non
 
 def birthday_coupon(db: Any, monkeypatch: pytest.MonkeyPatch, total: int = 100,
                     **fields: Any) -> str:
-    from shared.config import reset_settings
-    from shared.coupons import CreateCouponInput, create_coupon
+    from shared.core.config import reset_settings
+    from shared.orders.coupons import CreateCouponInput, create_coupon
     coupon = create_coupon(ctx_at(db, T0 - 30 * DAY), CreateCouponInput(
         name="生日快乐 20 元券", kind="fixed", amount=2000, threshold=5000, total=total,
         **({"valid_days": 30} if not fields else fields)))
@@ -279,7 +279,7 @@ def birthday_coupon(db: Any, monkeypatch: pytest.MonkeyPatch, total: int = 100,
 
 
 def celebrate(db: Any, day: datetime) -> dict[str, Any]:
-    from shared.marketing import birthday_coupons
+    from shared.marketing.reminders import birthday_coupons
     return birthday_coupons(ctx_at(db, day))
 
 
@@ -362,7 +362,7 @@ def test_birthday_coupons_stop_when_the_template_runs_out(db: Any, monkeypatch) 
 
 
 def test_the_birthday_coupon_ignores_the_per_user_claim_limit(db: Any, monkeypatch) -> None:
-    from shared.coupons import ClaimCouponInput, claim_coupon
+    from shared.orders.coupons import ClaimCouponInput, claim_coupon
     coupon_id = birthday_coupon(db, monkeypatch)  # per_user_limit 1
     add_user(db, "u1", birthday="1990-11-20")
     claim_coupon(ctx_at(db, T0 - DAY, "u1"), ClaimCouponInput(coupon_id=coupon_id))
@@ -381,7 +381,7 @@ def test_an_unsubscribed_shopper_gets_the_coupon_but_no_message(db: Any, monkeyp
 
 
 def test_one_birthday_batch_run_twice_at_once_grants_one_coupon(db: Any, monkeypatch) -> None:
-    from shared.marketing import birthday_batch
+    from shared.marketing.reminders import birthday_batch
     coupon_id = birthday_coupon(db, monkeypatch)
     users = [add_user(db, f"u{n}", subscribed_to=BIRTHDAY_TEMPLATE, birthday="1990-11-20")
              for n in range(5)]

@@ -86,7 +86,7 @@ def give_points(member: Member, points: int, reason: str = "开业赠送") -> di
 
 def assert_ledger_matches(db: Any, user_id: str) -> int:
     """The invariants: every entry applied, nothing pending, the ledgers add up, nothing < 0."""
-    from shared.points import GROWTH, POINTS, ledger_balance
+    from shared.loyalty.points import GROWTH, POINTS, ledger_balance
     user = db.users.find_one({"_id": user_id})
     for book in (POINTS, GROWTH):
         assert db[book.collection].count_documents({"user_id": user_id, "applied": False}) == 0
@@ -96,8 +96,8 @@ def assert_ledger_matches(db: Any, user_id: str) -> int:
 
 
 def ctx_at(db: Any, now: datetime, user_id: Optional[str] = None) -> Any:
-    from shared.config import get_settings
-    from shared.runtime import Context
+    from shared.core.config import get_settings
+    from shared.core.runtime import Context
     return Context(db=db, settings=get_settings(), now=now, request_id="test", user_id=user_id)
 
 
@@ -125,7 +125,7 @@ def test_paid_order_earns_a_point_per_yuan_and_its_total_as_growth(db, member):
 
 
 def test_paid_order_hook_run_twice_counts_once(db, member):
-    from shared.members import on_order_paid
+    from shared.loyalty.members import on_order_paid
     order = member.paid_order([(sku(1000), 3)])
     doc = db.orders.find_one({"_id": order["id"]})
 
@@ -375,8 +375,8 @@ def test_sign_in_twice_on_one_day_grants_once(db, member):
 
 
 def test_sign_in_days_are_shanghai_days(db, member):
-    from shared.members import sign_in
-    from shared.errors import ShopError
+    from shared.loyalty.members import sign_in
+    from shared.core.errors import ShopError
     # 15:59 and 16:01 UTC are two Shanghai days; 16:01 and 23:59 UTC are one
     day = datetime(2030, 3, 1, 15, 59, tzinfo=timezone.utc)
     sign_in(ctx_at(db, day, member.user_id), None)
@@ -398,8 +398,8 @@ def test_concurrent_sign_ins_grant_once(db, member):
 # ---- expiry --------------------------------------------------------------------------------
 
 def test_expiry_takes_the_unspent_remainder_of_old_points_first_in_first_out(db, member):
-    from shared.members import expire_points
-    from shared.points import POINTS, record
+    from shared.loyalty.members import expire_points
+    from shared.loyalty.points import POINTS, record
     t0 = datetime(2030, 1, 1, tzinfo=timezone.utc)
     uid = member.user_id
     record(db, POINTS, uid, 100, "sign_in", "lot-a", t0)
@@ -417,8 +417,8 @@ def test_expiry_takes_the_unspent_remainder_of_old_points_first_in_first_out(db,
 
 
 def test_expiry_after_a_year_and_once_only(db, member):
-    from shared.members import expire_points
-    from shared.points import POINTS, record
+    from shared.loyalty.members import expire_points
+    from shared.loyalty.points import POINTS, record
     t0 = datetime(2030, 1, 1, tzinfo=timezone.utc)
     record(db, POINTS, member.user_id, 100, "sign_in", "old", t0)
     record(db, POINTS, member.user_id, -30, "checkout", "spent", t0 + timedelta(days=10))
@@ -436,8 +436,8 @@ def test_expiry_after_a_year_and_once_only(db, member):
 
 
 def test_expiry_racing_spends_keeps_the_ledger_and_the_balance_together(db, member):
-    from shared.members import expire_points
-    from shared.points import POINTS, record
+    from shared.loyalty.members import expire_points
+    from shared.loyalty.points import POINTS, record
     now = datetime.now(timezone.utc)
     record(db, POINTS, member.user_id, 1000, "sign_in", "old-lot", now - timedelta(days=400))
     apple = sku(1000)
@@ -456,8 +456,8 @@ def test_expiry_racing_spends_keeps_the_ledger_and_the_balance_together(db, memb
 # ---- crash repair --------------------------------------------------------------------------
 
 def test_the_daily_timer_finishes_entries_a_crash_cut_short(db, member):
-    from shared.members import expire_points
-    from shared.runtime import run_timer
+    from shared.loyalty.members import expire_points
+    from shared.core.runtime import run_timer
     give_points(member, 100)
     past = datetime.now(timezone.utc) - timedelta(minutes=5)
     uid = member.user_id
@@ -488,7 +488,7 @@ def test_the_daily_timer_finishes_entries_a_crash_cut_short(db, member):
 
 
 def test_a_spend_the_balance_no_longer_covers_is_dropped_by_the_repair(db, member):
-    from shared.members import expire_points
+    from shared.loyalty.members import expire_points
     past = datetime.now(timezone.utc) - timedelta(minutes=5)
     db.points_ledger.insert_one({"_id": "crash:3", "user_id": member.user_id, "points": -20,
                                  "reason": "adjust", "created_at": past, "applied": False,
@@ -626,7 +626,7 @@ def test_an_unpaid_order_does_not_end_being_new(member):
 
 
 def test_coupons_expiring_within_three_days_are_reminded_once(db, member):
-    from shared.runtime import run_timer
+    from shared.core.runtime import run_timer
     soon = coupon(member, valid_days=2)
     coupon(member, valid_days=10)
     used = coupon(member, valid_days=1)

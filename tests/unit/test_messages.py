@@ -102,7 +102,7 @@ def _handler(fake: FakeWeChat) -> type:
 
 @pytest.fixture
 def wechat(db: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeWeChat]:
-    from shared.config import reset_settings
+    from shared.core.config import reset_settings
     fake = FakeWeChat()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
     server.daemon_threads = True
@@ -124,8 +124,8 @@ def wechat(db: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeWeChat]:
 # ---- factories -----------------------------------------------------------------------------
 
 def ctx_at(db: Any, now: datetime, user_id: Optional[str] = None) -> Any:
-    from shared.config import get_settings
-    from shared.runtime import Context
+    from shared.core.config import get_settings
+    from shared.core.runtime import Context
     return Context(db=db, settings=get_settings(), now=now, request_id="test", user_id=user_id)
 
 
@@ -138,14 +138,14 @@ def add_user(db: Any, user_id: str, subscriptions: int = 1) -> str:
 
 
 def queue(db: Any, user_id: str, occasion: str = "ord_1", now: datetime = T0) -> bool:
-    from shared.messages import enqueue
+    from shared.messaging.outbox import enqueue
     return enqueue(db, user_id, "order", occasion, now, template_id=TEMPLATE,
                    page="pages/order/detail?id=ord_1",
                    data={"thing1": "冰糖心苹果", "time2": {"value": "2026-11-20 10:00"}})
 
 
 def drain(db: Any, now: datetime = T0) -> dict[str, int]:
-    from shared.messages import drain_outbox
+    from shared.messaging.outbox import drain_outbox
     return drain_outbox(ctx_at(db, now))
 
 
@@ -360,7 +360,7 @@ def test_an_unexpected_answer_from_wechat_is_retried_not_counted_as_sent(
 
 
 def test_the_merchant_lists_the_outbox_by_purpose(db: Any) -> None:
-    from shared.messages import enqueue
+    from shared.messaging.outbox import enqueue
     from tests.conftest import merchant
     add_user(db, "u1")
     enqueue(db, "u1", "cart_reminder", "w1", T0, template_id="tpl_cart")

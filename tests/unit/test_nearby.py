@@ -11,8 +11,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 
-from shared import geo, nearby
-from shared.errors import ShopError
+from shared.nearby import geo
+
+from shared.nearby import service as nearby
+from shared.core.errors import ShopError
 from tests.conftest import (call, merchant, new_address, new_category, new_product,
                             new_shopper, run_threads)
 from tests.unit.test_geo import centres, destination, radii, snap_to_border, widest_point

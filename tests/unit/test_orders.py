@@ -332,7 +332,7 @@ def test_pay_deadline_is_fifteen_minutes_after_creation_by_default(buyer, sku_id
 
 
 def test_pay_deadline_follows_order_pay_timeout_seconds(buyer, sku_id, monkeypatch):
-    from shared.config import reset_settings
+    from shared.core.config import reset_settings
     monkeypatch.setenv("ORDER_PAY_TIMEOUT_SECONDS", "120")
     reset_settings()
 
@@ -402,7 +402,7 @@ def test_order_timeout_returns_the_coupon_of_an_expired_order(buyer, sku_id, db)
 
 
 def test_order_timeout_works_in_bounded_batches(buyer, sku_id, db, monkeypatch):
-    from shared.config import reset_settings
+    from shared.core.config import reset_settings
     orders = [buyer.place(sku_id).data["id"] for _ in range(3)]
     for order_id in orders:
         _expire(db, order_id)
@@ -483,7 +483,7 @@ def test_failed_placement_is_not_shown_to_the_shopper(buyer, db):
 
 def test_order_timeout_returns_the_coupon_of_a_placement_that_crashed(buyer, sku_id, db,
                                                                       monkeypatch):
-    from shared import orders
+    from shared.orders import lifecycle as orders
     template = merchant("merchant_create_coupon", {
         "name": "减1元", "kind": "fixed", "amount": 100, "total": 5, "valid_days": 1}).data
     coupon = buyer.call("claim_coupon", {"coupon_id": template["id"]}).data
@@ -515,7 +515,7 @@ def test_order_timeout_repairs_a_cancelled_order_still_holding_stock(buyer, sku_
 
 
 def test_order_timeout_through_the_runtime_reports_its_counts():
-    from shared.runtime import run_timer
+    from shared.core.runtime import run_timer
 
     outcome = run_timer("order_timeout")
 

@@ -340,7 +340,7 @@ def test_coupon_reward_lands_in_the_wallet_and_an_unused_one_is_revoked_on_full_
 
 
 def test_points_entry_with_a_known_ref_does_nothing(db):
-    from shared.points import add_points, ledger_balance
+    from shared.loyalty.points import add_points, ledger_balance
     shopper = new_shopper()
     now = datetime.now(timezone.utc)
 
@@ -556,8 +556,8 @@ def test_fission_report_counts_a_flow_made_through_the_actions(invited, sku):
 # ---- mini-program codes --------------------------------------------------------------------
 
 def _stored(key: str) -> tuple[bytes, str]:
-    from shared.config import get_settings
-    from shared.storage import s3_client
+    from shared.core.config import get_settings
+    from shared.storage.uploads import s3_client
     settings = get_settings()
     client, _ = s3_client(settings)
     got = client.get_object(Bucket=settings.S3_BUCKET, Key=key)
@@ -667,7 +667,7 @@ class FakeWeChat:
 @pytest.fixture
 def wechat(monkeypatch, invited) -> Any:
     """The real WeChat clients, pointed at the fake; shoppers were made before the switch."""
-    from shared.config import reset_settings
+    from shared.core.config import reset_settings
     fake = FakeWeChat()
     monkeypatch.setenv("WX_APPID", "wx1234567890abcdef")
     monkeypatch.setenv("WX_SECRET", "0123456789abcdef0123456789abcdef")
@@ -723,7 +723,7 @@ def test_real_code_still_refused_after_one_refresh_is_an_upstream_error(db, wech
 
 
 def test_cached_token_is_renewed_shortly_before_it_expires(db, wechat):
-    from shared.config import get_settings
+    from shared.core.config import get_settings
     from shared.wechat.token import get_access_token
     settings = get_settings()
 

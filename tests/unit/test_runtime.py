@@ -32,7 +32,7 @@ PRODUCTION = {
 @pytest.fixture
 def production(monkeypatch):
     """Set production settings; the test may then change or remove some and read them."""
-    from shared.config import get_settings, reset_settings
+    from shared.core.config import get_settings, reset_settings
     for name, value in PRODUCTION.items():
         monkeypatch.setenv(name, value)
 
@@ -72,14 +72,14 @@ def test_production_accepts_real_looking_settings(production):
         "dev-merchant-token", "no-mongodb-uri", "empty-mongodb-uri", "no-appid", "no-secret",
         "pay-sandbox", "no-notify-url", "no-object-storage", "no-cloud-keys"])
 def test_production_refuses_to_start_without_real_values(production, changes, complaint):
-    from shared.config import ConfigError
+    from shared.core.config import ConfigError
 
     with pytest.raises(ConfigError, match=complaint):
         production(**changes)
 
 
 def test_production_refusal_does_not_echo_the_secrets(production):
-    from shared.config import ConfigError
+    from shared.core.config import ConfigError
 
     with pytest.raises(ConfigError) as refused:
         production(WX_APPID=None)
@@ -89,7 +89,7 @@ def test_production_refusal_does_not_echo_the_secrets(production):
 
 
 def test_refused_production_settings_answer_config_error_not_a_crash(production):
-    from shared.config import ConfigError
+    from shared.core.config import ConfigError
     with pytest.raises(ConfigError):
         production(MONGODB_URI=None)
 
@@ -100,7 +100,7 @@ def test_refused_production_settings_answer_config_error_not_a_crash(production)
 
 
 def test_dev_settings_are_fine_outside_production(monkeypatch):
-    from shared.config import get_settings, reset_settings
+    from shared.core.config import get_settings, reset_settings
     monkeypatch.setenv("SHOP_ENV", "dev")
     reset_settings()
 
@@ -110,7 +110,7 @@ def test_dev_settings_are_fine_outside_production(monkeypatch):
 
 
 def test_an_unknown_shop_env_is_refused(monkeypatch):
-    from shared.config import ConfigError, get_settings, reset_settings
+    from shared.core.config import ConfigError, get_settings, reset_settings
     monkeypatch.setenv("SHOP_ENV", "staging")
     reset_settings()
 
@@ -121,15 +121,15 @@ def test_an_unknown_shop_env_is_refused(monkeypatch):
 # ---- tokens ---------------------------------------------------------------------------------
 
 def test_a_fresh_token_names_its_user():
-    from shared.auth import issue_token, verify_token
+    from shared.core.auth import issue_token, verify_token
 
     assert verify_token(issue_token("usr_1")) == "usr_1"
 
 
 def test_an_expired_token_is_refused():
-    from shared.auth import issue_token, verify_token
-    from shared.config import get_settings
-    from shared.errors import ShopError
+    from shared.core.auth import issue_token, verify_token
+    from shared.core.config import get_settings
+    from shared.core.errors import ShopError
     token = issue_token("usr_1", now=time.time() - get_settings().TOKEN_TTL_SECONDS - 1)
 
     with pytest.raises(ShopError) as refused:
@@ -145,8 +145,8 @@ def _b64(data):
 
 
 def test_a_token_with_a_changed_payload_is_refused():
-    from shared.auth import issue_token, verify_token
-    from shared.errors import ShopError
+    from shared.core.auth import issue_token, verify_token
+    from shared.core.errors import ShopError
     version, _, signature = issue_token("usr_alice").split(".")
     payload = _b64(json.dumps({"uid": "usr_mallory", "iat": int(time.time()),
                                "exp": int(time.time()) + 3600}).encode())
@@ -158,8 +158,8 @@ def test_a_token_with_a_changed_payload_is_refused():
 
 
 def test_a_signed_token_with_a_broken_payload_is_refused_not_a_crash():
-    from shared.auth import _sign
-    from shared.config import get_settings
+    from shared.core.auth import _sign
+    from shared.core.config import get_settings
     for claims in (b"not json", b"[1, 2]", b'{"uid": "usr_1", "exp": "soon"}', b'{"uid": "u"}'):
         head = f"v1.{_b64(claims)}"
         token = f"{head}.{_sign(head, get_settings().TOKEN_SECRET)}"
@@ -174,7 +174,7 @@ def test_a_signed_token_with_a_broken_payload_is_refused_not_a_crash():
 @pytest.fixture
 def shop_log():
     """Everything the "shop" loggers write, as the JSON lines production would see."""
-    from shared.log import JsonFormatter, get_logger
+    from shared.core.log import JsonFormatter, get_logger
     get_logger()
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
@@ -222,7 +222,7 @@ def test_every_log_line_is_json_with_a_request_id(shop_log):
 
 
 def test_log_lines_carry_the_request_id_of_their_call(shop_log):
-    from shared.runtime import Credentials, dispatch
+    from shared.core.runtime import Credentials, dispatch
 
     dispatch("login", {"code": "dev:alice"}, Credentials(), request_id="req-log-0001")
 
@@ -231,7 +231,7 @@ def test_log_lines_carry_the_request_id_of_their_call(shop_log):
 
 def test_a_crash_is_logged_whole_but_redacted_and_answered_without_the_trace(shop_log,
                                                                            monkeypatch):
-    from shared import users
+    from shared.accounts import users
     shopper = new_shopper()
 
     def crash(ctx, req):
@@ -248,7 +248,7 @@ def test_a_crash_is_logged_whole_but_redacted_and_answered_without_the_trace(sho
 
 
 def test_log_fields_named_like_secrets_are_masked(shop_log):
-    from shared.log import get_logger, log_event
+    from shared.core.log import get_logger, log_event
 
     log_event(get_logger("shop.test"), "wechat answered", session_key="sk-abc123",
               access_token="at-xyz789", secret="s3cr3t-value", header="Bearer tok.en.sig",
@@ -470,7 +470,7 @@ def _valid_payloads():
 
 
 def test_random_json_never_makes_a_500_and_always_answers_an_envelope(db):
-    from shared.runtime import Credentials, dispatch, to_json
+    from shared.core.runtime import Credentials, dispatch, to_json
     shopper, valid = _valid_payloads()
 
     def right_token(action):

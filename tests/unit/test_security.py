@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import (MERCHANT_TOKEN, Answer, Shopper, call, merchant, new_address,
                             new_product, new_shopper)
 
-from shared.actions import ACTIONS
+from shared.core.actions import ACTIONS
 
 USER_ACTIONS = sorted(name for name, a in ACTIONS.items() if a.auth == "user")
 MERCHANT_ACTIONS = sorted(name for name, a in ACTIONS.items() if a.auth in ("merchant", "dev"))
@@ -185,7 +185,7 @@ def test_lists_show_only_the_callers_own_things(db):
 def test_identity_never_comes_from_the_body(db):
     """A user_id in the input is refused, and CloudBase's userInfo is not trusted unless the
     deployment says so."""
-    from shared.runtime import serve
+    from shared.core.runtime import serve
     alice = new_shopper("alice")
     answer = alice.call("update_profile", {"nickname": "x", "user_id": "usr_someone_else"})
     assert (answer.status, answer.code) == (422, "VALIDATION_ERROR")
@@ -225,8 +225,8 @@ def _b64(data: bytes) -> str:
 
 def _token_with_secret(user_id: str, secret: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """A well-formed token signed by the real code, but under another TOKEN_SECRET."""
-    from shared.auth import issue_token
-    from shared.config import reset_settings
+    from shared.core.auth import issue_token
+    from shared.core.config import reset_settings
     monkeypatch.setenv("TOKEN_SECRET", secret)
     reset_settings()
     try:
@@ -238,8 +238,8 @@ def _token_with_secret(user_id: str, secret: str, monkeypatch: pytest.MonkeyPatc
 
 def bad_tokens(shopper: Shopper, victim: Shopper,
                monkeypatch: pytest.MonkeyPatch) -> dict[str, Optional[str]]:
-    from shared.auth import issue_token
-    from shared.config import get_settings
+    from shared.core.auth import issue_token
+    from shared.core.config import get_settings
     version, payload, signature = shopper.token.split(".")
     flipped = signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB")
     ttl = get_settings().TOKEN_TTL_SECONDS
@@ -281,8 +281,8 @@ def test_user_actions_refuse_bad_tokens(db, monkeypatch, kind):
 def test_a_token_just_inside_its_lifetime_still_works(db):
     """The expired case above fails because of expiry, not because issue_token(now=...) is
     unusable: the same construction 60 s before expiry is accepted."""
-    from shared.auth import issue_token
-    from shared.config import get_settings
+    from shared.core.auth import issue_token
+    from shared.core.config import get_settings
     shopper = new_shopper("holder")
     token = issue_token(shopper.user_id, now=time.time() - get_settings().TOKEN_TTL_SECONDS + 60)
     assert call("get_profile", {}, token).data["id"] == shopper.user_id
@@ -368,9 +368,9 @@ def test_dev_only_actions_are_refused_in_production(db, monkeypatch):
     of answering 403, and the cached handle would be set. (Patching get_settings or calling
     _check_merchant directly would skip check_production and the dispatcher's order of
     checks, which is what is under test.)"""
-    from shared import db as db_module
-    from shared.config import get_settings, reset_settings
-    from shared.auth import issue_token
+    from shared.core import db as db_module
+    from shared.core.config import get_settings, reset_settings
+    from shared.core.auth import issue_token
 
     # the control, in test: the same calls pass the credential check
     assert merchant("merchant_mark_paid", {"order_id": "ord_missing"}).code == "NOT_FOUND"

@@ -26,8 +26,8 @@ PNG = _png()
 
 
 def _storage() -> tuple[Any, str]:
-    from shared.config import get_settings
-    from shared.storage import s3_client
+    from shared.core.config import get_settings
+    from shared.storage.uploads import s3_client
     settings = get_settings()
     client, _ = s3_client(settings)
     return client, settings.S3_BUCKET

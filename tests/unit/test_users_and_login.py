@@ -93,7 +93,7 @@ class FakeWeChat:
 
 
 def _use_wechat(monkeypatch, base):
-    from shared.config import reset_settings
+    from shared.core.config import reset_settings
     monkeypatch.setenv("WX_APPID", "wx1234567890abcdef")
     monkeypatch.setenv("WX_SECRET", "0123456789abcdef0123456789abcdef")
     monkeypatch.setenv("WECHAT_API_BASE", base)
@@ -301,7 +301,7 @@ def test_update_profile_refuses_fields_it_does_not_know_with_422(shopper):
 # ---- the login rate limit -------------------------------------------------------------------
 
 def test_logins_beyond_the_limit_per_minute_are_429(monkeypatch):
-    from shared.config import reset_settings
+    from shared.core.config import reset_settings
     monkeypatch.setenv("LOGIN_RATE_LIMIT_PER_MINUTE", "3")
     reset_settings()
 

@@ -1,0 +1,113 @@
+"""Shoppers: login with WeChat, and their profile."""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Any, Optional
+
+from pydantic import Field, field_validator
+
+from shared.core.common import Input, NoInput, iso, new_id
+from shared.core.errors import ShopError, not_found
+from shared.core.ratelimit import hit
+
+__all__ = ["NoInput"]
+
+PHONE = re.compile(r"^1[3-9]\d{9}$")
+DEFAULT_NICKNAME = "微信用户"
+
+
+class LoginInput(Input):
+    code: str = Field(min_length=1, max_length=128)
+
+
+class UpdateProfileInput(Input):
+    nickname: Optional[str] = Field(default=None, min_length=1, max_length=32)
+    avatar_url: Optional[str] = Field(default=None, max_length=512,
+                                      pattern=r"^(https?|cloud)://\S+$")
+    phone: Optional[str] = Field(default=None, pattern=PHONE.pattern)
+    birthday: Optional[date] = None
+
+    @field_validator("birthday")
+    @classmethod
+    def not_in_future(cls, value: Optional[date]) -> Optional[date]:
+        if value is not None and (value > date.today() or value.year < 1900):
+            raise ValueError("birthday must be a past date")
+        return value
+
+
+def user_view(doc: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": doc["_id"],
+        "nickname": doc.get("nickname") or DEFAULT_NICKNAME,
+        "avatar_url": doc.get("avatar_url") or "",
+        "phone": doc.get("phone"),
+        "birthday": doc.get("birthday"),
+        "created_at": iso(doc.get("created_at")),
+    }
+
+
+def _upsert_user(db: Any, openid: str, now: datetime, on_insert: dict[str, Any],
+                 on_login: dict[str, Any]) -> dict[str, Any]:
+    from pymongo import ReturnDocument
+    from shared.core.db import duplicate_key_error
+    update = {"$setOnInsert": {"_id": new_id("usr"), "openid": openid, "created_at": now,
+                               **on_insert},
+              "$set": {"updated_at": now, **on_login}}
+    try:
+        return db.users.find_one_and_update({"openid": openid}, update, upsert=True,
+                                            return_document=ReturnDocument.AFTER)
+    except duplicate_key_error():
+        # two first logins raced on the unique openid: the other one created the user
+        return db.users.find_one_and_update({"openid": openid}, {"$set": update["$set"]},
+                                            return_document=ReturnDocument.AFTER)
+
+
+def login(ctx: Any, req: LoginInput) -> dict[str, Any]:
+    from shared.core.auth import issue_token
+    from shared.wechat.login import code_to_session
+    hit(ctx.db, f"login:{ctx.client_ip or 'call'}", ctx.settings.LOGIN_RATE_LIMIT_PER_MINUTE,
+        ctx.now)
+    session = code_to_session(ctx.settings, req.code)
+    on_insert: dict[str, Any] = {"nickname": session.dev_name or DEFAULT_NICKNAME,
+                                 "avatar_url": ""}
+    on_login: dict[str, Any] = {"session_key": session.session_key, "last_login_at": ctx.now}
+    if session.unionid:
+        on_login["unionid"] = session.unionid
+    user = _upsert_user(ctx.db, session.openid, ctx.now, on_insert, on_login)
+    return {"token": issue_token(user["_id"]), "expires_in": ctx.settings.TOKEN_TTL_SECONDS,
+            "user": user_view(user)}
+
+
+def ensure_user_for_openid(db: Any, openid: str, now: datetime) -> str:
+    """The user id of a CloudBase caller, creating the user on first sight."""
+    found = db.users.find_one({"openid": openid}, {"_id": 1})
+    if found:
+        return found["_id"]
+    user = _upsert_user(db, openid, now, {"nickname": DEFAULT_NICKNAME, "avatar_url": ""}, {})
+    return user["_id"]
+
+
+def get_profile(ctx: Any, req: NoInput) -> dict[str, Any]:
+    user = ctx.db.users.find_one({"_id": ctx.user_id}, {"session_key": 0})
+    if user is None:
+        raise not_found("user")
+    return user_view(user)
+
+
+def update_profile(ctx: Any, req: UpdateProfileInput) -> dict[str, Any]:
+    from pymongo import ReturnDocument
+    changes = req.model_dump(exclude_unset=True)
+    if any(value is None for value in changes.values()):
+        raise ShopError("VALIDATION_ERROR", "fields cannot be null",
+                        {"fields": [{"field": k, "message": "cannot be null", "type": "null"}
+                                    for k, v in changes.items() if v is None]})
+    if "birthday" in changes:
+        changes["birthday"] = changes["birthday"].isoformat()
+    changes["updated_at"] = ctx.now
+    user = ctx.db.users.find_one_and_update({"_id": ctx.user_id}, {"$set": changes},
+                                            projection={"session_key": 0},
+                                            return_document=ReturnDocument.AFTER)
+    if user is None:
+        raise not_found("user")
+    return user_view(user)

@@ -1,0 +1,174 @@
+"""The table of every action and timer: who may call it, its input model, its domain function.
+
+Modules are named, not imported, so that a cold function imports only the domain it serves.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+# dev: merchant credential, dev/test only; dev_user: a shopper's token, dev/test only
+Auth = Literal["public", "user", "merchant", "dev", "dev_user"]
+
+
+@dataclass(frozen=True)
+class Action:
+    module: str
+    function: str
+    input_model: str
+    auth: Auth
+
+
+def _a(module: str, function: str, input_model: str, auth: Auth) -> Action:
+    return Action(f"shared.{module}", function, input_model, auth)
+
+
+ACTIONS: dict[str, Action] = {
+    # shoppers: identity
+    "login": _a("accounts.users", "login", "LoginInput", "public"),
+    "get_profile": _a("accounts.users", "get_profile", "NoInput", "user"),
+    "update_profile": _a("accounts.users", "update_profile", "UpdateProfileInput", "user"),
+    # catalog
+    "list_categories": _a("catalog.products", "list_categories", "NoInput", "public"),
+    "list_products": _a("catalog.products", "list_products", "ListProductsInput", "public"),
+    "get_product": _a("catalog.products", "get_product", "GetProductInput", "public"),
+    # addresses
+    "add_address": _a("accounts.addresses", "add_address", "AddAddressInput", "user"),
+    "list_addresses": _a("accounts.addresses", "list_addresses", "NoInput", "user"),
+    "update_address": _a("accounts.addresses", "update_address", "UpdateAddressInput", "user"),
+    "delete_address": _a("accounts.addresses", "delete_address", "AddressIdInput", "user"),
+    # cart
+    "cart_add": _a("catalog.cart", "cart_add", "CartAddInput", "user"),
+    "cart_update": _a("catalog.cart", "cart_update", "CartUpdateInput", "user"),
+    "cart_remove": _a("catalog.cart", "cart_remove", "CartRemoveInput", "user"),
+    "cart_list": _a("catalog.cart", "cart_list", "NoInput", "user"),
+    # orders
+    "place_order": _a("orders.lifecycle", "place_order", "PlaceOrderInput", "user"),
+    "get_order": _a("orders.lifecycle", "get_order", "OrderIdInput", "user"),
+    "list_orders": _a("orders.lifecycle", "list_orders", "ListOrdersInput", "user"),
+    "cancel_order": _a("orders.lifecycle", "cancel_order", "OrderIdInput", "user"),
+    "confirm_receipt": _a("orders.lifecycle", "confirm_receipt", "OrderIdInput", "user"),
+    # payment and after-sales
+    "pay_order": _a("payments.pay", "pay_order", "PayOrderInput", "user"),
+    "request_after_sale": _a("payments.aftersales", "request_after_sale", "RequestAfterSaleInput", "user"),
+    "get_after_sale": _a("payments.aftersales", "get_after_sale", "AfterSaleIdInput", "user"),
+    "list_after_sales": _a("payments.aftersales", "list_after_sales", "ListAfterSalesInput", "user"),
+    "cancel_after_sale": _a("payments.aftersales", "cancel_after_sale", "AfterSaleIdInput", "user"),
+    "submit_return_shipment": _a("payments.aftersales", "submit_return_shipment",
+                                 "ReturnShipmentInput", "user"),
+    "get_upload_url": _a("storage.uploads", "get_upload_url", "UploadUrlInput", "user"),
+    # social selling: group-buy, bargain, friend assist, shares
+    "list_group_buys": _a("social.groupbuy", "list_group_buys", "ListGroupBuysInput", "public"),
+    "get_group_buy": _a("social.groupbuy", "get_group_buy", "CampaignIdInput", "public"),
+    "start_group_buy": _a("social.groupbuy", "start_group_buy", "StartGroupBuyInput", "user"),
+    "join_group_buy": _a("social.groupbuy", "join_group_buy", "JoinGroupBuyInput", "user"),
+    "get_team": _a("social.groupbuy", "get_team", "TeamIdInput", "public"),
+    "start_bargain": _a("social.bargain", "start_bargain", "StartBargainInput", "user"),
+    "help_bargain": _a("social.bargain", "help_bargain", "BargainIdInput", "user"),
+    "get_bargain": _a("social.bargain", "get_bargain", "BargainIdInput", "user"),
+    "buy_bargain": _a("social.bargain", "buy_bargain", "BuyBargainInput", "user"),
+    "start_assist": _a("social.assist", "start_assist", "StartAssistInput", "user"),
+    "help_assist": _a("social.assist", "help_assist", "AssistIdInput", "user"),
+    "get_assist": _a("social.assist", "get_assist", "AssistIdInput", "user"),
+    "create_share": _a("social.referral", "create_share", "CreateShareInput", "user"),
+    "get_share_code": _a("social.referral", "get_share_code", "ShareIdInput", "user"),
+    "track_share_open": _a("social.referral", "track_share_open", "TrackShareOpenInput", "user"),
+    # marketing, members and points
+    "record_subscription": _a("messaging.outbox", "record_subscription", "RecordSubscriptionInput",
+                              "user"),
+    "get_membership": _a("loyalty.members", "get_membership", "NoInput", "user"),
+    "list_points_ledger": _a("loyalty.members", "list_points_ledger", "PageInput", "user"),
+    "sign_in": _a("loyalty.members", "sign_in", "NoInput", "user"),
+    # nearby
+    "nearby_stores": _a("nearby.service", "nearby_stores", "NearbyStoresInput", "public"),
+    "nearby_deals": _a("nearby.service", "nearby_deals", "NearbyDealsInput", "public"),
+    "set_location_consent": _a("nearby.service", "set_location_consent", "LocationConsentInput", "user"),
+    # coupons
+    "list_coupons": _a("orders.coupons", "list_coupons", "ListCouponsInput", "user"),
+    "claim_coupon": _a("orders.coupons", "claim_coupon", "ClaimCouponInput", "user"),
+    "list_my_coupons": _a("orders.coupons", "list_my_coupons", "ListMyCouponsInput", "user"),
+    # merchant
+    "merchant_upsert_category": _a("catalog.products", "upsert_category", "UpsertCategoryInput", "merchant"),
+    "merchant_upsert_product": _a("catalog.products", "upsert_product", "UpsertProductInput", "merchant"),
+    "merchant_list_products": _a("catalog.products", "merchant_list_products",
+                                 "MerchantListProductsInput", "merchant"),
+    "merchant_get_product": _a("catalog.products", "merchant_get_product", "GetProductInput", "merchant"),
+    "merchant_set_stock": _a("catalog.products", "set_stock", "SetStockInput", "merchant"),
+    "merchant_list_orders": _a("orders.lifecycle", "merchant_list_orders",
+                               "MerchantListOrdersInput", "merchant"),
+    "merchant_get_order": _a("orders.lifecycle", "merchant_get_order", "OrderIdInput", "merchant"),
+    "merchant_ship_order": _a("orders.lifecycle", "ship_order", "ShipOrderInput", "merchant"),
+    "merchant_create_coupon": _a("orders.coupons", "create_coupon", "CreateCouponInput", "merchant"),
+    "merchant_list_coupons": _a("orders.coupons", "merchant_list_coupons", "PageInput", "merchant"),
+    "merchant_list_after_sales": _a("payments.aftersales", "merchant_list_after_sales",
+                                    "MerchantListAfterSalesInput", "merchant"),
+    "merchant_get_after_sale": _a("payments.aftersales", "merchant_get_after_sale", "AfterSaleIdInput",
+                                  "merchant"),
+    "merchant_review_after_sale": _a("payments.aftersales", "review_after_sale", "ReviewAfterSaleInput",
+                                     "merchant"),
+    "merchant_confirm_return_received": _a("payments.aftersales", "confirm_return_received",
+                                           "AfterSaleIdInput", "merchant"),
+    "merchant_create_group_buy": _a("social.groupbuy", "create_group_buy", "CreateGroupBuyInput",
+                                    "merchant"),
+    "merchant_list_group_buys": _a("social.groupbuy", "merchant_list_group_buys",
+                                   "ListGroupBuysInput", "merchant"),
+    "merchant_end_group_buy": _a("social.groupbuy", "end_group_buy", "CampaignIdInput", "merchant"),
+    "merchant_create_bargain": _a("social.bargain", "create_bargain", "CreateBargainInput", "merchant"),
+    "merchant_list_bargains": _a("social.bargain", "merchant_list_bargains", "ListCampaignsInput",
+                                 "merchant"),
+    "merchant_create_assist": _a("social.assist", "create_assist", "CreateAssistInput", "merchant"),
+    "merchant_list_assists": _a("social.assist", "merchant_list_assists", "ListCampaignsInput",
+                                "merchant"),
+    "merchant_set_referral_reward": _a("social.referral", "set_referral_reward",
+                                       "ReferralRewardInput", "merchant"),
+    "merchant_fission_report": _a("social.referral", "fission_report", "FissionReportInput",
+                                  "merchant"),
+    "merchant_list_outbox": _a("messaging.outbox", "merchant_list_outbox", "ListOutboxInput",
+                               "merchant"),
+    "merchant_create_campaign": _a("marketing.campaigns", "create_campaign", "CreateCampaignInput",
+                                   "merchant"),
+    "merchant_list_campaigns": _a("marketing.campaigns", "merchant_list_campaigns", "PageInput",
+                                  "merchant"),
+    "merchant_campaign_stats": _a("marketing.campaigns", "campaign_stats", "CampaignIdInput", "merchant"),
+    "merchant_set_member_levels": _a("loyalty.members", "set_member_levels", "MemberLevelsInput",
+                                     "merchant"),
+    "merchant_list_members": _a("loyalty.members", "merchant_list_members", "ListMembersInput",
+                                "merchant"),
+    "merchant_adjust_points": _a("loyalty.members", "adjust_points", "AdjustPointsInput", "merchant"),
+    "merchant_upsert_store": _a("nearby.service", "upsert_store", "UpsertStoreInput", "merchant"),
+    "merchant_list_stores": _a("nearby.service", "merchant_list_stores", "ListStoresInput", "merchant"),
+    "merchant_create_deal": _a("nearby.service", "create_deal", "CreateDealInput", "merchant"),
+    "merchant_list_deals": _a("nearby.service", "merchant_list_deals", "ListDealsInput", "merchant"),
+    "merchant_nearby_campaign": _a("nearby.service", "nearby_campaign", "NearbyCampaignInput",
+                                   "merchant"),
+    "merchant_verify_pickup": _a("nearby.service", "verify_pickup", "VerifyPickupInput", "merchant"),
+    # dev and test only
+    "sandbox_pay": _a("payments.pay", "sandbox_pay", "PayOrderInput", "dev_user"),
+    "merchant_mark_paid": _a("orders.lifecycle", "mark_paid", "OrderIdInput", "dev"),
+    "dev_run_timer": _a("core.timers", "run_timer_action", "RunTimerInput", "dev"),
+}
+
+# timer name -> (module, function taking the call context)
+TIMERS: dict[str, tuple[str, str]] = {
+    "order_timeout": ("shared.orders.lifecycle", "cancel_expired_orders"),
+    "pay_reconcile": ("shared.payments.pay", "reconcile_payments"),
+    "group_buy_expire": ("shared.social.groupbuy", "expire_teams"),
+    "outbox_send": ("shared.messaging.outbox", "drain_outbox"),
+    "cart_reminder": ("shared.marketing.reminders", "cart_reminder"),
+    "birthday_coupons": ("shared.marketing.reminders", "birthday_coupons"),
+    "campaign_dispatch": ("shared.marketing.campaigns", "dispatch_campaigns"),
+    "points_expiry": ("shared.loyalty.members", "expire_points"),
+}
+
+# functions that answer one HTTP route in WeChat Pay's protocol rather than the envelope:
+# function name -> (path, module, handler taking (headers, body bytes))
+NOTIFY_ROUTES: dict[str, tuple[str, str, str]] = {
+    "pay_notify": ("/pay/notify", "shared.payments.pay", "handle_pay_notify"),
+    "refund_notify": ("/pay/refund-notify", "shared.payments.refunds", "handle_refund_notify"),
+}
+
+# functions other functions invoke asynchronously (SCF Invoke, InvocationType=Event):
+# function name -> (module, handler taking (ctx, event)); the event carries an HMAC signature
+INTERNAL_FUNCTIONS: dict[str, tuple[str, str]] = {
+    "marketing_push_batch": ("shared.messaging.fanout", "handle_invoke"),
+}

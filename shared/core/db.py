@@ -1,0 +1,235 @@
+"""The database handle: one MongoClient per warm instance, and the index declarations.
+
+``MONGODB_URI`` unset means the embedded database: mongomock in memory. mongomock is not
+thread-safe (200 threads racing a conditional ``$inc`` sold 59 of 50 units), so every
+operation on it goes through one lock, which gives the per-operation atomicity a real server
+gives. Code never sees the difference: it gets a ``Database``-like object either way.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, Iterator
+
+from shared.core.config import get_settings
+
+# collection -> list of (keys, options). Created idempotently by ensure_indexes().
+INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
+    "users": [([("openid", 1)], {"unique": True}), ([("nearby.cell", 1)], {"sparse": True}),
+              ([("invited_by", 1)], {"sparse": True}),
+              ([("invited_via_share", 1), ("invited_at", 1)], {"sparse": True}),
+              ([("growth", -1)], {}), ([("member_level", 1), ("growth", -1)], {})],
+    "categories": [([("sort", 1)], {})],
+    "products": [
+        ([("status", 1), ("category_id", 1), ("created_at", -1)], {}),
+        ([("status", 1), ("price_min", 1)], {}),
+        ([("status", 1), ("sales", -1)], {}),
+        ([("tokens", 1)], {}),
+    ],
+    "skus": [([("product_id", 1)], {})],
+    "addresses": [([("user_id", 1), ("created_at", 1)], {})],
+    "cart_items": [([("user_id", 1), ("sku_id", 1)], {"unique": True}),
+                   ([("added_at", 1)], {})],
+    "orders": [
+        ([("user_id", 1), ("request_id", 1)], {"unique": True}),
+        ([("user_id", 1), ("status", 1), ("created_at", -1)], {}),
+        ([("status", 1), ("pay_deadline", 1)], {}),
+        ([("status", 1), ("created_at", -1)], {}),
+        ([("pickup.code", 1)], {"sparse": True}),
+        ([("attribution.share_id", 1), ("paid_at", 1)], {"sparse": True}),
+        ([("group.team_id", 1)], {"sparse": True}),
+    ],
+    "coupons": [([("created_at", -1)], {})],
+    "user_coupons": [([("user_id", 1), ("status", 1)], {}),
+                     ([("coupon_id", 1)], {}),
+                     ([("status", 1), ("valid_to", 1)], {})],  # expiry reminders
+    "coupon_claims": [],
+    "rate_limits": [([("expires_at", 1)], {"expireAfterSeconds": 0})],  # TTL on a server
+    "stock_adjustments": [([("sku_id", 1), ("at", -1)], {})],
+    "refunds": [([("status", 1), ("updated_at", 1)], {}), ([("order_id", 1)], {})],
+    "after_sales": [([("user_id", 1), ("status", 1), ("created_at", -1)], {}),
+                    ([("status", 1), ("created_at", -1)], {}),
+                    ([("order_id", 1)], {})],
+    "uploads": [([("user_id", 1), ("created_at", -1)], {})],
+    "stores": [([("active", 1)], {}), ([("geohash", 1)], {})],
+    "deals": [([("active", 1), ("ends_at", 1)], {}), ([("store_ids", 1)], {})],
+    "deal_daily": [([("deal_id", 1)], {})],
+    "outbox": [([("status", 1), ("created_at", 1)], {}),
+               ([("user_id", 1), ("purpose", 1)], {})],
+    "nearby_campaigns": [([("created_at", -1)], {})],
+    # referral and fission (shared.social.referral); a share is reused per sharer, target and channel
+    "shares": [([("code", 1)], {"unique": True}),
+               ([("sharer_id", 1), ("target", 1), ("target_id", 1), ("channel", 1)],
+                {"unique": True}),
+               ([("target_id", 1), ("created_at", 1)], {}),
+               ([("created_at", 1)], {})],
+    "share_opens": [([("share_id", 1), ("at", 1)], {}), ([("at", 1)], {})],
+    "referral_rewards": [([("inviter_id", 1), ("created_at", -1)], {})],
+    # points and growth ledgers (shared.loyalty.points): the repair finds unapplied entries, the expiry
+    # open lots; members are listed by level and growth
+    "points_ledger": [([("user_id", 1), ("created_at", -1)], {}),
+                      ([("applied", 1), ("lease_until", 1)], {}),
+                      ([("expiry_open", 1), ("created_at", 1)], {"sparse": True})],
+    "growth_ledger": [([("user_id", 1), ("created_at", -1)], {}),
+                      ([("applied", 1), ("lease_until", 1)], {})],
+    # bargains and assists: a unique active_key (campaign:user) while one per user holds
+    "bargain_campaigns": [([("created_at", -1)], {})],
+    "bargains": [([("active_key", 1)], {"unique": True, "sparse": True}),
+                 ([("status", 1), ("expires_at", 1)], {}),
+                 ([("status", 1), ("buying_at", 1)], {})],
+    "assist_campaigns": [([("created_at", -1)], {})],
+    "assists": [([("active_key", 1)], {"unique": True, "sparse": True}),
+                ([("status", 1), ("expires_at", 1)], {}),
+                ([("reward_status", 1), ("completed_at", 1)], {})],
+    "group_buys": [([("status", 1), ("ends_at", 1)], {})],
+    "teams": [([("campaign_id", 1), ("status", 1), ("expires_at", 1)], {}),
+              ([("status", 1), ("expires_at", 1)], {})],
+    "group_buy_quota": [],
+    "campaigns": [([("status", 1), ("send_at", 1)], {}), ([("created_at", -1)], {})],
+    "jobs": [([("status", 1)], {})],
+    "job_batches": [([("job_id", 1), ("status", 1)], {}), ([("status", 1), ("lease_until", 1)], {})],
+    "subscriptions": [([("user_id", 1), ("template_id", 1)], {})],
+}
+
+_lock = threading.RLock()
+_client: Any = None
+_db: Any = None
+
+
+class _LockedCursor:
+    """A mongomock cursor whose results are computed under the embedded lock."""
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._cursor, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with _lock:
+                result = attr(*args, **kwargs)
+            return self if result is self._cursor else result
+        return call
+
+    def __iter__(self) -> Iterator[dict]:
+        with _lock:
+            compute = getattr(self._cursor, "_compute_results", None)
+            if compute is None:
+                rows = list(self._cursor)
+            else:
+                # mongomock's __next__ copies the remaining results at every document, so a
+                # plain read is quadratic (100k stores: 19.6 s); take the results once instead
+                emitted = getattr(self._cursor, "_emitted", 0)
+                rows = list(compute(with_limit_and_skip=True)[emitted:])
+                self._cursor._emitted = emitted + len(rows)
+        return iter(rows)
+
+
+class _LockedCollection:
+    def __init__(self, collection: Any) -> None:
+        self._collection = collection
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._collection, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with _lock:
+                result = attr(*args, **kwargs)
+                if name == "find":
+                    return _LockedCursor(result)
+                if name == "aggregate":
+                    return iter(list(result))
+            return result
+        return call
+
+
+class _LockedDatabase:
+    def __init__(self, database: Any) -> None:
+        self._database = database
+        self.name = database.name
+
+    def __getitem__(self, name: str) -> _LockedCollection:
+        return _LockedCollection(self._database[name])
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if not hasattr(type(self._database), name):
+            return _LockedCollection(self._database[name])
+        attr = getattr(self._database, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with _lock:
+                return attr(*args, **kwargs)
+        return call
+
+
+def _connect() -> Any:
+    settings = get_settings()
+    if settings.MONGODB_URI:
+        from pymongo import MongoClient
+        client = MongoClient(settings.MONGODB_URI, tz_aware=True, serverSelectionTimeoutMS=5000,
+                             connectTimeoutMS=5000, appname="shop-backend")
+        return client, client[settings.MONGODB_DB]
+    import mongomock
+    client = mongomock.MongoClient(tz_aware=True)
+    return client, _LockedDatabase(client[settings.MONGODB_DB])
+
+
+def get_db() -> Any:
+    """The database of this warm instance; the client is created once and reused."""
+    global _client, _db
+    if _db is None:
+        with _lock:
+            if _db is None:
+                _client, _db = _connect()
+                ensure_indexes(_db)
+    return _db
+
+
+def is_embedded() -> bool:
+    return not get_settings().MONGODB_URI
+
+
+def ensure_indexes(db: Any) -> None:
+    """Create every declared index; creating an existing index is a no-op."""
+    for collection, indexes in INDEXES.items():
+        for keys, options in indexes:
+            db[collection].create_index(keys, **options)
+
+
+def reset_db(drop: bool = False) -> None:
+    """Forget the cached handle (tests, settings changes); optionally drop the database first."""
+    global _client, _db
+    with _lock:
+        if drop and _client is not None and _db is not None:
+            _client.drop_database(_db.name)
+        if _client is not None and not isinstance(_db, _LockedDatabase):
+            _client.close()
+        _client, _db = None, None
+
+
+def ping() -> bool:
+    db = get_db()
+    if isinstance(db, _LockedDatabase):
+        return True
+    db.command("ping")
+    return True
+
+
+def insert_once(collection: Any, doc: dict[str, Any]) -> bool:
+    """Insert a document whose ``_id`` makes it happen once; False if it was there already."""
+    try:
+        collection.insert_one(doc)
+        return True
+    except duplicate_key_error():
+        return False
+
+
+def duplicate_key_error() -> type:
+    """The DuplicateKeyError class both clients raise (mongomock re-exports pymongo's)."""
+    from pymongo.errors import DuplicateKeyError
+    return DuplicateKeyError

@@ -1,0 +1,206 @@
+"""The one WSGI app: the dev gateway serves it, and API Gateway events reach it via serverless-wsgi.
+
+Routes: ``GET /healthz``, ``POST /api/<action>``. A path may carry a prefix before ``/api/``
+(an API Gateway stage or base path); it is ignored.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Callable, Iterable, Optional
+
+from shared.core.actions import NOTIFY_ROUTES
+from shared.core.errors import ShopError
+from shared.core.log import get_logger
+from shared.core.runtime import (Credentials, Outcome, dispatch, error_outcome, new_request_id,
+                            to_json, unexpected_error)
+
+logger = get_logger("shop.http")
+
+MAX_BODY_BYTES = 1 << 20
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_ACTION_PATH = re.compile(r"(?:^|/)api/([^/]*)/?$")
+
+StartResponse = Callable[..., Any]
+
+
+def _respond(start_response: StartResponse, outcome: Outcome, request_id: str) -> Iterable[bytes]:
+    body = b"" if outcome.envelope is None else to_json(outcome.envelope).encode("utf-8")
+    start_response(f"{outcome.status} {_reason(outcome.status)}", [
+        ("Content-Type", "application/json; charset=utf-8"),
+        ("Content-Length", str(len(body))),
+        ("X-Request-Id", request_id),
+        ("Cache-Control", "no-store"),
+    ])
+    return [body]
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+def _bearer(environ: dict[str, Any]) -> Optional[str]:
+    header = environ.get("HTTP_AUTHORIZATION", "")
+    scheme, _, token = header.strip().partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _client_ip(environ: dict[str, Any]) -> Optional[str]:
+    # API Gateway's sourceIp arrives as REMOTE_ADDR; X-Forwarded-For is the client's to forge
+    forwarded = environ.get("HTTP_X_FORWARDED_FOR", "")
+    return environ.get("REMOTE_ADDR") or forwarded.split(",")[-1].strip() or None
+
+
+def _request_id(environ: dict[str, Any]) -> str:
+    candidate = environ.get("HTTP_X_REQUEST_ID", "")
+    if not candidate:
+        event = environ.get("serverless.event") or {}
+        candidate = str((event.get("requestContext") or {}).get("requestId") or "")
+    return candidate if _REQUEST_ID.match(candidate) else new_request_id()
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise ShopError("BAD_REQUEST", "invalid Content-Length") from None
+    if length > MAX_BODY_BYTES:
+        raise ShopError("PAYLOAD_TOO_LARGE", details={"max_bytes": MAX_BODY_BYTES})
+    if length > 0:
+        raw = environ["wsgi.input"].read(length)
+    elif environ.get("wsgi.input_terminated"):
+        # a chunked body: the server ends the stream, so read to the end, up to the limit
+        raw = environ["wsgi.input"].read(MAX_BODY_BYTES + 1)
+        if len(raw) > MAX_BODY_BYTES:
+            raise ShopError("PAYLOAD_TOO_LARGE", details={"max_bytes": MAX_BODY_BYTES})
+    else:
+        raw = b""
+    return raw
+
+
+def _read_json_body(environ: dict[str, Any]) -> Any:
+    raw = _read_body(environ)
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ShopError("BAD_REQUEST", "the body is not valid JSON") from None
+
+
+def _healthz() -> Outcome:
+    from shared.core.config import get_settings
+    from shared.core.db import is_embedded, ping
+    settings = get_settings()
+    ping()
+    return Outcome(200, {"ok": True, "data": {
+        "status": "ready", "env": settings.SHOP_ENV,
+        "database": "embedded" if is_embedded() else "mongodb"}})
+
+
+def _headers(environ: dict[str, Any]) -> dict[str, str]:
+    headers = {key[5:].replace("_", "-").lower(): value for key, value in environ.items()
+               if key.startswith("HTTP_")}
+    if environ.get("CONTENT_TYPE"):
+        headers["content-type"] = environ["CONTENT_TYPE"]
+    return headers
+
+
+def _notify(name: str, environ: dict[str, Any], request_id: str) -> Outcome:
+    """A WeChat Pay notify: answered in WeChat Pay's protocol, 204 or {"code": "FAIL"}."""
+    from importlib import import_module
+    _, module, handler = NOTIFY_ROUTES[name]
+    status, body = getattr(import_module(module), handler)(_headers(environ),
+                                                            _read_body(environ))
+    return Outcome(status, body)
+
+
+def _check_bound(environ: dict[str, Any], name: str) -> None:
+    bound = (environ.get("serverless.event") or {}).get("shopAction")
+    if bound and bound != name:
+        # an API Gateway route bound to one function must not reach another function's action
+        raise ShopError("UNKNOWN_ACTION", f"this function serves {bound!r} only")
+
+
+def _route(environ: dict[str, Any], request_id: str) -> Outcome:
+    method = environ.get("REQUEST_METHOD", "GET").upper()
+    path = environ.get("PATH_INFO", "") or "/"
+    if path.rstrip("/").endswith("/healthz"):
+        if method not in ("GET", "HEAD"):
+            raise ShopError("METHOD_NOT_ALLOWED")
+        return _healthz()
+    for name, (route, _, _) in NOTIFY_ROUTES.items():
+        if path.rstrip("/").endswith(route):
+            if method != "POST":
+                raise ShopError("METHOD_NOT_ALLOWED")
+            _check_bound(environ, name)
+            return _notify(name, environ, request_id)
+    match = _ACTION_PATH.search(path)
+    if match is None:
+        raise ShopError("NOT_FOUND", f"no route {path[:100]}", {"path": path[:100]})
+    if method != "POST":
+        raise ShopError("METHOD_NOT_ALLOWED", "use POST with a JSON body")
+    action = match.group(1)
+    _check_bound(environ, action)
+    creds = Credentials(bearer=_bearer(environ), client_ip=_client_ip(environ))
+    return dispatch(action, _read_json_body(environ), creds, request_id)
+
+
+def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    request_id = _request_id(environ)
+    try:
+        outcome = _route(environ, request_id)
+    except ShopError as exc:
+        outcome = error_outcome(exc)
+    except Exception as exc:
+        outcome = error_outcome(unexpected_error(exc, "the HTTP layer", request_id))
+    return _respond(start_response, outcome, request_id)
+
+
+# ---- Tencent API Gateway ------------------------------------------------------------------
+
+def normalise_gateway_event(action: str, event: dict[str, Any]) -> dict[str, Any]:
+    """A Tencent API Gateway event in the shape serverless-wsgi reads (API Gateway v1)."""
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    body = event.get("body")
+    if body is None:
+        body = ""
+    elif not isinstance(body, str):
+        body = json.dumps(body)
+    context = event.get("requestContext") or {}
+    query = event.get("queryString") or event.get("queryStringParameters") or {}
+    return {
+        "httpMethod": event["httpMethod"].upper(),
+        "path": event["path"],
+        "headers": headers,
+        "queryStringParameters": {str(k): str(v) for k, v in query.items()}
+        if isinstance(query, dict) else {},
+        "body": body,
+        "isBase64Encoded": bool(event.get("isBase64Encoded")),
+        "requestContext": {"requestId": context.get("requestId"),
+                           "stage": context.get("stage"),
+                           "identity": {"sourceIp": context.get("sourceIp", "")}},
+        "shopAction": action,
+    }
+
+
+def serve_gateway_event(action: str, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    import serverless_wsgi
+    try:
+        normalised = normalise_gateway_event(action, event)
+        response = serverless_wsgi.handle_request(app, normalised, context)
+    except Exception:
+        # a body that is not valid base64, headers that are not a mapping, ...
+        logger.exception("unreadable API Gateway event")
+        outcome = error_outcome(ShopError("BAD_REQUEST", "unreadable request"))
+        return {"isBase64Encoded": False, "statusCode": outcome.status,
+                "headers": {"Content-Type": "application/json; charset=utf-8"},
+                "body": to_json(outcome.envelope)}
+    return {"isBase64Encoded": bool(response.get("isBase64Encoded", False)),
+            "statusCode": response["statusCode"],
+            "headers": response.get("headers", {}),
+            "body": response.get("body", "")}

@@ -1,0 +1,260 @@
+"""After-sales (售后): refund only, or return and refund, reviewed by the merchant.
+
+States: ``pending_review -> refunding -> refunded`` (refund only, approved);
+``pending_review -> awaiting_return -> return_shipped -> refunding -> refunded`` (return);
+``pending_review -> rejected``; ``pending_review | awaiting_return -> cancelled`` (by the
+shopper); ``refunding -> refund_failed`` when WeChat Pay refuses the refund.
+The amount and quantities are reserved on the order when the request is made, so two
+requests (or two approvals) can never refund more than was paid.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Literal, Optional
+
+from pydantic import Field
+
+from shared.payments import refunds
+from shared.core.common import Input, PageInput, iso, new_id, page_of
+from shared.core.errors import ShopError, not_found
+
+AfterSaleStatus = Literal["pending_review", "awaiting_return", "return_shipped", "refunding",
+                          "refunded", "rejected", "cancelled", "refund_failed"]
+WITHDRAWABLE = ["pending_review", "awaiting_return"]
+
+
+class AfterSaleLineInput(Input):
+    sku_id: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(ge=1, le=999)
+
+
+class RequestAfterSaleInput(Input):
+    order_id: str = Field(min_length=1, max_length=64)
+    type: Literal["refund_only", "return_refund"]
+    items: Optional[list[AfterSaleLineInput]] = Field(default=None, min_length=1, max_length=50)
+    reason: str = Field(min_length=1, max_length=200)
+    images: list[str] = Field(default_factory=list, max_length=9)
+
+
+class AfterSaleIdInput(Input):
+    after_sale_id: str = Field(min_length=1, max_length=64)
+
+
+class ListAfterSalesInput(PageInput):
+    status: Optional[AfterSaleStatus] = None
+
+
+class MerchantListAfterSalesInput(ListAfterSalesInput):
+    order_id: Optional[str] = Field(default=None, max_length=64)
+
+
+class ReturnShipmentInput(AfterSaleIdInput):
+    carrier: str = Field(min_length=1, max_length=32)
+    tracking_no: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
+
+
+class ReviewAfterSaleInput(AfterSaleIdInput):
+    decision: Literal["approve", "reject"]
+    note: str = Field(default="", max_length=200)
+
+
+def after_sale_view(doc: dict[str, Any], merchant: bool = False) -> dict[str, Any]:
+    view = {"id": doc["_id"], "order_id": doc["order_id"], "type": doc["type"],
+            "status": doc["status"], "items": doc["lines"], "amount": doc["amount"],
+            "reason": doc["reason"], "images": doc.get("images", []),
+            "merchant_note": doc.get("merchant_note", ""),
+            "return_shipment": doc.get("return_shipment"), "refund_id": doc.get("refund_id"),
+            "failure": doc.get("failure"), "created_at": iso(doc["created_at"]),
+            "updated_at": iso(doc.get("updated_at"))}
+    if merchant:
+        view["user_id"] = doc["user_id"]
+    return view
+
+
+# ---- the shopper's side --------------------------------------------------------------------
+
+def _check_window(ctx: Any, order: dict[str, Any], kind: str) -> None:
+    if order["status"] not in ("paid", "shipped", "completed"):
+        raise ShopError("INVALID_STATE", f"an order that is {order['status']} has no after-sale",
+                        {"status": order["status"]})
+    if order.get("hold_shipping"):
+        # a group-buy seat is refunded by its team's outcome, not by an after-sale
+        raise ShopError("INVALID_STATE", "the order waits for its group-buy team",
+                        {"status": order["status"], "hold_shipping": True})
+    if kind == "return_refund" and order["status"] == "paid":
+        raise ShopError("INVALID_STATE", "nothing was shipped to return; ask for a refund only",
+                        {"status": order["status"]})
+    if order["status"] == "completed":
+        closes = order["completed_at"] + timedelta(days=ctx.settings.RETURN_WINDOW_DAYS)
+        if ctx.now > closes:
+            raise ShopError("INVALID_STATE", "the after-sale window of this order has closed",
+                            {"closed_at": iso(closes)})
+
+
+def _requested_lines(order: dict[str, Any], req: RequestAfterSaleInput) -> list[dict[str, Any]]:
+    remaining = {line["sku_id"]: line.get("refundable_qty", 0) for line in order["items"]}
+    if not req.items:
+        return [{"sku_id": s, "quantity": q} for s, q in remaining.items() if q > 0]
+    merged: dict[str, int] = {}
+    for line in req.items:
+        if line.sku_id not in remaining:
+            raise ShopError("VALIDATION_ERROR", "that product is not in the order",
+                            {"fields": [{"field": "items.sku_id", "message": line.sku_id,
+                                         "type": "not_in_order"}]})
+        merged[line.sku_id] = merged.get(line.sku_id, 0) + line.quantity
+    return [{"sku_id": s, "quantity": q} for s, q in merged.items()]
+
+
+def _amount(order: dict[str, Any], lines: list[dict[str, Any]]) -> int:
+    """Fen to give back: the lines' share of what was paid; the whole remainder when all of it."""
+    asked = {l["sku_id"]: l["quantity"] for l in lines}
+    everything = all(asked.get(line["sku_id"], 0) == line.get("refundable_qty", 0)
+                     for line in order["items"])
+    return order.get("refundable", 0) if everything else refunds.line_amounts(order, lines)
+
+
+def request_after_sale(ctx: Any, req: RequestAfterSaleInput) -> dict[str, Any]:
+    order = ctx.db.orders.find_one({"_id": req.order_id, "user_id": ctx.user_id})
+    if order is None or order["status"] in ("reserving", "failed"):
+        raise not_found("order")
+    _check_window(ctx, order, req.type)
+    lines = _requested_lines(order, req)
+    amount = _amount(order, lines)
+    if not lines or amount <= 0 or not refunds.reserve(ctx.db, order, amount, lines):
+        raise ShopError("REFUND_EXCEEDS_PAID", "these items are already refunded or requested",
+                        {"refundable": order.get("refundable", 0)})
+    amount += refunds.take_leftover(ctx.db, order["_id"])
+    titles = {line["sku_id"]: line["title"] for line in order["items"]}
+    doc = {"_id": new_id("afs"), "user_id": ctx.user_id, "order_id": order["_id"],
+           "type": req.type, "status": "pending_review", "amount": amount, "reason": req.reason,
+           "lines": [{**l, "title": titles[l["sku_id"]]} for l in lines],
+           "images": req.images, "created_at": ctx.now, "updated_at": ctx.now}
+    ctx.db.after_sales.insert_one(doc)
+    return after_sale_view(doc)
+
+
+def _owned(ctx: Any, after_sale_id: str) -> dict[str, Any]:
+    doc = ctx.db.after_sales.find_one({"_id": after_sale_id, "user_id": ctx.user_id})
+    if doc is None:
+        raise not_found("after-sale")
+    return doc
+
+
+def get_after_sale(ctx: Any, req: AfterSaleIdInput) -> dict[str, Any]:
+    return after_sale_view(_owned(ctx, req.after_sale_id))
+
+
+def _list(ctx: Any, query: dict[str, Any], req: ListAfterSalesInput,
+          merchant: bool) -> dict[str, Any]:
+    if req.status:
+        query["status"] = req.status
+    docs = ctx.db.after_sales.find(query).sort([("created_at", -1), ("_id", -1)]) \
+        .skip(req.skip).limit(req.page_size)
+    return page_of([after_sale_view(d, merchant) for d in docs],
+                   ctx.db.after_sales.count_documents(query), req)
+
+
+def list_after_sales(ctx: Any, req: ListAfterSalesInput) -> dict[str, Any]:
+    return _list(ctx, {"user_id": ctx.user_id}, req, merchant=False)
+
+
+def _move(ctx: Any, query: dict[str, Any], from_status: Any, changes: dict[str, Any]) \
+        -> Optional[dict[str, Any]]:
+    from pymongo import ReturnDocument
+    wanted = {"$in": from_status} if isinstance(from_status, list) else from_status
+    return ctx.db.after_sales.find_one_and_update(
+        {**query, "status": wanted}, {"$set": {**changes, "updated_at": ctx.now}},
+        return_document=ReturnDocument.AFTER)
+
+
+def _refuse(doc: dict[str, Any], wanted: str) -> ShopError:
+    return ShopError("INVALID_STATE", f"the after-sale is {doc['status']}, it cannot be {wanted}",
+                     {"status": doc["status"]})
+
+
+def cancel_after_sale(ctx: Any, req: AfterSaleIdInput) -> dict[str, Any]:
+    doc = _owned(ctx, req.after_sale_id)
+    moved = _move(ctx, {"_id": doc["_id"], "user_id": ctx.user_id}, WITHDRAWABLE,
+                  {"status": "cancelled"})
+    if moved is None:
+        doc = _owned(ctx, req.after_sale_id)
+        if doc["status"] == "cancelled":
+            return after_sale_view(doc)
+        raise _refuse(doc, "cancelled")
+    refunds.release(ctx.db, moved["order_id"], moved["amount"], moved["lines"])
+    return after_sale_view(moved)
+
+
+def submit_return_shipment(ctx: Any, req: ReturnShipmentInput) -> dict[str, Any]:
+    doc = _owned(ctx, req.after_sale_id)
+    shipment = {"carrier": req.carrier, "tracking_no": req.tracking_no, "at": iso(ctx.now)}
+    moved = _move(ctx, {"_id": doc["_id"], "user_id": ctx.user_id}, "awaiting_return",
+                  {"status": "return_shipped", "return_shipment": shipment})
+    if moved is None:
+        raise _refuse(_owned(ctx, req.after_sale_id), "shipped back")
+    return after_sale_view(moved)
+
+
+# ---- the merchant's side -------------------------------------------------------------------
+
+def _any(ctx: Any, after_sale_id: str) -> dict[str, Any]:
+    doc = ctx.db.after_sales.find_one({"_id": after_sale_id})
+    if doc is None:
+        raise not_found("after-sale")
+    return doc
+
+
+def merchant_list_after_sales(ctx: Any, req: MerchantListAfterSalesInput) -> dict[str, Any]:
+    query = {"order_id": req.order_id} if req.order_id else {}
+    return _list(ctx, query, req, merchant=True)
+
+
+def merchant_get_after_sale(ctx: Any, req: AfterSaleIdInput) -> dict[str, Any]:
+    return after_sale_view(_any(ctx, req.after_sale_id), merchant=True)
+
+
+def _issue_refund(ctx: Any, doc: dict[str, Any]) -> dict[str, Any]:
+    """Ask WeChat Pay to refund an approved after-sale; its id is the out_refund_no."""
+    order = ctx.db.orders.find_one({"_id": doc["order_id"]})
+    refund = refunds.start_refund(
+        ctx.db, order, amount=doc["amount"], reason=doc["reason"], refund_id=doc["_id"],
+        lines=[{"sku_id": l["sku_id"], "quantity": l["quantity"]} for l in doc["lines"]],
+        restock=order.get("shipped_at") is None, now=ctx.now, after_sale_id=doc["_id"],
+        reserved=True, completes_order=order.get("refundable", 0) == 0)
+    ctx.db.after_sales.update_one({"_id": doc["_id"]}, {"$set": {"refund_id": refund["id"]}})
+    return after_sale_view(_any(ctx, doc["_id"]), merchant=True)
+
+
+def review_after_sale(ctx: Any, req: ReviewAfterSaleInput) -> dict[str, Any]:
+    doc = _any(ctx, req.after_sale_id)
+    if req.decision == "reject":
+        moved = _move(ctx, {"_id": doc["_id"]}, "pending_review",
+                      {"status": "rejected", "merchant_note": req.note})
+        if moved is None:
+            raise _refuse(_any(ctx, req.after_sale_id), "rejected")
+        refunds.release(ctx.db, moved["order_id"], moved["amount"], moved["lines"])
+        return after_sale_view(moved, merchant=True)
+    next_status = "refunding" if doc["type"] == "refund_only" else "awaiting_return"
+    moved = _move(ctx, {"_id": doc["_id"]}, "pending_review",
+                  {"status": next_status, "merchant_note": req.note})
+    if moved is None:
+        raise _refuse(_any(ctx, req.after_sale_id), "approved")
+    if next_status == "refunding":
+        return _issue_refund(ctx, moved)
+    return after_sale_view(moved, merchant=True)
+
+
+def confirm_return_received(ctx: Any, req: AfterSaleIdInput) -> dict[str, Any]:
+    moved = _move(ctx, {"_id": req.after_sale_id}, "return_shipped", {"status": "refunding"})
+    if moved is None:
+        raise _refuse(_any(ctx, req.after_sale_id), "received back")
+    return _issue_refund(ctx, moved)
+
+
+def on_refund_finished(db: Any, refund: dict[str, Any], now: Any) -> None:
+    """Called once when the after-sale's refund lands or fails (see refunds.finish)."""
+    succeeded = refund["status"] == "succeeded"
+    db.after_sales.update_one(
+        {"_id": refund["after_sale_id"], "status": "refunding"},
+        {"$set": {"status": "refunded" if succeeded else "refund_failed",
+                  "failure": None if succeeded else refund.get("failure"), "updated_at": now}})

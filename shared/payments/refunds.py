@@ -1,0 +1,248 @@
+"""Giving money back through WeChat Pay: refund records, the refund notify, reconciliation.
+
+What may still be refunded lives on the order: ``refundable`` (fen) and each line's
+``refundable_qty``, set when the order is paid. A refund reserves from them with one
+conditional update, so concurrent requests can never refund more than was paid; a failed
+refund gives its reservation back. A refund record (``_id`` = out_refund_no) moves
+``requested -> processing -> succeeded | failed`` by conditional updates, so a duplicate
+notify, a replay or the reconciler finds nothing left to do.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Optional
+
+from shared.core.errors import ShopError
+from shared.core.log import get_logger, log_event
+
+logger = get_logger("shop.refunds")
+
+OPEN = ["requested", "processing"]
+REFUNDABLE_STATUSES = ["paid", "shipped", "completed", "refunding"]
+
+
+def line_amounts(order: dict[str, Any], lines: list[dict[str, Any]]) -> int:
+    """What the shopper paid for these lines: their share of the order's discounted total."""
+    by_sku = {line["sku_id"]: line for line in order["items"]}
+    goods = sum(by_sku[l["sku_id"]]["price"] * l["quantity"] for l in lines)
+    return goods * order["total"] // max(order["goods_total"], 1)
+
+
+def reserve(db: Any, order: dict[str, Any], amount: int, lines: list[dict[str, Any]]) -> bool:
+    """Take ``amount`` and the lines' quantities from what the order can still refund."""
+    query: dict[str, Any] = {"_id": order["_id"], "status": {"$in": REFUNDABLE_STATUSES},
+                             "refundable": {"$gte": amount}}
+    change: dict[str, int] = {"refundable": -amount}
+    index = {line["sku_id"]: i for i, line in enumerate(order["items"])}
+    for line in lines:
+        i = index[line["sku_id"]]
+        query[f"items.{i}.refundable_qty"] = {"$gte": line["quantity"]}
+        change[f"items.{i}.refundable_qty"] = -line["quantity"]
+    return db.orders.update_one(query, {"$inc": change}).modified_count == 1
+
+
+def take_leftover(db: Any, order_id: str) -> int:
+    """Fen left over once every unit is reserved (line shares round down): the reservation
+    that took the last units takes them too, so the refunds add up to what was paid, also
+    when requests raced on a stale view of the order."""
+    order = db.orders.find_one({"_id": order_id}, {"refundable": 1, "items.refundable_qty": 1})
+    leftover = order.get("refundable", 0)
+    if leftover <= 0 or any(line.get("refundable_qty", 0) for line in order["items"]):
+        return 0
+    query = {"_id": order_id, "refundable": leftover,
+             **{f"items.{i}.refundable_qty": 0 for i in range(len(order["items"]))}}
+    taken = db.orders.update_one(query, {"$inc": {"refundable": -leftover}})
+    return leftover if taken.modified_count == 1 else 0
+
+
+def release(db: Any, order_id: str, amount: int, lines: list[dict[str, Any]]) -> None:
+    """Give a reservation back (the refund failed, or the request was withdrawn)."""
+    order = db.orders.find_one({"_id": order_id}, {"items.sku_id": 1})
+    index = {line["sku_id"]: i for i, line in enumerate(order["items"])}
+    change = {"refundable": amount}
+    change.update({f"items.{index[l['sku_id']]}.refundable_qty": l["quantity"] for l in lines})
+    db.orders.update_one({"_id": order_id}, {"$inc": change})
+
+
+def refund_view(doc: dict[str, Any]) -> dict[str, Any]:
+    from shared.core.common import iso
+    return {"id": doc["_id"], "order_id": doc["order_id"], "amount": doc["amount"],
+            "status": doc["status"], "reason": doc.get("reason", ""),
+            "after_sale_id": doc.get("after_sale_id"), "created_at": iso(doc["created_at"]),
+            "finished_at": iso(doc.get("finished_at")), "failure": doc.get("failure")}
+
+
+def start_refund(db: Any, order: dict[str, Any], *, amount: int, reason: str, refund_id: str,
+                 lines: list[dict[str, Any]], restock: bool, now: datetime,
+                 after_sale_id: Optional[str] = None, reserved: bool = False,
+                 completes_order: bool = False) -> dict[str, Any]:
+    """Record a refund and ask WeChat Pay for it; idempotent by ``refund_id``.
+
+    ``completes_order``: nothing is left to refund after this one, so the order shows
+    ``refunding`` until it lands."""
+    from shared.core.db import duplicate_key_error
+    record = {"_id": refund_id, "order_id": order["_id"], "user_id": order["user_id"],
+              "after_sale_id": after_sale_id, "amount": amount, "order_total": order["total"],
+              "reason": reason, "lines": lines, "restock": restock, "reserved": reserved,
+              "status": "requested", "order_status_before": order["status"],
+              "created_at": now, "updated_at": now}
+    try:
+        db.refunds.insert_one(record)
+    except duplicate_key_error():
+        record = db.refunds.find_one({"_id": refund_id})
+        if record["status"] not in OPEN:
+            return refund_view(record)
+    if completes_order and order["status"] in ("paid", "shipped", "completed"):
+        db.orders.update_one({"_id": order["_id"], "status": order["status"]},
+                             {"$set": {"status": "refunding",
+                                       "status_before_refund": order["status"]}})
+    _send(db, record, now)
+    return refund_view(db.refunds.find_one({"_id": refund_id}))
+
+
+def _send(db: Any, record: dict[str, Any], now: datetime) -> None:
+    from shared.core.config import get_settings
+    from shared.wechat.pay import WxPayError, get_pay_client
+    try:
+        answer = get_pay_client(get_settings()).refund(
+            out_trade_no=record["order_id"], out_refund_no=record["_id"],
+            refund=record["amount"], total=record["order_total"], reason=record["reason"])
+    except WxPayError as exc:
+        if exc.status == 0 or exc.status >= 500:
+            return  # WeChat Pay is unwell: stays "requested" and the reconciler sends it again
+        finish(db, record["_id"], "failed", now, failure=f"{exc.code}: {exc.message}")
+        return
+    apply_refund_status(db, record["_id"], answer, now)
+
+
+def apply_refund_status(db: Any, refund_id: str, refund: dict[str, Any], now: datetime) -> None:
+    status = refund.get("status") or refund.get("refund_status")
+    if status == "SUCCESS":
+        finish(db, refund_id, "succeeded", now, wx_refund_id=refund.get("refund_id"))
+    elif status in ("CLOSED", "ABNORMAL"):
+        finish(db, refund_id, "failed", now, wx_refund_id=refund.get("refund_id"),
+               failure=status)
+    elif status == "PROCESSING":
+        db.refunds.update_one({"_id": refund_id, "status": "requested"},
+                              {"$set": {"status": "processing", "updated_at": now,
+                                        "wx_refund_id": refund.get("refund_id")}})
+
+
+def finish(db: Any, refund_id: str, outcome: str, now: datetime,
+           wx_refund_id: Optional[str] = None, failure: Optional[str] = None) -> bool:
+    """Close a refund once: its effects on the order, stock, coupon and after-sale follow."""
+    from pymongo import ReturnDocument
+    record = db.refunds.find_one_and_update(
+        {"_id": refund_id, "status": {"$in": OPEN}},
+        {"$set": {"status": outcome, "finished_at": now, "updated_at": now,
+                  "wx_refund_id": wx_refund_id, "failure": failure}},
+        return_document=ReturnDocument.AFTER)
+    if record is None:
+        return False
+    if outcome == "succeeded":
+        _refunded(db, record, now)
+    else:
+        _failed(db, record)
+    if record.get("after_sale_id"):
+        from shared.payments.aftersales import on_refund_finished
+        on_refund_finished(db, record, now)
+    log_event(logger, "refund finished", refund_id=refund_id, outcome=outcome)
+    return True
+
+
+def _refunded(db: Any, record: dict[str, Any], now: datetime) -> None:
+    from pymongo import ReturnDocument
+    from shared.orders import coupons
+    order = db.orders.find_one_and_update({"_id": record["order_id"]},
+                                          {"$inc": {"refunded_amount": record["amount"]}},
+                                          return_document=ReturnDocument.AFTER)
+    if record["restock"]:
+        for line in record["lines"]:
+            sku = db.skus.find_one({"_id": line["sku_id"]}, {"product_id": 1})
+            db.skus.update_one({"_id": line["sku_id"]},
+                               {"$inc": {"stock": line["quantity"], "sold": -line["quantity"]}})
+            if sku:
+                db.products.update_one({"_id": sku["product_id"]},
+                                       {"$inc": {"sales": -line["quantity"]}})
+    from shared.core import events as order_events
+    order_events.refund_succeeded(db, order, record, now)
+    if order["refunded_amount"] >= order["total"]:
+        db.orders.update_one({"_id": order["_id"], "status": {"$in": REFUNDABLE_STATUSES}},
+                             {"$set": {"status": "refunded", "refunded_at": now}})
+        if order.get("coupon_id"):
+            coupons.return_from_order(db, order["coupon_id"], order["_id"])
+        order_events.refunded(db, order, now)
+    else:
+        _leave_refunding(db, record)
+
+
+def _failed(db: Any, record: dict[str, Any]) -> None:
+    if record.get("reserved"):
+        release(db, record["order_id"], record["amount"], record["lines"])
+    _leave_refunding(db, record)
+
+
+def _leave_refunding(db: Any, record: dict[str, Any]) -> None:
+    """Not all was refunded: the order leaves ``refunding`` once none of its refunds is still
+    open (a partial refund landing or failing while the one that completes the order is with
+    WeChat Pay must not show the order as merely paid)."""
+    if db.refunds.count_documents({"order_id": record["order_id"], "status": {"$in": OPEN}}):
+        return
+    order = db.orders.find_one({"_id": record["order_id"], "status": "refunding"},
+                               {"status_before_refund": 1})
+    if order is None:
+        return
+    before = order.get("status_before_refund") or record["order_status_before"]
+    db.orders.update_one({"_id": order["_id"], "status": "refunding"},
+                         {"$set": {"status": "paid" if before == "refunding" else before}})
+
+
+# ---- the refund notify ---------------------------------------------------------------------
+
+def handle_refund_notify(headers: dict[str, str], body: bytes) -> tuple[int, Optional[dict]]:
+    """POST /pay/refund-notify: the same verification as the pay notify."""
+    from shared.payments.pay import handle_notify
+    return handle_notify(headers, body, "refund", lambda event: event.startswith("REFUND."),
+                         _apply_notified_refund)
+
+
+def _apply_notified_refund(db: Any, config: Any, refund: dict[str, Any], now: datetime) -> None:
+    from shared.payments.pay import NotifyRejected
+    if refund.get("mchid") != config.mchid:
+        raise NotifyRejected(400, "mchid does not match")
+    record = db.refunds.find_one({"_id": str(refund.get("out_refund_no") or "")})
+    if record is None:
+        raise NotifyRejected(404, "unknown out_refund_no")
+    if (refund.get("amount") or {}).get("refund") != record["amount"] \
+            or refund.get("out_trade_no") != record["order_id"]:
+        raise NotifyRejected(400, "refund does not match the record")
+    apply_refund_status(db, record["_id"], refund, now)
+
+
+def reconcile_refunds(ctx: Any) -> dict[str, int]:
+    """Send again refunds WeChat Pay never took, and ask about those whose notify is late."""
+    from shared.core.config import get_settings
+    from shared.wechat.pay import WxPayError, get_pay_client
+    since = ctx.now - timedelta(seconds=ctx.settings.PAY_RECONCILE_AFTER_SECONDS)
+    counts = {"refunds_checked": 0, "refunds_finished": 0}
+    client = get_pay_client(get_settings())
+    for record in ctx.db.refunds.find({"status": {"$in": OPEN}, "updated_at": {"$lte": since}}) \
+            .limit(ctx.settings.TIMER_BATCH_SIZE):
+        counts["refunds_checked"] += 1
+        if record["status"] == "requested":
+            _send(ctx.db, record, ctx.now)
+        else:
+            try:
+                apply_refund_status(ctx.db, record["_id"], client.query_refund(record["_id"]),
+                                    ctx.now)
+            except WxPayError:
+                continue
+        finished = ctx.db.refunds.find_one({"_id": record["_id"]}, {"status": 1})
+        counts["refunds_finished"] += finished["status"] not in OPEN
+    return counts
+
+
+def refundable_or_refuse(order: dict[str, Any]) -> None:
+    if order["status"] not in REFUNDABLE_STATUSES or not order.get("refundable"):
+        raise ShopError("REFUND_EXCEEDS_PAID", "nothing left to refund on this order",
+                        {"refundable": order.get("refundable", 0)})
