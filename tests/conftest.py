@@ -77,7 +77,7 @@ class Answer:
 
 def call(action: str, payload: Any = None, token: Optional[str] = None) -> Answer:
     """Call an action through the real dispatcher (as HTTP and callFunction do)."""
-    from shared.core.runtime import Credentials, dispatch, to_json
+    from shared.core.dispatch import Credentials, dispatch, to_json
     outcome = dispatch(action, {} if payload is None else payload, Credentials(bearer=token))
     return Answer(outcome.status, json.loads(to_json(outcome.envelope)))
 

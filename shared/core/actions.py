@@ -43,10 +43,10 @@ ACTIONS: dict[str, Action] = {
     "cart_remove": _a("catalog.cart", "cart_remove", "CartRemoveInput", "user"),
     "cart_list": _a("catalog.cart", "cart_list", "NoInput", "user"),
     # orders
-    "place_order": _a("orders.lifecycle", "place_order", "PlaceOrderInput", "user"),
+    "place_order": _a("checkout.placing", "place_order", "PlaceOrderInput", "user"),
     "get_order": _a("orders.lifecycle", "get_order", "OrderIdInput", "user"),
     "list_orders": _a("orders.lifecycle", "list_orders", "ListOrdersInput", "user"),
-    "cancel_order": _a("orders.lifecycle", "cancel_order", "OrderIdInput", "user"),
+    "cancel_order": _a("checkout.cancelling", "cancel_order", "OrderIdInput", "user"),
     "confirm_receipt": _a("orders.lifecycle", "confirm_receipt", "OrderIdInput", "user"),
     # payment and after-sales
     "pay_order": _a("payments.pay", "pay_order", "PayOrderInput", "user"),
@@ -150,7 +150,7 @@ ACTIONS: dict[str, Action] = {
 
 # timer name -> (module, function taking the call context)
 TIMERS: dict[str, tuple[str, str]] = {
-    "order_timeout": ("shared.orders.lifecycle", "cancel_expired_orders"),
+    "order_timeout": ("shared.checkout.cancelling", "cancel_expired_orders"),
     "pay_reconcile": ("shared.payments.pay", "reconcile_payments"),
     "group_buy_expire": ("shared.social.groupbuy", "expire_teams"),
     "outbox_send": ("shared.messaging.outbox", "drain_outbox"),
@@ -161,14 +161,38 @@ TIMERS: dict[str, tuple[str, str]] = {
 }
 
 # functions that answer one HTTP route in WeChat Pay's protocol rather than the envelope:
-# function name -> (path, module, handler taking (headers, body bytes))
+# function name -> (path, module, handler taking (headers, body bytes); raises NotifyRejected)
 NOTIFY_ROUTES: dict[str, tuple[str, str, str]] = {
-    "pay_notify": ("/pay/notify", "shared.payments.pay", "handle_pay_notify"),
-    "refund_notify": ("/pay/refund-notify", "shared.payments.refunds", "handle_refund_notify"),
+    "pay_notify": ("/pay/notify", "shared.payments.pay", "accept_pay_notify"),
+    "refund_notify": ("/pay/refund-notify", "shared.payments.refunds", "accept_refund_notify"),
 }
 
 # functions other functions invoke asynchronously (SCF Invoke, InvocationType=Event):
 # function name -> (module, handler taking (ctx, event)); the event carries an HMAC signature
 INTERNAL_FUNCTIONS: dict[str, tuple[str, str]] = {
     "marketing_push_batch": ("shared.messaging.fanout", "handle_invoke"),
+}
+
+# who a CloudBase openid is: (module, function taking (db, openid, now) -> user id); named here
+# so that the runtime resolves callers without importing the accounts package
+IDENTITY_RESOLVER: tuple[str, str] = ("shared.accounts.users", "ensure_user_for_openid")
+
+# domain events (shared.core.events) -> their subscribers, "module:function" taking (db, event),
+# called in this order; each is idempotent per (event, order)
+SUBSCRIBERS: dict[str, tuple[str, ...]] = {
+    "order_placed": (),
+    "order_paid": ("shared.social.groupbuy:on_order_paid",
+                   "shared.social.referral:on_order_paid",
+                   "shared.marketing.campaigns:on_order_paid",    # audiences: last order, spent
+                   "shared.loyalty.members:on_order_paid"),       # growth, level, points earned
+    "order_cancelled": ("shared.social.groupbuy:on_order_cancelled",
+                        "shared.social.bargain:on_order_cancelled"),
+    # an unpaid order gave up what it held (cancelled, or a placement a crash cut short)
+    "order_released": ("shared.nearby.service:on_order_released",     # the deal's daily unit
+                       "shared.loyalty.points:on_order_released"),  # points spent on it
+    "order_refunded": ("shared.social.groupbuy:on_order_refunded",
+                       "shared.social.referral:on_order_refunded"),
+    "refund_succeeded": ("shared.loyalty.members:on_refund_succeeded",
+                         "shared.payments.aftersales:on_refund_finished"),
+    "refund_failed": ("shared.payments.aftersales:on_refund_finished",),
 }

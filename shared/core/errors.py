@@ -1,7 +1,7 @@
 """The one error type of the shop, its codes, HTTP statuses and bilingual messages."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 # code -> (HTTP status, Chinese message, English message)
 ERRORS: dict[str, tuple[int, str, str]] = {
@@ -58,3 +58,17 @@ class ShopError(Exception):
 
 def not_found(what: str) -> ShopError:
     return ShopError("NOT_FOUND", f"{what} not found", {"resource": what})
+
+
+NotifyReason = Literal["unverified", "malformed", "mismatch", "unknown"]
+
+
+class NotifyRejected(Exception):
+    """A WeChat Pay notify the shop does not accept, and why; WeChat Pay sends it again.
+
+    The HTTP adapter turns the reason into WeChat Pay's protocol (status and FAIL body)."""
+
+    def __init__(self, reason: NotifyReason, message: str) -> None:
+        super().__init__(message)
+        self.reason: NotifyReason = reason
+        self.message = message

@@ -1,47 +1,45 @@
-"""What happens elsewhere when an order is paid, cancelled, refunded in part or fully refunded.
+"""Domain events: what happened to an order, told to the areas that care.
 
-Orders know nothing of campaigns; campaigns mark their orders (``group``, ``bargain_id``,
-``attribution``) and hear about them here. Each hook is idempotent: it is called once per
-transition, but a reconciler may repeat a transition's aftermath.
+Orders know nothing of group-buys, loyalty or referrals. When an order is placed, paid,
+cancelled, released, refunded (or one refund lands or fails), the order code publishes an
+``OrderEvent``; the subscribers named in ``SUBSCRIBERS`` (``shared.core.actions``) hear it, in
+the order listed. Each subscriber is idempotent per (event, order): a reconciler that repeats a
+transition's aftermath, or a later retry, may deliver the same event again. Subscribers are
+named, not imported, so that publishing loads only what listens.
 """
 from __future__ import annotations
 
+import importlib
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable, Literal, Optional
+
+from shared.core.actions import SUBSCRIBERS
+from shared.core.context import Database
+
+EventName = Literal["order_placed", "order_paid", "order_cancelled", "order_released",
+                    "order_refunded", "refund_succeeded", "refund_failed"]
 
 
-def paid(db: Any, order: dict[str, Any], now: datetime) -> None:
-    if order.get("group"):
-        from shared.social.groupbuy import on_order_paid
-        on_order_paid(db, order, now)
-    from shared.social.referral import on_order_paid as referral_paid
-    referral_paid(db, order, now)
-    from shared.marketing.campaigns import record_paid_order  # last_order_at, total_spent: audiences
-    record_paid_order(db, order, now)
-    from shared.loyalty.members import on_order_paid as members_paid  # growth, level, points earned
-    members_paid(db, order, now)
+@dataclass(frozen=True)
+class OrderEvent:
+    name: EventName
+    order: dict[str, Any]            # the order as the transition left it
+    now: datetime
+    refund: Optional[dict[str, Any]] = None   # refund_succeeded / refund_failed: the record
 
 
-def cancelled(db: Any, order: dict[str, Any], now: datetime) -> None:
-    if order.get("group"):
-        from shared.social.groupbuy import on_order_cancelled
-        on_order_cancelled(db, order, now)
-    if order.get("bargain_id"):
-        from shared.social.bargain import on_order_cancelled as bargain_cancelled
-        bargain_cancelled(db, order, now)
+Subscriber = Callable[[Database, OrderEvent], None]
 
 
-def refund_succeeded(db: Any, order: dict[str, Any], refund: dict[str, Any],
-                     now: datetime) -> None:
-    """Every refund that lands, partial or not; ``order`` as it was right after its amount
-    was added to ``refunded_amount``. Once per refund record."""
-    from shared.loyalty.members import on_refund_succeeded  # growth and points, in proportion
-    on_refund_succeeded(db, order, refund, now)
+def subscribers(name: EventName) -> list[Subscriber]:
+    found = []
+    for ref in SUBSCRIBERS.get(name, ()):
+        module, _, function = ref.partition(":")
+        found.append(getattr(importlib.import_module(module), function))
+    return found
 
 
-def refunded(db: Any, order: dict[str, Any], now: datetime) -> None:
-    if order.get("group"):
-        from shared.social.groupbuy import on_order_refunded as group_refunded
-        group_refunded(db, order, now)
-    from shared.social.referral import on_order_refunded
-    on_order_refunded(db, order, now)
+def publish(db: Database, event: OrderEvent) -> None:
+    for subscriber in subscribers(event.name):
+        subscriber(db, event)

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional
 
 from shared.core.actions import NOTIFY_ROUTES
-from shared.core.errors import ShopError
+from shared.core.dispatch import (Credentials, Outcome, dispatch, error_outcome, new_request_id,
+                                  to_json, unexpected_error)
+from shared.core.errors import NotifyRejected, ShopError
 from shared.core.log import get_logger
-from shared.core.runtime import (Credentials, Outcome, dispatch, error_outcome, new_request_id,
-                            to_json, unexpected_error)
 
 logger = get_logger("shop.http")
 
@@ -24,9 +25,26 @@ _ACTION_PATH = re.compile(r"(?:^|/)api/([^/]*)/?$")
 StartResponse = Callable[..., Any]
 
 
-def _respond(start_response: StartResponse, outcome: Outcome, request_id: str) -> Iterable[bytes]:
-    body = b"" if outcome.envelope is None else to_json(outcome.envelope).encode("utf-8")
-    start_response(f"{outcome.status} {_reason(outcome.status)}", [
+# WeChat Pay's notify protocol: 204 when accepted (or applied before), a FAIL body otherwise,
+# and WeChat Pay sends the notify again later
+NOTIFY_STATUS: dict[str, int] = {"unverified": 401, "malformed": 400, "mismatch": 400,
+                                 "unknown": 404}
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    body: bytes
+
+
+def _envelope_response(outcome: Outcome) -> Response:
+    return Response(outcome.status, to_json(outcome.envelope).encode("utf-8"))
+
+
+def _respond(start_response: StartResponse, response: Response,
+             request_id: str) -> Iterable[bytes]:
+    body = response.body
+    start_response(f"{response.status} {_reason(response.status)}", [
         ("Content-Type", "application/json; charset=utf-8"),
         ("Content-Length", str(len(body))),
         ("X-Request-Id", request_id),
@@ -110,13 +128,17 @@ def _headers(environ: dict[str, Any]) -> dict[str, str]:
     return headers
 
 
-def _notify(name: str, environ: dict[str, Any], request_id: str) -> Outcome:
-    """A WeChat Pay notify: answered in WeChat Pay's protocol, 204 or {"code": "FAIL"}."""
+def _notify(name: str, environ: dict[str, Any]) -> Response:
+    """A WeChat Pay notify: the domain accepts it or says why not; the answer is WeChat Pay's
+    protocol, 204 or ``{"code": "FAIL", "message"}``."""
     from importlib import import_module
     _, module, handler = NOTIFY_ROUTES[name]
-    status, body = getattr(import_module(module), handler)(_headers(environ),
-                                                            _read_body(environ))
-    return Outcome(status, body)
+    try:
+        getattr(import_module(module), handler)(_headers(environ), _read_body(environ))
+    except NotifyRejected as exc:
+        fail = {"code": "FAIL", "message": exc.message}
+        return Response(NOTIFY_STATUS[exc.reason], to_json(fail).encode("utf-8"))
+    return Response(204, b"")
 
 
 def _check_bound(environ: dict[str, Any], name: str) -> None:
@@ -126,19 +148,19 @@ def _check_bound(environ: dict[str, Any], name: str) -> None:
         raise ShopError("UNKNOWN_ACTION", f"this function serves {bound!r} only")
 
 
-def _route(environ: dict[str, Any], request_id: str) -> Outcome:
+def _route(environ: dict[str, Any], request_id: str) -> Response:
     method = environ.get("REQUEST_METHOD", "GET").upper()
     path = environ.get("PATH_INFO", "") or "/"
     if path.rstrip("/").endswith("/healthz"):
         if method not in ("GET", "HEAD"):
             raise ShopError("METHOD_NOT_ALLOWED")
-        return _healthz()
+        return _envelope_response(_healthz())
     for name, (route, _, _) in NOTIFY_ROUTES.items():
         if path.rstrip("/").endswith(route):
             if method != "POST":
                 raise ShopError("METHOD_NOT_ALLOWED")
             _check_bound(environ, name)
-            return _notify(name, environ, request_id)
+            return _notify(name, environ)
     match = _ACTION_PATH.search(path)
     if match is None:
         raise ShopError("NOT_FOUND", f"no route {path[:100]}", {"path": path[:100]})
@@ -147,18 +169,19 @@ def _route(environ: dict[str, Any], request_id: str) -> Outcome:
     action = match.group(1)
     _check_bound(environ, action)
     creds = Credentials(bearer=_bearer(environ), client_ip=_client_ip(environ))
-    return dispatch(action, _read_json_body(environ), creds, request_id)
+    return _envelope_response(dispatch(action, _read_json_body(environ), creds, request_id))
 
 
 def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
     request_id = _request_id(environ)
     try:
-        outcome = _route(environ, request_id)
+        response = _route(environ, request_id)
     except ShopError as exc:
-        outcome = error_outcome(exc)
+        response = _envelope_response(error_outcome(exc))
     except Exception as exc:
-        outcome = error_outcome(unexpected_error(exc, "the HTTP layer", request_id))
-    return _respond(start_response, outcome, request_id)
+        response = _envelope_response(
+            error_outcome(unexpected_error(exc, "the HTTP layer", request_id)))
+    return _respond(start_response, response, request_id)
 
 
 # ---- Tencent API Gateway ------------------------------------------------------------------

@@ -15,7 +15,7 @@ class RunTimerInput(Input):
 
 
 def run_timer_action(ctx: Any, req: RunTimerInput) -> Any:
-    from shared.core.runtime import run_timer
+    from shared.core.dispatch import run_timer
     if req.name not in TIMERS:
         raise ShopError("NOT_FOUND", f"no timer {req.name!r}",
                         {"resource": "timer", "timers": sorted(TIMERS)})

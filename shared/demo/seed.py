@@ -160,7 +160,7 @@ def _seed_social(db: Any, now: datetime) -> int:
     from shared.social import bargain
     from shared.social import groupbuy
     from shared.core.config import get_settings
-    from shared.core.runtime import Context
+    from shared.core.context import Context
     ctx = Context(db=db, settings=get_settings(), now=now, request_id="seed")
     window = {"starts_at": now - timedelta(hours=1), "ends_at": now + timedelta(days=30)}
     groupbuy.create_group_buy(ctx, groupbuy.CreateGroupBuyInput(

@@ -32,6 +32,7 @@ from typing import Any, Optional
 from pydantic import Field, model_validator
 
 from shared.core.common import Input, NoInput, PageInput, iso, new_id, page_of
+from shared.core.events import OrderEvent
 from shared.core.errors import ShopError, not_found
 from shared.core.log import get_logger, log_event
 
@@ -157,12 +158,13 @@ def set_member_levels(ctx: Any, req: MemberLevelsInput) -> dict[str, Any]:
     return {"levels": [_level_view(level) for level in levels], "members_moved": moved}
 
 
-# ---- hooks from order_events and refunds ---------------------------------------------------
+# ---- subscribers to order events ---------------------------------------------------
 
-def on_order_paid(db: Any, order: dict[str, Any], now: datetime) -> None:
+def on_order_paid(db: Any, event: OrderEvent) -> None:
     """Growth and points for a paid order, once per order."""
+    order = event.order
     try:
-        _count_paid_order(db, order, now)
+        _count_paid_order(db, order, event.now)
     except Exception:  # loyalty bookkeeping never stands in the way of taking a payment
         logger.exception("members not updated for paid order %s", order.get("_id"))
 
@@ -183,11 +185,12 @@ def _count_paid_order(db: Any, order: dict[str, Any], now: datetime) -> None:
                fields={"order_id": order_id})
 
 
-def on_refund_succeeded(db: Any, order: dict[str, Any], refund: dict[str, Any],
-                        now: datetime) -> None:
-    """A refund landed (partial or the last one): growth, earned and spent points follow."""
+def on_refund_succeeded(db: Any, event: OrderEvent) -> None:
+    """A refund landed (partial or the last one): growth, earned and spent points follow.
+    ``event.order`` is the order as it was right after this refund's amount was added."""
+    refund = event.refund or {}
     try:
-        _count_refund(db, order, refund, now)
+        _count_refund(db, event.order, refund, event.now)
     except Exception:
         logger.exception("members not updated for refund %s", refund.get("_id"))
 

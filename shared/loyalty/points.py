@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any, Optional
 
 from shared.core.common import utcnow
+from shared.core.events import OrderEvent
 
 # how long the writer of an entry has to finish it before the repair may; real time, not the
 # business clock the caller passes (a timer run "a year later" in a test must not steal it)
@@ -217,6 +218,13 @@ def give_back_for_order(db: Any, order_id: str, now: Optional[datetime] = None) 
     return record(db, POINTS, spend["user_id"], -spend["points"], "checkout_returned",
                   f"checkout_return:{order_id}", now or utcnow(),
                   fields={"order_id": order_id}) is not None
+
+
+def on_order_released(db: Any, event: OrderEvent) -> None:
+    """An unpaid order that spent points was cancelled (or never placed): they come back,
+    once (the return is recorded under the order's own ref)."""
+    if event.order.get("points_used"):
+        give_back_for_order(db, event.order["_id"], event.now)
 
 
 def _undo_orphan_checkout(db: Any, entry: dict[str, Any]) -> None:

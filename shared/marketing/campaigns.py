@@ -10,7 +10,7 @@ campaign and the user, so a batch run twice gives nobody anything twice. The cam
 within 7 days after their message was sent.
 
 The audience filter reads ``users.last_order_at`` and ``users.total_spent``, which
-:func:`record_paid_order` keeps up to date from ``order_events.paid``.
+:func:`on_order_paid` keeps up to date from the ``order_paid`` event.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from typing import Any, Optional, Union
 from pydantic import AwareDatetime, Field, field_validator, model_validator
 
 from shared.core.common import Input, PageInput, iso, new_id, page_of
+from shared.core.events import OrderEvent
 from shared.core.errors import ShopError, not_found
 from shared.core.log import get_logger, log_event
 
@@ -159,8 +160,9 @@ def population(audience: dict[str, Any]) -> dict[str, Any]:
     return query
 
 
-def record_paid_order(db: Any, order: dict[str, Any], now: datetime) -> None:
-    """order_events.paid: the buyer's last_order_at and total_spent, counted once per order."""
+def on_order_paid(db: Any, event: OrderEvent) -> None:
+    """The buyer's last_order_at and total_spent, counted once per order."""
+    order, now = event.order, event.now
     try:
         # the mark makes a repeated aftermath (a reconciler) count the order only once
         marked = db.orders.update_one({"_id": order["_id"], "spent_counted": {"$ne": True}},

@@ -27,6 +27,7 @@ from pydantic import AwareDatetime, Field, model_validator
 
 from shared.nearby import geo
 from shared.core.common import Input, PageInput, iso, new_id, page_of
+from shared.core.events import OrderEvent
 from shared.core.errors import ShopError, not_found
 
 SHANGHAI = timezone(timedelta(hours=8))
@@ -865,6 +866,18 @@ def take_daily_quantity(db: Any, deal: dict[str, Any], quantity: int, now: datet
 
 def give_back_daily_quantity(db: Any, key: str, quantity: int) -> None:
     db.deal_daily.update_one({"_id": key}, {"$inc": {"sold": -quantity}})
+
+
+def on_order_released(db: Any, event: OrderEvent) -> None:
+    """An unpaid deal order was cancelled (or its placement cut short): today's units come
+    back, once; the mark on the order comes first, so a repeat finds nothing to return."""
+    deal = event.order.get("deal") or {}
+    if not deal.get("day_key"):
+        return
+    marked = db.orders.update_one({"_id": event.order["_id"], "deal.returned": {"$ne": True}},
+                                  {"$set": {"deal.returned": True}})
+    if marked.modified_count:
+        give_back_daily_quantity(db, deal["day_key"], deal["quantity"])
 
 
 def pickup_store(db: Any, store_id: str) -> dict[str, Any]:

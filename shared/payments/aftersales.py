@@ -16,6 +16,7 @@ from pydantic import Field
 
 from shared.payments import refunds
 from shared.core.common import Input, PageInput, iso, new_id, page_of
+from shared.core.events import OrderEvent
 from shared.core.errors import ShopError, not_found
 
 AfterSaleStatus = Literal["pending_review", "awaiting_return", "return_shipped", "refunding",
@@ -251,8 +252,11 @@ def confirm_return_received(ctx: Any, req: AfterSaleIdInput) -> dict[str, Any]:
     return _issue_refund(ctx, moved)
 
 
-def on_refund_finished(db: Any, refund: dict[str, Any], now: Any) -> None:
-    """Called once when the after-sale's refund lands or fails (see refunds.finish)."""
+def on_refund_finished(db: Any, event: OrderEvent) -> None:
+    """An after-sale's refund landed or failed (refund_succeeded / refund_failed)."""
+    refund, now = event.refund or {}, event.now
+    if not refund.get("after_sale_id"):
+        return
     succeeded = refund["status"] == "succeeded"
     db.after_sales.update_one(
         {"_id": refund["after_sale_id"], "status": "refunding"},

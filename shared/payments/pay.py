@@ -6,15 +6,19 @@ only by the conditional ``pending_payment -> paid`` update, so it happens exactl
 """
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from pydantic import Field
 
 from shared.core.common import Input
-from shared.core.errors import ShopError, not_found
+from shared.core.context import Context
+from shared.core.errors import NotifyRejected, ShopError, not_found
 from shared.core.log import get_logger, log_event
+from shared.payments.notify import accept_notify, pay_client
+
+if TYPE_CHECKING:
+    from shared.wechat.pay import WxPayClient
 
 logger = get_logger("shop.payments")
 
@@ -26,17 +30,8 @@ class PayOrderInput(Input):
     order_id: str = Field(min_length=1, max_length=64)
 
 
-class NotifyRejected(Exception):
-    """A notify we must not accept; WeChat Pay will retry it."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status, self.message = status, message
-
-
-def _client(ctx: Any) -> Any:
-    from shared.wechat.pay import get_pay_client
-    return get_pay_client(ctx.settings)
+def _client(ctx: Context) -> WxPayClient:
+    return pay_client(ctx.settings)
 
 
 def _owned_unpaid(ctx: Any, order_id: str) -> dict[str, Any]:
@@ -128,18 +123,18 @@ def apply_transaction(db: Any, config: Any, transaction: dict[str, Any], now: da
     """
     from shared.orders.lifecycle import settle_paid
     if transaction.get("trade_state") != "SUCCESS":
-        raise NotifyRejected(400, "trade_state is not SUCCESS")
+        raise NotifyRejected("mismatch", "trade_state is not SUCCESS")
     if transaction.get("appid") != config.appid or transaction.get("mchid") != config.mchid:
-        raise NotifyRejected(400, "appid or mchid does not match")
+        raise NotifyRejected("mismatch", "appid or mchid does not match")
     order_id = str(transaction.get("out_trade_no") or "")
     order = db.orders.find_one({"_id": order_id})
     if order is None:
-        raise NotifyRejected(404, "unknown out_trade_no")
+        raise NotifyRejected("unknown", "unknown out_trade_no")
     paid_total = (transaction.get("amount") or {}).get("total")
     if paid_total != order["total"]:
         log_event(logger, "payment amount mismatch", order_id=order_id, paid=paid_total,
                   expected=order["total"], source=source)
-        raise NotifyRejected(400, "amount does not match the order")
+        raise NotifyRejected("mismatch", "amount does not match the order")
     paid = settle_paid(db, order_id, now, _payment_fields(transaction, now))
     if paid is not None:
         log_event(logger, "order paid", order_id=order_id, source=source)
@@ -167,40 +162,11 @@ def _paid_after_cancel(db: Any, order: dict[str, Any], transaction: dict[str, An
     return "refunding"
 
 
-def handle_notify(headers: dict[str, str], body: bytes, kind: str,
-                  wanted_event: Callable[[str], bool],
-                  apply: Callable[[Any, Any, dict[str, Any], datetime], Any]) \
-        -> tuple[int, Optional[dict]]:
-    """A WeChat Pay notify: verify the signature before anything in the body is believed,
-    then decrypt and apply; 204 when accepted or already applied, 4xx FAIL otherwise."""
-    from shared.core.common import utcnow
-    from shared.core.config import get_settings
-    from shared.core.db import get_db
-    from shared.wechat.pay import SignatureError, decrypt_resource, get_pay_client, verify_signed
-    config = get_pay_client(get_settings()).config
-    try:
-        verify_signed(config, headers, body)
-        envelope = json.loads(body)
-        if not wanted_event(str(envelope.get("event_type", ""))):
-            raise NotifyRejected(400, "unexpected event_type")
-        resource = decrypt_resource(config, envelope.get("resource") or {})
-        apply(get_db(), config, resource, utcnow())
-    except SignatureError as exc:
-        log_event(logger, f"{kind} notify refused", reason=str(exc))
-        return 401, {"code": "FAIL", "message": f"verification failed: {exc}"}
-    except (ValueError, AttributeError):
-        return 400, {"code": "FAIL", "message": "malformed notify"}
-    except NotifyRejected as exc:
-        log_event(logger, f"{kind} notify rejected", reason=exc.message)
-        return exc.status, {"code": "FAIL", "message": exc.message}
-    return 204, None
-
-
-def handle_pay_notify(headers: dict[str, str], body: bytes) -> tuple[int, Optional[dict]]:
+def accept_pay_notify(headers: dict[str, str], body: bytes) -> None:
     """POST /pay/notify."""
-    return handle_notify(headers, body, "pay", lambda event: event == "TRANSACTION.SUCCESS",
-                         lambda db, config, transaction, now:
-                         apply_transaction(db, config, transaction, now, "notify"))
+    accept_notify(headers, body, "pay", lambda event: event == "TRANSACTION.SUCCESS",
+                  lambda db, config, transaction, now:
+                  apply_transaction(db, config, transaction, now, "notify"))
 
 
 # ---- closing and reconciling ---------------------------------------------------------------
@@ -224,7 +190,7 @@ def _take_in_quietly(ctx: Any, order: dict[str, Any]) -> None:
         log_event(logger, "payment not taken in yet", order_id=order["_id"], error=str(exc))
 
 
-def settle_before_cancel(ctx: Any, order: dict[str, Any]) -> str:
+def settle_before_cancel(ctx: Context, order: dict[str, Any]) -> str:
     """Close the order at WeChat Pay before it is cancelled.
 
     ``closed``: WeChat Pay will take no payment for it (or never heard of it); ``paid``: it
@@ -268,7 +234,7 @@ def _close_quietly(client: Any, out_trade_no: str) -> bool:
 
 def reconcile_payments(ctx: Any) -> dict[str, Any]:
     """Timer pay_reconcile: ask WeChat Pay about orders whose notify may have gone missing."""
-    from shared.orders.lifecycle import _move_lines
+    from shared.orders.lifecycle import move_lines
     from shared.payments.refunds import reconcile_refunds
     from shared.wechat.pay import WxPayError
     db, batch = ctx.db, ctx.settings.TIMER_BATCH_SIZE
@@ -303,6 +269,6 @@ def reconcile_payments(ctx: Any) -> dict[str, Any]:
     for order in db.orders.find({"status": {"$nin": ["pending_payment", "cancelled", "failed",
                                                      "reserving"]},
                                  "items.stock": "locked"}).limit(batch):
-        counts["repaired"] += 1 if _move_lines(db, order, "sold") else 0
+        counts["repaired"] += 1 if move_lines(db, order, "sold") else 0
     counts.update(reconcile_refunds(ctx))
     return counts

@@ -12,8 +12,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Optional
 
-from shared.core.errors import ShopError
+from shared.core.config import get_settings
+from shared.core.errors import NotifyRejected, ShopError
+from shared.core.events import OrderEvent, publish
 from shared.core.log import get_logger, log_event
+from shared.orders import coupons
+from shared.payments.notify import accept_notify, pay_client
 
 logger = get_logger("shop.refunds")
 
@@ -101,10 +105,9 @@ def start_refund(db: Any, order: dict[str, Any], *, amount: int, reason: str, re
 
 
 def _send(db: Any, record: dict[str, Any], now: datetime) -> None:
-    from shared.core.config import get_settings
-    from shared.wechat.pay import WxPayError, get_pay_client
+    from shared.wechat.pay import WxPayError
     try:
-        answer = get_pay_client(get_settings()).refund(
+        answer = pay_client(get_settings()).refund(
             out_trade_no=record["order_id"], out_refund_no=record["_id"],
             refund=record["amount"], total=record["order_total"], reason=record["reason"])
     except WxPayError as exc:
@@ -140,19 +143,19 @@ def finish(db: Any, refund_id: str, outcome: str, now: datetime,
     if record is None:
         return False
     if outcome == "succeeded":
-        _refunded(db, record, now)
+        order = _refunded(db, record, now)
+        publish(db, OrderEvent("refund_succeeded", order, now, refund=record))
     else:
         _failed(db, record)
-    if record.get("after_sale_id"):
-        from shared.payments.aftersales import on_refund_finished
-        on_refund_finished(db, record, now)
+        order = db.orders.find_one({"_id": record["order_id"]}) or {"_id": record["order_id"]}
+        publish(db, OrderEvent("refund_failed", order, now, refund=record))
     log_event(logger, "refund finished", refund_id=refund_id, outcome=outcome)
     return True
 
 
-def _refunded(db: Any, record: dict[str, Any], now: datetime) -> None:
+def _refunded(db: Any, record: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The refund's amount, stock and coupon; the order as right after its amount was added."""
     from pymongo import ReturnDocument
-    from shared.orders import coupons
     order = db.orders.find_one_and_update({"_id": record["order_id"]},
                                           {"$inc": {"refunded_amount": record["amount"]}},
                                           return_document=ReturnDocument.AFTER)
@@ -164,16 +167,15 @@ def _refunded(db: Any, record: dict[str, Any], now: datetime) -> None:
             if sku:
                 db.products.update_one({"_id": sku["product_id"]},
                                        {"$inc": {"sales": -line["quantity"]}})
-    from shared.core import events as order_events
-    order_events.refund_succeeded(db, order, record, now)
     if order["refunded_amount"] >= order["total"]:
         db.orders.update_one({"_id": order["_id"], "status": {"$in": REFUNDABLE_STATUSES}},
                              {"$set": {"status": "refunded", "refunded_at": now}})
         if order.get("coupon_id"):
             coupons.return_from_order(db, order["coupon_id"], order["_id"])
-        order_events.refunded(db, order, now)
+        publish(db, OrderEvent("order_refunded", order, now))
     else:
         _leave_refunding(db, record)
+    return order
 
 
 def _failed(db: Any, record: dict[str, Any]) -> None:
@@ -199,33 +201,30 @@ def _leave_refunding(db: Any, record: dict[str, Any]) -> None:
 
 # ---- the refund notify ---------------------------------------------------------------------
 
-def handle_refund_notify(headers: dict[str, str], body: bytes) -> tuple[int, Optional[dict]]:
+def accept_refund_notify(headers: dict[str, str], body: bytes) -> None:
     """POST /pay/refund-notify: the same verification as the pay notify."""
-    from shared.payments.pay import handle_notify
-    return handle_notify(headers, body, "refund", lambda event: event.startswith("REFUND."),
-                         _apply_notified_refund)
+    accept_notify(headers, body, "refund", lambda event: event.startswith("REFUND."),
+                  _apply_notified_refund)
 
 
 def _apply_notified_refund(db: Any, config: Any, refund: dict[str, Any], now: datetime) -> None:
-    from shared.payments.pay import NotifyRejected
     if refund.get("mchid") != config.mchid:
-        raise NotifyRejected(400, "mchid does not match")
+        raise NotifyRejected("mismatch", "mchid does not match")
     record = db.refunds.find_one({"_id": str(refund.get("out_refund_no") or "")})
     if record is None:
-        raise NotifyRejected(404, "unknown out_refund_no")
+        raise NotifyRejected("unknown", "unknown out_refund_no")
     if (refund.get("amount") or {}).get("refund") != record["amount"] \
             or refund.get("out_trade_no") != record["order_id"]:
-        raise NotifyRejected(400, "refund does not match the record")
+        raise NotifyRejected("mismatch", "refund does not match the record")
     apply_refund_status(db, record["_id"], refund, now)
 
 
 def reconcile_refunds(ctx: Any) -> dict[str, int]:
     """Send again refunds WeChat Pay never took, and ask about those whose notify is late."""
-    from shared.core.config import get_settings
-    from shared.wechat.pay import WxPayError, get_pay_client
+    from shared.wechat.pay import WxPayError
     since = ctx.now - timedelta(seconds=ctx.settings.PAY_RECONCILE_AFTER_SECONDS)
     counts = {"refunds_checked": 0, "refunds_finished": 0}
-    client = get_pay_client(get_settings())
+    client = pay_client(get_settings())
     for record in ctx.db.refunds.find({"status": {"$in": OPEN}, "updated_at": {"$lte": since}}) \
             .limit(ctx.settings.TIMER_BATCH_SIZE):
         counts["refunds_checked"] += 1

@@ -271,7 +271,7 @@ def _give_coupon(ctx: Any, assist: dict[str, Any]) -> dict[str, Any]:
 
 def _give_gift(ctx: Any, assist: dict[str, Any]) -> dict[str, Any]:
     """A zero-price order placed for the starter; free, so it is paid at once."""
-    from shared.orders.lifecycle import PlaceOrderInput, Special, place_order
+    from shared.checkout.placing import PlaceOrderInput, Special, place_order
     starter = copy.copy(ctx)
     starter.user_id = assist["user_id"]
     sku_id = assist["reward"]["sku_id"]

@@ -21,6 +21,7 @@ from typing import Any, Optional
 from pydantic import AwareDatetime, Field, model_validator
 
 from shared.core.common import Input, PageInput, iso, new_id, page_of
+from shared.core.events import OrderEvent
 from shared.core.errors import ShopError, not_found
 from shared.core.ratelimit import hit
 
@@ -382,7 +383,7 @@ def _finish_buy(db: Any, bargain_id: str, request_id: str, order_id: str,
 
 def _place_bargain_order(ctx: Any, bargain: dict[str, Any],
                          req: BuyBargainInput) -> dict[str, Any]:
-    from shared.orders.lifecycle import PlaceOrderInput, Special, place_order
+    from shared.checkout.placing import PlaceOrderInput, Special, place_order
     order_input = PlaceOrderInput(request_id=req.request_id, address_id=req.address_id,
                                   items=[{"sku_id": bargain["sku_id"], "quantity": 1}])
     special = Special(prices={bargain["sku_id"]: bargain["current_price"]},
@@ -392,7 +393,8 @@ def _place_bargain_order(ctx: Any, bargain: dict[str, Any],
 
 def buy_bargain(ctx: Any, req: BuyBargainInput) -> dict[str, Any]:
     """The owner buys at the current price (the floor when fully cut), once per bargain."""
-    from shared.orders.lifecycle import find_by_request, order_view
+    from shared.orders.lifecycle import order_view
+    from shared.orders.placement import find_by_request
     bargain = ctx.db.bargains.find_one({"_id": req.bargain_id, "user_id": ctx.user_id})
     if bargain is None:
         raise not_found("bargain")
@@ -415,10 +417,13 @@ def buy_bargain(ctx: Any, req: BuyBargainInput) -> dict[str, Any]:
 
 # ---- order events and the timer ---------------------------------------------------------------
 
-def on_order_cancelled(db: Any, order: dict[str, Any], now: datetime) -> None:
+def on_order_cancelled(db: Any, event: OrderEvent) -> None:
     """An unpaid bargain order was cancelled: the campaign gets its unit back and the bargain
     can be bought again until it expires (or is closed, if its owner started another)."""
     from shared.core.db import duplicate_key_error
+    order = event.order
+    if not order.get("bargain_id"):
+        return
     bargain = db.bargains.find_one({"_id": order.get("bargain_id")}, {"campaign_id": 1})
     if bargain is None:
         return

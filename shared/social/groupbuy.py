@@ -16,6 +16,7 @@ from typing import Any, Literal, Optional
 from pydantic import AwareDatetime, Field, model_validator
 
 from shared.core.common import Input, PageInput, iso, new_id, page_of
+from shared.core.events import OrderEvent
 from shared.core.errors import ShopError, not_found
 from shared.core.log import get_logger, log_event
 
@@ -189,7 +190,8 @@ def _live_campaign(ctx: Any, campaign_id: str) -> dict[str, Any]:
 
 
 def _existing(ctx: Any, request_id: str) -> Optional[dict[str, Any]]:
-    from shared.orders.lifecycle import find_by_request, order_view
+    from shared.orders.lifecycle import order_view
+    from shared.orders.placement import find_by_request
     order = find_by_request(ctx.db, ctx.user_id, request_id)
     if order is None or not order.get("group"):
         return None
@@ -233,7 +235,7 @@ def _give_back(db: Any, campaign_id: str, quota_key: Optional[str], stock_taken:
 def _place_group_order(ctx: Any, campaign: dict[str, Any], team_id: str, sku_id: str,
                        request_id: str, address_id: str, role: str) -> dict[str, Any]:
     """The member's order at the group price; campaign quotas are given back if it fails."""
-    from shared.orders.lifecycle import OrderLineInput, PlaceOrderInput, Special, place_order
+    from shared.checkout.placing import OrderLineInput, PlaceOrderInput, Special, place_order
     if sku_id not in campaign["sku_prices"]:
         raise ShopError("VALIDATION_ERROR", "that SKU is not in this group-buy",
                         {"fields": [{"field": "sku_id", "message": sku_id, "type": "not_in_campaign"}]})
@@ -339,8 +341,11 @@ def get_team(ctx: Any, req: TeamIdInput) -> dict[str, Any]:
 
 # ---- order events --------------------------------------------------------------------------
 
-def on_order_paid(db: Any, order: dict[str, Any], now: datetime) -> None:
+def on_order_paid(db: Any, event: OrderEvent) -> None:
     """A group order was paid: the leader opens the team, a member fills a seat."""
+    order, now = event.order, event.now
+    if not order.get("group"):
+        return
     group = order["group"]
     team = db.teams.find_one({"_id": group["team_id"]})
     if team is None:
@@ -383,8 +388,11 @@ def _release_for_shipping(db: Any, team: dict[str, Any], now: datetime) -> None:
     log_event(logger, "team succeeded", team_id=team["_id"])
 
 
-def on_order_cancelled(db: Any, order: dict[str, Any], now: datetime) -> None:
+def on_order_cancelled(db: Any, event: OrderEvent) -> None:
     """An unpaid group order was cancelled: its seat and the campaign's quotas come back."""
+    order, now = event.order, event.now
+    if not order.get("group"):
+        return
     group = order["group"]
     _give_back(db, group["campaign_id"], group.get("quota_key"), group.get("stock_taken", False))
     if group["role"] == "leader":
@@ -397,11 +405,14 @@ def on_order_cancelled(db: Any, order: dict[str, Any], now: datetime) -> None:
                         {"$pull": {"seats": {"order_id": order["_id"]}}, "$inc": {"held": -1}})
 
 
-def on_order_refunded(db: Any, order: dict[str, Any], now: datetime) -> None:
+def on_order_refunded(db: Any, event: OrderEvent) -> None:
     """A group order refunded in full because its team failed (or its seat was gone): it
     bought nothing, so the campaign's unit and the buyer's per-user quota come back, once.
     (A cancelled order gave them back when it was cancelled; an after-sale refund of a
     successful team's order is a purchase undone later, not a team that failed.)"""
+    order = event.order
+    if not order.get("group"):
+        return
     if db.refunds.find_one({"_id": f"{order['_id']}-gb", "status": "succeeded"},
                            {"_id": 1}) is None:
         return

@@ -31,6 +31,7 @@ from typing import Any, Iterable, Literal, Optional
 from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
 from shared.core.common import Input, iso
+from shared.core.events import OrderEvent
 from shared.core.errors import ShopError, not_found
 from shared.core.log import get_logger
 
@@ -293,18 +294,20 @@ def set_referral_reward(ctx: Any, req: ReferralRewardInput) -> dict[str, Any]:
     return _reward_view(doc)
 
 
-def on_order_paid(db: Any, order: dict[str, Any], now: datetime) -> None:
+def on_order_paid(db: Any, event: OrderEvent) -> None:
     """An invitee's first paid order earns their inviter a reward, once."""
+    order = event.order
     try:
-        _reward_first_order(db, order, now)
+        _reward_first_order(db, order, event.now)
     except Exception:  # a reward never stands in the way of a payment being taken in
         logger.exception("referral reward failed for order %s", order.get("_id"))
 
 
-def on_order_refunded(db: Any, order: dict[str, Any], now: datetime) -> None:
+def on_order_refunded(db: Any, event: OrderEvent) -> None:
     """A fully refunded first order takes the inviter's reward back."""
+    order = event.order
     try:
-        _reverse(db, order["user_id"], order["_id"], now)
+        _reverse(db, order["user_id"], order["_id"], event.now)
     except Exception:
         logger.exception("referral reversal failed for order %s", order.get("_id"))
 

@@ -60,7 +60,7 @@ def _help(assist_id, count):
 
 def _ctx(db):
     from shared.core.config import get_settings
-    from shared.core.runtime import Context
+    from shared.core.context import Context
     return Context(db=db, settings=get_settings(), now=_now(), request_id="test")
 
 

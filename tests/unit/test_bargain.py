@@ -242,7 +242,7 @@ def test_an_expired_bargain_refuses_help_and_buy(campaign, owner, db):
 def test_the_timer_expires_bargains_once_and_frees_a_new_start(campaign, owner, db):
     from shared.social.bargain import expire_bargains
     from shared.core.config import get_settings
-    from shared.core.runtime import Context
+    from shared.core.context import Context
     bargain = _start(owner, campaign["id"])
     db.bargains.update_one({"_id": bargain["id"]},
                            {"$set": {"expires_at": _now() - timedelta(seconds=1)}})
@@ -365,9 +365,11 @@ def test_a_cancelled_bargain_order_gives_the_unit_back_and_can_be_bought_again(c
                                                                              db):
     bargain = _start(owner, campaign["id"])
     order = _buy(owner, bargain["id"]).data
+    from shared.core.events import OrderEvent
     from shared.social.bargain import on_order_cancelled
     cancelled = owner.call("cancel_order", {"order_id": order["id"]}).data
-    on_order_cancelled(db, db.orders.find_one({"_id": cancelled["id"]}), _now())  # the hook
+    on_order_cancelled(db, OrderEvent("order_cancelled", db.orders.find_one(
+        {"_id": cancelled["id"]}), _now()))  # the hook
 
     assert _stored(db, bargain["id"])["status"] == "active"
     assert db.bargain_campaigns.find_one({"_id": campaign["id"]})["sold"] == 0

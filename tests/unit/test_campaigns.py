@@ -23,7 +23,7 @@ DAY = timedelta(days=1)
 
 def ctx_at(db: Any, now: datetime, user_id: Optional[str] = None) -> Any:
     from shared.core.config import get_settings
-    from shared.core.runtime import Context
+    from shared.core.context import Context
     return Context(db=db, settings=get_settings(), now=now, request_id="test", user_id=user_id)
 
 
@@ -397,7 +397,7 @@ def test_a_coupon_that_expires_before_the_send_time_is_refused(db: Any) -> None:
 # ---- what paid orders tell the audience filter ---------------------------------------------
 
 def test_a_paid_order_sets_last_order_at_and_adds_to_total_spent_once(db: Any) -> None:
-    from shared.core import events as order_events
+    from shared.core.events import OrderEvent, publish
     shopper = new_shopper()
     product = new_product(price=1250)
     order = shopper.call("place_order", {
@@ -406,27 +406,28 @@ def test_a_paid_order_sets_last_order_at_and_adds_to_total_spent_once(db: Any) -
 
     merchant("merchant_mark_paid", {"order_id": order["id"]}).data
     doc = db.orders.find_one({"_id": order["id"]})
-    order_events.paid(db, doc, T0)  # a reconciler repeating the aftermath
+    publish(db, OrderEvent("order_paid", doc, T0))  # a reconciler repeating the aftermath
 
     user = db.users.find_one({"_id": shopper.user_id})
     assert (user["total_spent"], user["last_order_at"]) == (2500, doc["paid_at"])
 
 
 def test_last_order_at_never_moves_back_to_an_older_order(db: Any) -> None:
-    from shared.marketing.campaigns import record_paid_order
+    from shared.core.events import OrderEvent
+    from shared.marketing.campaigns import on_order_paid
     add_user(db, "u1", subscribed=False)
     paid(db, "o-new", "u1", T0, 1_000)
     paid(db, "o-old", "u1", T0 - 30 * DAY, 2_000)
 
     for order_id in ("o-new", "o-old"):
-        record_paid_order(db, db.orders.find_one({"_id": order_id}), T0)
+        on_order_paid(db, OrderEvent("order_paid", db.orders.find_one({"_id": order_id}), T0))
 
     user = db.users.find_one({"_id": "u1"})
     assert (user["last_order_at"], user["total_spent"]) == (T0, 3_000)
 
 
 def test_a_timer_event_runs_the_dispatch_through_the_runtime(db: Any) -> None:
-    from shared.core.runtime import run_timer
+    from shared.core.dispatch import run_timer
     population(db)
     campaign = create(send_at=datetime.now(timezone.utc) - timedelta(minutes=1))
 

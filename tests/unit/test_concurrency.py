@@ -375,7 +375,7 @@ def test_cancel_and_mark_paid_racing_on_each_order_exactly_one_wins(db):
 @pytest.mark.parametrize("attempt", range(3))
 def test_order_timeout_run_concurrently_cancels_each_expired_order_once(db, attempt):
     from shared.core.common import utcnow
-    from shared.core.runtime import run_timer
+    from shared.core.dispatch import run_timer
 
     sku_id = new_product(price=1200, stock=40)["skus"][0]["id"]
     coupon = new_coupon(total=50, amount=200)

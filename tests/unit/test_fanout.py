@@ -45,7 +45,7 @@ def fanout_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def ctx_at(db: Any, now: datetime) -> Any:
     from shared.core.config import get_settings
-    from shared.core.runtime import Context
+    from shared.core.context import Context
     return Context(db=db, settings=get_settings(), now=now, request_id="test")
 
 

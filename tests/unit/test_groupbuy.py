@@ -140,7 +140,7 @@ def team_counts(result: dict[str, Any]) -> dict[str, int]:
 
 
 def run_timer(name: str) -> dict[str, Any]:
-    from shared.core.runtime import run_timer as run
+    from shared.core.dispatch import run_timer as run
     outcome = run(name)
     assert outcome.status == 200, outcome.envelope
     return outcome.envelope["data"]
@@ -695,8 +695,9 @@ def test_a_team_past_its_deadline_fails_and_every_paid_member_is_refunded_once(d
     # once, even if the refund's aftermath is repeated
     assert campaign_doc(db, campaign["id"])["remaining"] == 20
     assert quotas(db) == {}
-    from shared.core import events as order_events
-    order_events.refunded(db, db.orders.find_one({"_id": leader_order["id"]}), utcnow())
+    from shared.core.events import OrderEvent, publish
+    publish(db, OrderEvent("order_refunded", db.orders.find_one({"_id": leader_order["id"]}),
+                           utcnow()))
     assert campaign_doc(db, campaign["id"])["remaining"] == 20
     assert quotas(db) == {}
     assert db.products.find_one({"_id": product["id"]}).get("sales", 0) == 0

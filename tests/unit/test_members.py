@@ -97,7 +97,7 @@ def assert_ledger_matches(db: Any, user_id: str) -> int:
 
 def ctx_at(db: Any, now: datetime, user_id: Optional[str] = None) -> Any:
     from shared.core.config import get_settings
-    from shared.core.runtime import Context
+    from shared.core.context import Context
     return Context(db=db, settings=get_settings(), now=now, request_id="test", user_id=user_id)
 
 
@@ -125,11 +125,12 @@ def test_paid_order_earns_a_point_per_yuan_and_its_total_as_growth(db, member):
 
 
 def test_paid_order_hook_run_twice_counts_once(db, member):
+    from shared.core.events import OrderEvent
     from shared.loyalty.members import on_order_paid
     order = member.paid_order([(sku(1000), 3)])
     doc = db.orders.find_one({"_id": order["id"]})
 
-    on_order_paid(db, doc, datetime.now(timezone.utc))
+    on_order_paid(db, OrderEvent("order_paid", doc, datetime.now(timezone.utc)))
 
     assert (member.membership()["growth"], member.membership()["points"]) == (3000, 30)
     assert_ledger_matches(db, member.user_id)
@@ -457,7 +458,7 @@ def test_expiry_racing_spends_keeps_the_ledger_and_the_balance_together(db, memb
 
 def test_the_daily_timer_finishes_entries_a_crash_cut_short(db, member):
     from shared.loyalty.members import expire_points
-    from shared.core.runtime import run_timer
+    from shared.core.dispatch import run_timer
     give_points(member, 100)
     past = datetime.now(timezone.utc) - timedelta(minutes=5)
     uid = member.user_id
@@ -626,7 +627,7 @@ def test_an_unpaid_order_does_not_end_being_new(member):
 
 
 def test_coupons_expiring_within_three_days_are_reminded_once(db, member):
-    from shared.core.runtime import run_timer
+    from shared.core.dispatch import run_timer
     soon = coupon(member, valid_days=2)
     coupon(member, valid_days=10)
     used = coupon(member, valid_days=1)

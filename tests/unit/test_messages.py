@@ -125,7 +125,7 @@ def wechat(db: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeWeChat]:
 
 def ctx_at(db: Any, now: datetime, user_id: Optional[str] = None) -> Any:
     from shared.core.config import get_settings
-    from shared.core.runtime import Context
+    from shared.core.context import Context
     return Context(db=db, settings=get_settings(), now=now, request_id="test", user_id=user_id)
 
 

@@ -483,7 +483,7 @@ def test_failed_placement_is_not_shown_to_the_shopper(buyer, db):
 
 def test_order_timeout_returns_the_coupon_of_a_placement_that_crashed(buyer, sku_id, db,
                                                                       monkeypatch):
-    from shared.orders import lifecycle as orders
+    from shared.orders import placement
     template = merchant("merchant_create_coupon", {
         "name": "减1元", "kind": "fixed", "amount": 100, "total": 5, "valid_days": 1}).data
     coupon = buyer.call("claim_coupon", {"coupon_id": template["id"]}).data
@@ -492,8 +492,8 @@ def test_order_timeout_returns_the_coupon_of_a_placement_that_crashed(buyer, sku
         raise RuntimeError("the function instance died here")
     # the instance dies after binding the coupon: nothing in-process gets to undo it
     with monkeypatch.context() as patch:
-        patch.setattr(orders, "_reserve_lines", crash)
-        patch.setattr(orders, "_undo_placement", lambda *args: None)
+        patch.setattr(placement, "_reserve_lines", crash)
+        patch.setattr(placement, "_undo_placement", lambda *args: None)
         assert buyer.place(sku_id, coupon_id=coupon["id"]).status == 500
     db.orders.update_many({"status": "reserving"}, {"$set": {
         "created_at": datetime.now(timezone.utc) - timedelta(minutes=11)}})
@@ -515,7 +515,7 @@ def test_order_timeout_repairs_a_cancelled_order_still_holding_stock(buyer, sku_
 
 
 def test_order_timeout_through_the_runtime_reports_its_counts():
-    from shared.core.runtime import run_timer
+    from shared.core.dispatch import run_timer
 
     outcome = run_timer("order_timeout")
 

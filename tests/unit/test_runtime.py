@@ -222,7 +222,7 @@ def test_every_log_line_is_json_with_a_request_id(shop_log):
 
 
 def test_log_lines_carry_the_request_id_of_their_call(shop_log):
-    from shared.core.runtime import Credentials, dispatch
+    from shared.core.dispatch import Credentials, dispatch
 
     dispatch("login", {"code": "dev:alice"}, Credentials(), request_id="req-log-0001")
 
@@ -470,7 +470,7 @@ def _valid_payloads():
 
 
 def test_random_json_never_makes_a_500_and_always_answers_an_envelope(db):
-    from shared.core.runtime import Credentials, dispatch, to_json
+    from shared.core.dispatch import Credentials, dispatch, to_json
     shopper, valid = _valid_payloads()
 
     def right_token(action):

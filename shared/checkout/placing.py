@@ -1,0 +1,92 @@
+"""Checkout: an order's terms gathered from the areas that own them, then placed.
+
+``place_order`` is the shopper's action; campaigns (group-buy, bargain, assist) call
+``place_order`` with their own prices (``special``). The member's level (loyalty), a deal's price and the
+pickup store (nearby) and the delivery address (accounts) are looked up here and handed to
+order placement as values; a deal's daily unit and spent points are handed over as holds.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from shared.accounts.addresses import SNAPSHOT_FIELDS, find_owned
+from shared.core.context import Context, Database
+from shared.loyalty import points
+from shared.loyalty.members import checkout_level
+from shared.nearby import service as nearby_deals  # split pending
+from shared.nearby.service import pickup_store
+from shared.orders.placement import (DealPrice, Hold, MemberLevel, OrderLineInput,
+                                     PlaceOrderInput, Special, Terms)
+from shared.orders.placement import place_order as place
+
+__all__ = ["OrderLineInput", "PlaceOrderInput", "Special", "place_order"]
+
+
+@dataclass
+class DealUnitHold:
+    """Units counted against the deal's quantity for today (Asia/Shanghai)."""
+    deal: dict[str, Any]
+    after_stock: bool = False
+
+    def take(self, db: Database, order: dict[str, Any]) -> None:
+        order["deal"]["day_key"] = nearby_deals.take_daily_quantity(
+            db, self.deal, order["deal"]["quantity"], order["created_at"])
+
+    def give_back(self, db: Database, order: dict[str, Any]) -> None:
+        nearby_deals.give_back_daily_quantity(db, order["deal"]["day_key"],
+                                              order["deal"]["quantity"])
+
+
+@dataclass
+class PointsHold:
+    """Points paying for part of the order (1 point = 1 fen off)."""
+    after_stock: bool = True
+
+    def take(self, db: Database, order: dict[str, Any]) -> None:
+        points.spend_for_order(db, order["user_id"], order["_id"], order["points_used"],
+                               order["created_at"])
+
+    def give_back(self, db: Database, order: dict[str, Any]) -> None:
+        points.give_back_for_order(db, order["_id"])
+
+
+def place_order(ctx: Context, req: PlaceOrderInput,
+                special: Optional[Special] = None) -> dict[str, Any]:
+    """The shopper's order: catalog prices, or a campaign's ``special`` ones."""
+
+    def terms_for(lines: list[dict[str, Any]]) -> Terms:
+        return _terms(ctx, req, lines, special)
+
+    return place(ctx, req, terms_for)
+
+
+def _terms(ctx: Context, req: PlaceOrderInput, lines: list[dict[str, Any]],
+           special: Optional[Special]) -> Terms:
+    holds: list[Hold] = []
+    deal = None
+    if req.deal_id:
+        doc = nearby_deals.deal_for_order(ctx.db, req.deal_id, [l["sku_id"] for l in lines],
+                                          req.store_id, ctx.now)
+        deal = DealPrice(deal_id=doc["_id"], sku_id=doc["sku_id"], price=doc["deal_price"],
+                         daily_quantity=doc.get("daily_quantity"))
+        holds.append(DealUnitHold(doc))
+    pickup, address = _fulfilment(ctx, req)
+    level = checkout_level(ctx.db, ctx.shopper_id)
+    if req.points:
+        holds.append(PointsHold())
+    return Terms(level=MemberLevel(level["name"], level["discount_percent"]), special=special,
+                 deal=deal, pickup=pickup, address=address, holds=holds)
+
+
+def _fulfilment(ctx: Context, req: PlaceOrderInput) \
+        -> tuple[Optional[dict[str, Any]], Optional[dict[str, Any]]]:
+    """(pickup, address): self-pickup at a store with a fresh 8-digit code, or delivery."""
+    if req.store_id:
+        store = pickup_store(ctx.db, req.store_id)
+        return {"store_id": store["_id"], "store_name": store["name"],
+                "store_address": store["address"],
+                "code": f"{secrets.randbelow(10 ** 8):08d}"}, None
+    address = find_owned(ctx.db, ctx.shopper_id, req.address_id or "")
+    return None, {f: address.get(f, "") for f in SNAPSHOT_FIELDS}

@@ -1,0 +1,334 @@
+"""Placing an order: price the lines, take what the order needs, reserve stock, once per request.
+
+Placement knows only orders, stock and coupons. What other areas decide arrives as values in
+``Terms``: a campaign's prices (``Special``), the member's level, a deal's price, the pickup
+store. What other areas set aside for the order (a deal's daily unit, points) arrives as
+``Hold``s: taken once the order exists, given back here if placement fails, and given back by
+their owners on the ``order_released`` event if the order is cancelled later.
+
+Each order line records where its units are (``stock``: none -> locked -> sold | released),
+and the order exists (status ``reserving``) before anything is taken, naming what it will
+take, so that the ``order_timeout`` reconciler can give back what a crash left behind.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Callable, Optional, Protocol
+
+from pydantic import Field, model_validator
+from pymongo.errors import DuplicateKeyError
+
+from shared.core.common import Input, new_id
+from shared.core.context import Context, Database
+from shared.core.errors import ShopError
+from shared.core.events import OrderEvent, publish
+from shared.orders import coupons
+from shared.orders.lifecycle import order_view, settle_paid
+
+MAX_LINES = 50
+
+
+class OrderLineInput(Input):
+    sku_id: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(ge=1, le=999)
+
+
+class PlaceOrderInput(Input):
+    request_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    items: Optional[list[OrderLineInput]] = Field(default=None, min_length=1,
+                                                  max_length=MAX_LINES)
+    from_cart: bool = False
+    address_id: Optional[str] = Field(default=None, min_length=1, max_length=64)
+    coupon_id: Optional[str] = Field(default=None, max_length=64)
+    deal_id: Optional[str] = Field(default=None, max_length=64)
+    store_id: Optional[str] = Field(default=None, max_length=64,
+                                    description="self-pickup (自提) at this store")
+    note: str = Field(default="", max_length=200)
+    points: Optional[int] = Field(default=None, ge=0, le=100_000_000,
+                                  description="points to pay with: 100 points = ¥1, at most "
+                                              "POINTS_MAX_SHARE_PERCENT of the total")
+
+    @model_validator(mode="after")
+    def one_source(self) -> "PlaceOrderInput":
+        if bool(self.items) == self.from_cart:
+            raise ValueError("give either items or from_cart: true")
+        if not self.address_id and not self.store_id:
+            raise ValueError("give address_id for delivery, or store_id for self-pickup")
+        return self
+
+
+@dataclass
+class Special:
+    """An order that a campaign places (group-buy, bargain, gift) rather than the catalog."""
+    prices: dict[str, int]                  # sku_id -> the campaign's unit price
+    fields: dict[str, Any]                  # stored on the order: group, bargain, gift, ...
+    hold_shipping: bool = False             # paid, but not to ship until the campaign says so
+
+
+@dataclass(frozen=True)
+class MemberLevel:
+    name: Optional[str]
+    discount_percent: int
+
+
+@dataclass(frozen=True)
+class DealPrice:
+    """A nearby deal's price for one SKU of the order, as the deal's owner worked it out."""
+    deal_id: str
+    sku_id: str
+    price: int
+    daily_quantity: Optional[int]
+
+
+class Hold(Protocol):
+    """Something another area sets aside for the order while it is placed."""
+    after_stock: bool  # taken after the stock is reserved (else before)
+
+    def take(self, db: Database, order: dict[str, Any]) -> None:
+        """Take it; may note what it took on the order (saved with it); may raise ShopError."""
+
+    def give_back(self, db: Database, order: dict[str, Any]) -> None:
+        """Give back what ``take`` took, when placement fails after it."""
+
+
+@dataclass
+class Terms:
+    """What the rest of the shop decided about this order, handed over as values."""
+    level: MemberLevel
+    special: Optional[Special] = None
+    deal: Optional[DealPrice] = None
+    pickup: Optional[dict[str, Any]] = None       # {store_id, store_name, store_address}
+    address: Optional[dict[str, Any]] = None      # the delivery address snapshot
+    holds: list[Hold] = field(default_factory=list)
+
+
+# works out the terms of an order from its catalog-priced lines; called once the lines are
+# known and no earlier order answers the request (a retry never re-decides them)
+TermsFor = Callable[[list[dict[str, Any]]], Terms]
+
+
+# ---- the lines -----------------------------------------------------------------------------
+
+def requested_lines(ctx: Context, req: PlaceOrderInput) -> list[tuple[str, int]]:
+    """(sku_id, quantity) of the order, from its items or the caller's selected cart lines."""
+    if req.from_cart:
+        rows = [(c["sku_id"], c["quantity"]) for c in ctx.db.cart_items.find(
+            {"user_id": ctx.user_id, "selected": True}).sort([("added_at", 1), ("_id", 1)])]
+        if not rows:
+            raise ShopError("VALIDATION_ERROR", "no selected lines in the cart",
+                            {"fields": [{"field": "from_cart", "message": "the cart is empty",
+                                         "type": "empty_cart"}]})
+    else:
+        rows = [(line.sku_id, line.quantity) for line in req.items or []]
+    merged: dict[str, int] = {}
+    for sku_id, quantity in rows:
+        merged[sku_id] = merged.get(sku_id, 0) + quantity
+    if len(merged) > MAX_LINES:
+        raise ShopError("LIMIT_EXCEEDED", f"at most {MAX_LINES} lines in an order")
+    return list(merged.items())
+
+
+def _priced_lines(db: Database, lines: list[tuple[str, int]]) -> list[dict[str, Any]]:
+    """Order lines priced from the catalog; the client never says what anything costs."""
+    skus = {s["_id"]: s for s in db.skus.find({"_id": {"$in": [s for s, _ in lines]}},
+                                              {"product_id": 1, "specs": 1, "price": 1,
+                                               "image": 1, "active": 1})}
+    products = {p["_id"]: p for p in db.products.find(
+        {"_id": {"$in": sorted({s["product_id"] for s in skus.values()})}},
+        {"title": 1, "images": 1, "status": 1})}
+    priced = []
+    for sku_id, quantity in lines:
+        sku = skus.get(sku_id)
+        if sku is None or not sku.get("active", True):
+            raise ShopError("NOT_FOUND", "sku not found", {"resource": "sku", "sku_id": sku_id})
+        product = products.get(sku["product_id"])
+        if product is None or product["status"] != "on_sale":
+            raise ShopError("PRODUCT_UNAVAILABLE", details={"sku_id": sku_id})
+        priced.append({"sku_id": sku_id, "product_id": sku["product_id"],
+                       "title": product["title"], "specs": sku.get("specs", {}),
+                       "image": sku.get("image") or (product.get("images") or [""])[0],
+                       "price": sku["price"], "quantity": quantity,
+                       "subtotal": sku["price"] * quantity, "stock": "none"})
+    return priced
+
+
+def _set_price(line: dict[str, Any], price: int) -> None:
+    line.update(price=price, subtotal=price * line["quantity"])
+
+
+def _apply_prices(terms: Terms, lines: list[dict[str, Any]]) -> Optional[dict[str, Any]]:
+    """Campaign and deal prices on their lines; the order's ``deal`` record, if any."""
+    special = terms.special
+    for line in lines:
+        if special and line["sku_id"] in special.prices:
+            _set_price(line, special.prices[line["sku_id"]])
+    if terms.deal is None:
+        return None
+    line = next(l for l in lines if l["sku_id"] == terms.deal.sku_id)
+    _set_price(line, terms.deal.price)
+    return {"deal_id": terms.deal.deal_id, "quantity": line["quantity"], "day_key": None,
+            "daily_quantity": terms.deal.daily_quantity}
+
+
+# ---- stock -----------------------------------------------------------------------------------
+
+def _reserve_lines(db: Database, order: dict[str, Any], reserved: list[int]) -> None:
+    """Take each line's units from stock into locked, noting each in ``reserved``."""
+    last = len(order["items"]) - 1
+    for index, line in enumerate(order["items"]):
+        taken = db.skus.update_one(
+            {"_id": line["sku_id"], "active": True, "stock": {"$gte": line["quantity"]}},
+            {"$inc": {"stock": -line["quantity"], "locked": line["quantity"]}})
+        if taken.modified_count == 0:
+            sku = db.skus.find_one({"_id": line["sku_id"]}, {"stock": 1}) or {"stock": 0}
+            raise ShopError("OUT_OF_STOCK", f"only {sku['stock']} left of {line['title']}",
+                            {"sku_id": line["sku_id"], "available": sku["stock"],
+                             "requested": line["quantity"]})
+        reserved.append(index)
+        if index != last:  # the last line is marked together with the order's first state
+            db.orders.update_one({"_id": order["_id"]},
+                                 {"$set": {f"items.{index}.stock": "locked"}})
+
+
+def _undo_placement(db: Database, order: dict[str, Any], reserved: list[int],
+                    taken: list[Hold]) -> None:
+    for index in reserved:
+        line = order["items"][index]
+        db.skus.update_one({"_id": line["sku_id"]},
+                           {"$inc": {"stock": line["quantity"], "locked": -line["quantity"]}})
+    if order.get("coupon_id"):
+        coupons.return_from_order(db, order["coupon_id"], order["_id"])
+    for hold in reversed(taken):
+        hold.give_back(db, order)
+    db.orders.delete_one({"_id": order["_id"], "status": "reserving"})
+
+
+# ---- placing -------------------------------------------------------------------------------
+
+def _wait_for_placement(db: Database, user_id: str,
+                        request_id: str) -> Optional[dict[str, Any]]:
+    """The order a concurrent call with this request_id is placing, once it settles."""
+    for _ in range(60):
+        doc = db.orders.find_one({"user_id": user_id, "request_id": request_id})
+        if doc is None or doc["status"] != "reserving":
+            return doc
+        time.sleep(0.05)
+    raise ShopError("CONFLICT", "this order is still being placed; retry in a moment")
+
+
+def find_by_request(db: Database, user_id: str, request_id: str) -> Optional[dict[str, Any]]:
+    return db.orders.find_one({"user_id": user_id, "request_id": request_id,
+                               "status": {"$ne": "reserving"}})
+
+
+def place_order(ctx: Context, req: PlaceOrderInput, terms_for: TermsFor) -> dict[str, Any]:
+    """Place the order once per (user, request_id): a retry answers the first order."""
+    for _ in range(3):
+        existing = _wait_for_placement(ctx.db, ctx.shopper_id, req.request_id)
+        if existing is not None:
+            return order_view(existing)
+        try:
+            return _place(ctx, req, terms_for)
+        except DuplicateKeyError:
+            continue  # a retry of the same request won the race: answer with its order
+    raise ShopError("CONFLICT", "this order is still being placed; retry in a moment")
+
+
+def _member_prices(ctx: Context, req: PlaceOrderInput, order: dict[str, Any],
+                   member_goods: int, level: MemberLevel) -> None:
+    """The level discount on the catalog-priced goods, then the cap on points; at least one
+    fen is always left to pay (the points themselves are taken last, see _place)."""
+    off = member_goods * level.discount_percent // 100
+    order["level_discount"] = max(0, min(off, order["total"] - 1))
+    order["total"] -= order["level_discount"]
+    if req.points:
+        cap = order["total"] * ctx.settings.POINTS_MAX_SHARE_PERCENT // 100
+        if req.points > cap:
+            raise ShopError("LIMIT_EXCEEDED", f"at most {cap} points can pay for this order",
+                            {"max_points": cap, "requested": req.points})
+
+
+def _new_order(ctx: Context, req: PlaceOrderInput, terms: Terms,
+               lines: list[dict[str, Any]], deal: Optional[dict[str, Any]]) -> dict[str, Any]:
+    goods_total = sum(line["subtotal"] for line in lines)
+    special = terms.special
+    # coupon_id and points_used are written before the coupon is bound and the points are
+    # taken, so that if the instance dies after, the reconciler knows what to give back (the
+    # returns are conditional on the coupon being bound / the points being spent for this order)
+    return {"_id": new_id("ord"), "user_id": ctx.user_id, "request_id": req.request_id,
+            "status": "reserving", "items": lines, "goods_total": goods_total, "discount": 0,
+            "shipping_fee": 0, "total": goods_total, "coupon_id": req.coupon_id,
+            "member_level": terms.level.name, "level_discount": 0,
+            "points_used": req.points or 0,
+            "address": terms.address, "pickup": terms.pickup,
+            "note": req.note, "created_at": ctx.now, "deal": deal,
+            "pay_deadline": ctx.now + timedelta(seconds=ctx.settings.ORDER_PAY_TIMEOUT_SECONDS),
+            **(special.fields if special else {}),
+            "hold_shipping": bool(special and special.hold_shipping),
+            "attribution": _attribution(ctx)}
+
+
+def _place(ctx: Context, req: PlaceOrderInput, terms_for: TermsFor) -> dict[str, Any]:
+    db = ctx.db
+    lines = _priced_lines(db, requested_lines(ctx, req))
+    terms = terms_for(lines)
+    deal = _apply_prices(terms, lines)
+    # the member's level discount is for catalog prices; campaign and deal prices are final
+    campaign_priced = set(terms.special.prices if terms.special else ()) | \
+        ({terms.deal.sku_id} if terms.deal else set())
+    member_goods = sum(l["subtotal"] for l in lines if l["sku_id"] not in campaign_priced)
+    order = _new_order(ctx, req, terms, lines, deal)
+    db.orders.insert_one(order)  # the unique (user_id, request_id) makes a retry collide here
+    reserved: list[int] = []
+    taken: list[Hold] = []
+    try:
+        if req.coupon_id:
+            discount = coupons.use_for_order(db, ctx.shopper_id, req.coupon_id, order["_id"],
+                                             order["goods_total"], ctx.now, lines)
+            order.update(discount=discount, total=order["goods_total"] - discount)
+        _member_prices(ctx, req, order, member_goods, terms.level)
+        for hold in (h for h in terms.holds if not h.after_stock):
+            hold.take(db, order)
+            taken.append(hold)
+        _reserve_lines(db, order, reserved)
+        # points last, so that a line out of stock does not write a spend and its return
+        for hold in (h for h in terms.holds if h.after_stock):
+            hold.take(db, order)
+            taken.append(hold)
+        order["total"] -= order["points_used"]
+    except BaseException:
+        _undo_placement(db, order, reserved, taken)
+        raise
+    return _confirm(ctx, req, order)
+
+
+def _confirm(ctx: Context, req: PlaceOrderInput, order: dict[str, Any]) -> dict[str, Any]:
+    """reserving -> pending_payment, with every line locked; a free order is paid at once."""
+    db = ctx.db
+    for line in order["items"]:
+        line["stock"] = "locked"
+    db.orders.update_one({"_id": order["_id"], "status": "reserving"},
+                         {"$set": {"status": "pending_payment", "items": order["items"],
+                                   "coupon_id": order["coupon_id"], "discount": order["discount"],
+                                   "level_discount": order["level_discount"],
+                                   "total": order["total"], "deal": order["deal"]}})
+    order["status"] = "pending_payment"
+    if req.from_cart:
+        db.cart_items.delete_many({"user_id": ctx.user_id,
+                                   "sku_id": {"$in": [line["sku_id"] for line in order["items"]]}})
+    publish(db, OrderEvent("order_placed", order, ctx.now))
+    if order["total"] == 0:
+        # a gift: nothing to pay, so it is paid now
+        return order_view(settle_paid(db, order["_id"], ctx.now, {"payment.method": "free"}))
+    return order_view(order)
+
+
+def _attribution(ctx: Context) -> Optional[dict[str, Any]]:
+    """The share that last brought this shopper here (within 7 days), for fission reports."""
+    user = ctx.db.users.find_one({"_id": ctx.user_id}, {"last_share": 1})
+    touch = (user or {}).get("last_share")
+    if not touch or touch["at"] < ctx.now - timedelta(days=7):
+        return None
+    return {"share_id": touch["share_id"], "sharer_id": touch["sharer_id"]}
