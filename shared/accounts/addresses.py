@@ -6,6 +6,7 @@ from typing import Any, Optional
 from pydantic import Field
 
 from shared.core.common import Input, NoInput, iso, new_id
+from shared.core.context import Context
 from shared.core.errors import ShopError, not_found
 
 __all__ = ["NoInput"]
@@ -62,7 +63,7 @@ def _make_only_default(db: Any, user_id: str, address_id: str) -> None:
                             {"$set": {"is_default": True}})
 
 
-def add_address(ctx: Any, req: AddAddressInput) -> dict[str, Any]:
+def add_address(ctx: Context, req: AddAddressInput) -> dict[str, Any]:
     count = ctx.db.addresses.count_documents({"user_id": ctx.user_id})
     if count >= MAX_ADDRESSES:
         raise ShopError("LIMIT_EXCEEDED", f"at most {MAX_ADDRESSES} addresses",
@@ -76,13 +77,13 @@ def add_address(ctx: Any, req: AddAddressInput) -> dict[str, Any]:
     return address_view(doc)
 
 
-def list_addresses(ctx: Any, req: NoInput) -> dict[str, Any]:
+def list_addresses(ctx: Context, req: NoInput) -> dict[str, Any]:
     docs = ctx.db.addresses.find({"user_id": ctx.user_id}).sort([("created_at", 1), ("_id", 1)])
     items = sorted((address_view(d) for d in docs), key=lambda a: not a["is_default"])
     return {"items": items, "total": len(items)}
 
 
-def update_address(ctx: Any, req: UpdateAddressInput) -> dict[str, Any]:
+def update_address(ctx: Context, req: UpdateAddressInput) -> dict[str, Any]:
     find_owned(ctx.db, ctx.user_id, req.address_id)
     changes = {k: v for k, v in req.model_dump(exclude_unset=True).items()
                if k != "address_id" and v is not None}
@@ -94,7 +95,7 @@ def update_address(ctx: Any, req: UpdateAddressInput) -> dict[str, Any]:
     return address_view(find_owned(ctx.db, ctx.user_id, req.address_id))
 
 
-def delete_address(ctx: Any, req: AddressIdInput) -> dict[str, Any]:
+def delete_address(ctx: Context, req: AddressIdInput) -> dict[str, Any]:
     doc = find_owned(ctx.db, ctx.user_id, req.address_id)
     ctx.db.addresses.delete_one({"_id": req.address_id, "user_id": ctx.user_id})
     if doc.get("is_default"):

@@ -6,8 +6,10 @@ from datetime import date, datetime
 from typing import Any, Optional
 
 from pydantic import Field, field_validator
+from pymongo.errors import DuplicateKeyError
 
 from shared.core.common import Input, NoInput, iso, new_id
+from shared.core.context import Context
 from shared.core.errors import ShopError, not_found
 from shared.core.ratelimit import hit
 
@@ -50,20 +52,19 @@ def user_view(doc: dict[str, Any]) -> dict[str, Any]:
 def _upsert_user(db: Any, openid: str, now: datetime, on_insert: dict[str, Any],
                  on_login: dict[str, Any]) -> dict[str, Any]:
     from pymongo import ReturnDocument
-    from shared.core.db import duplicate_key_error
     update = {"$setOnInsert": {"_id": new_id("usr"), "openid": openid, "created_at": now,
                                **on_insert},
               "$set": {"updated_at": now, **on_login}}
     try:
         return db.users.find_one_and_update({"openid": openid}, update, upsert=True,
                                             return_document=ReturnDocument.AFTER)
-    except duplicate_key_error():
+    except DuplicateKeyError:
         # two first logins raced on the unique openid: the other one created the user
         return db.users.find_one_and_update({"openid": openid}, {"$set": update["$set"]},
                                             return_document=ReturnDocument.AFTER)
 
 
-def login(ctx: Any, req: LoginInput) -> dict[str, Any]:
+def login(ctx: Context, req: LoginInput) -> dict[str, Any]:
     from shared.core.auth import issue_token
     from shared.wechat.login import code_to_session
     hit(ctx.db, f"login:{ctx.client_ip or 'call'}", ctx.settings.LOGIN_RATE_LIMIT_PER_MINUTE,
@@ -88,14 +89,14 @@ def ensure_user_for_openid(db: Any, openid: str, now: datetime) -> str:
     return user["_id"]
 
 
-def get_profile(ctx: Any, req: NoInput) -> dict[str, Any]:
+def get_profile(ctx: Context, req: NoInput) -> dict[str, Any]:
     user = ctx.db.users.find_one({"_id": ctx.user_id}, {"session_key": 0})
     if user is None:
         raise not_found("user")
     return user_view(user)
 
 
-def update_profile(ctx: Any, req: UpdateProfileInput) -> dict[str, Any]:
+def update_profile(ctx: Context, req: UpdateProfileInput) -> dict[str, Any]:
     from pymongo import ReturnDocument
     changes = req.model_dump(exclude_unset=True)
     if any(value is None for value in changes.values()):

@@ -6,6 +6,7 @@ from typing import Any, Optional
 from pydantic import Field
 
 from shared.core.common import Input, NoInput, iso
+from shared.core.context import Context
 from shared.core.errors import ShopError, not_found
 
 __all__ = ["NoInput"]
@@ -43,7 +44,7 @@ def _sellable_sku(db: Any, sku_id: str) -> dict[str, Any]:
     return sku
 
 
-def cart_add(ctx: Any, req: CartAddInput) -> dict[str, Any]:
+def cart_add(ctx: Context, req: CartAddInput) -> dict[str, Any]:
     from pymongo import ReturnDocument
     _sellable_sku(ctx.db, req.sku_id)
     line_id = _line_id(ctx.user_id, req.sku_id)
@@ -62,7 +63,7 @@ def cart_add(ctx: Any, req: CartAddInput) -> dict[str, Any]:
     return cart_list(ctx, NoInput())
 
 
-def cart_update(ctx: Any, req: CartUpdateInput) -> dict[str, Any]:
+def cart_update(ctx: Context, req: CartUpdateInput) -> dict[str, Any]:
     changes: dict[str, Any] = {"updated_at": ctx.now}
     if req.quantity is not None:
         changes["quantity"] = req.quantity
@@ -75,7 +76,7 @@ def cart_update(ctx: Any, req: CartUpdateInput) -> dict[str, Any]:
     return cart_list(ctx, NoInput())
 
 
-def cart_remove(ctx: Any, req: CartRemoveInput) -> dict[str, Any]:
+def cart_remove(ctx: Context, req: CartRemoveInput) -> dict[str, Any]:
     ctx.db.cart_items.delete_many({"user_id": ctx.user_id, "sku_id": {"$in": req.sku_ids}})
     return cart_list(ctx, NoInput())
 
@@ -92,7 +93,7 @@ def _problem(sku: Optional[dict], product: Optional[dict], quantity: int) -> Opt
     return None
 
 
-def cart_list(ctx: Any, req: NoInput) -> dict[str, Any]:
+def cart_list(ctx: Context, req: NoInput) -> dict[str, Any]:
     lines = list(ctx.db.cart_items.find({"user_id": ctx.user_id}).sort([("added_at", -1),
                                                                         ("_id", 1)]))
     sku_ids = [line["sku_id"] for line in lines]

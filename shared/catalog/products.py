@@ -7,6 +7,7 @@ from typing import Any, Literal, Optional
 from pydantic import Field, field_validator
 
 from shared.core.common import Input, NoInput, PageInput, iso, new_id, page_of
+from shared.core.context import Context
 from shared.core.errors import ShopError, not_found
 
 __all__ = ["NoInput"]
@@ -140,7 +141,7 @@ def category_view(doc: dict[str, Any]) -> dict[str, Any]:
 
 # ---- shopper actions -----------------------------------------------------------------------
 
-def list_categories(ctx: Any, req: NoInput) -> dict[str, Any]:
+def list_categories(ctx: Context, req: NoInput) -> dict[str, Any]:
     docs = ctx.db.categories.find({}).sort([("sort", 1), ("_id", 1)]).limit(200)
     return {"items": [category_view(d) for d in docs]}
 
@@ -158,7 +159,7 @@ def _product_filter(req: ListProductsInput, status: Optional[str]) -> dict[str, 
     return query
 
 
-def _list(ctx: Any, req: ListProductsInput, status: Optional[str]) -> dict[str, Any]:
+def _list(ctx: Context, req: ListProductsInput, status: Optional[str]) -> dict[str, Any]:
     query = _product_filter(req, status)
     cursor = (ctx.db.products.find(query, LIST_FIELDS).sort(SORTS[req.sort])
               .skip(req.skip).limit(req.page_size))
@@ -166,7 +167,7 @@ def _list(ctx: Any, req: ListProductsInput, status: Optional[str]) -> dict[str, 
     return page_of(items, ctx.db.products.count_documents(query), req)
 
 
-def list_products(ctx: Any, req: ListProductsInput) -> dict[str, Any]:
+def list_products(ctx: Context, req: ListProductsInput) -> dict[str, Any]:
     return _list(ctx, req, "on_sale")
 
 
@@ -177,7 +178,7 @@ def _skus_of(db: Any, product_id: str, active_only: bool = True) -> list[dict[st
     return list(db.skus.find(query).sort([("price", 1), ("_id", 1)]))
 
 
-def get_product(ctx: Any, req: GetProductInput) -> dict[str, Any]:
+def get_product(ctx: Context, req: GetProductInput) -> dict[str, Any]:
     doc = ctx.db.products.find_one({"_id": req.product_id, "status": "on_sale"}, {"tokens": 0})
     if doc is None:
         raise not_found("product")
@@ -186,18 +187,18 @@ def get_product(ctx: Any, req: GetProductInput) -> dict[str, Any]:
 
 # ---- merchant actions ----------------------------------------------------------------------
 
-def merchant_list_products(ctx: Any, req: MerchantListProductsInput) -> dict[str, Any]:
+def merchant_list_products(ctx: Context, req: MerchantListProductsInput) -> dict[str, Any]:
     return _list(ctx, req, req.status)
 
 
-def merchant_get_product(ctx: Any, req: GetProductInput) -> dict[str, Any]:
+def merchant_get_product(ctx: Context, req: GetProductInput) -> dict[str, Any]:
     doc = ctx.db.products.find_one({"_id": req.product_id}, {"tokens": 0})
     if doc is None:
         raise not_found("product")
     return product_view(doc, _skus_of(ctx.db, doc["_id"], active_only=False), merchant=True)
 
 
-def upsert_category(ctx: Any, req: UpsertCategoryInput) -> dict[str, Any]:
+def upsert_category(ctx: Context, req: UpsertCategoryInput) -> dict[str, Any]:
     category_id = req.category_id or new_id("cat")
     doc = {"name": req.name, "sort": req.sort, "icon": req.icon, "updated_at": ctx.now}
     ctx.db.categories.update_one({"_id": category_id},
@@ -206,7 +207,7 @@ def upsert_category(ctx: Any, req: UpsertCategoryInput) -> dict[str, Any]:
     return category_view({"_id": category_id, **doc})
 
 
-def _save_skus(ctx: Any, product_id: str, skus: list[SkuInput], is_new: bool) -> list[str]:
+def _save_skus(ctx: Context, product_id: str, skus: list[SkuInput], is_new: bool) -> list[str]:
     existing = {s["_id"] for s in ctx.db.skus.find({"product_id": product_id}, {"_id": 1})}
     kept: list[str] = []
     for sku in skus:
@@ -230,7 +231,7 @@ def _save_skus(ctx: Any, product_id: str, skus: list[SkuInput], is_new: bool) ->
     return kept
 
 
-def upsert_product(ctx: Any, req: UpsertProductInput) -> dict[str, Any]:
+def upsert_product(ctx: Context, req: UpsertProductInput) -> dict[str, Any]:
     if ctx.db.categories.find_one({"_id": req.category_id}, {"_id": 1}) is None:
         raise not_found("category")
     is_new = req.product_id is None
@@ -250,7 +251,7 @@ def upsert_product(ctx: Any, req: UpsertProductInput) -> dict[str, Any]:
     return merchant_get_product(ctx, GetProductInput(product_id=product_id))
 
 
-def set_stock(ctx: Any, req: SetStockInput) -> dict[str, Any]:
+def set_stock(ctx: Context, req: SetStockInput) -> dict[str, Any]:
     from pymongo import ReturnDocument
     before = ctx.db.skus.find_one_and_update(
         {"_id": req.sku_id}, {"$set": {"stock": req.stock, "updated_at": ctx.now}},

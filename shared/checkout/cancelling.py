@@ -8,8 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 from shared.core.context import Context
-from shared.orders.lifecycle import (OrderIdInput, cancel, order_view, owned_order, refuse,
-                                     repair_placements)
+from shared.orders.lifecycle import (
+    OrderIdInput,
+    cancel,
+    order_view,
+    owned_order,
+    refuse,
+    repair_placements,
+)
 from shared.payments.pay import settle_before_cancel
 
 __all__ = ["OrderIdInput", "cancel_expired_orders", "cancel_order"]

@@ -17,8 +17,15 @@ from shared.loyalty import points
 from shared.loyalty.members import checkout_level
 from shared.nearby import service as nearby_deals  # split pending
 from shared.nearby.service import pickup_store
-from shared.orders.placement import (DealPrice, Hold, MemberLevel, OrderLineInput,
-                                     PlaceOrderInput, Special, Terms)
+from shared.orders.placement import (
+    DealPrice,
+    Hold,
+    MemberLevel,
+    OrderLineInput,
+    PlaceOrderInput,
+    Special,
+    Terms,
+)
 from shared.orders.placement import place_order as place
 
 __all__ = ["OrderLineInput", "PlaceOrderInput", "Special", "place_order"]

@@ -17,8 +17,7 @@ logger = get_logger("shop.scf")
 def invoke_async(settings: Settings, function_name: str, payload: dict[str, Any]) -> str:
     """Start ``function_name`` with ``payload`` as its event; returns SCF's request id."""
     from tencentcloud.common import credential
-    from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
-        TencentCloudSDKException)
+    from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
     from tencentcloud.common.profile.client_profile import ClientProfile
     from tencentcloud.common.profile.http_profile import HttpProfile
     from tencentcloud.scf.v20180416 import models, scf_client

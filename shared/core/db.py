@@ -10,6 +10,8 @@ from __future__ import annotations
 import threading
 from typing import Any, Iterator
 
+from pymongo.errors import DuplicateKeyError
+
 from shared.core.config import get_settings
 
 # collection -> list of (keys, options). Created idempotently by ensure_indexes().
@@ -225,7 +227,7 @@ def insert_once(collection: Any, doc: dict[str, Any]) -> bool:
     try:
         collection.insert_one(doc)
         return True
-    except duplicate_key_error():
+    except DuplicateKeyError:
         return False
 
 

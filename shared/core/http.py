@@ -11,8 +11,15 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional
 
 from shared.core.actions import NOTIFY_ROUTES
-from shared.core.dispatch import (Credentials, Outcome, dispatch, error_outcome, new_request_id,
-                                  to_json, unexpected_error)
+from shared.core.dispatch import (
+    Credentials,
+    Outcome,
+    dispatch,
+    error_outcome,
+    new_request_id,
+    to_json,
+    unexpected_error,
+)
 from shared.core.errors import NotifyRejected, ShopError
 from shared.core.log import get_logger
 

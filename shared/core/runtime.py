@@ -9,8 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, Optional
 
-from shared.core.dispatch import (Credentials, Outcome, dispatch, run_internal, run_timer,
-                                  to_json)
+from shared.core.dispatch import Credentials, dispatch, run_internal, run_timer, to_json
 from shared.core.errors import ShopError
 from shared.core.log import get_logger
 

@@ -7,6 +7,7 @@ from pydantic import Field
 
 from shared.core.actions import TIMERS
 from shared.core.common import Input
+from shared.core.context import Context
 from shared.core.errors import ShopError
 
 
@@ -14,7 +15,7 @@ class RunTimerInput(Input):
     name: str = Field(min_length=1, max_length=64)
 
 
-def run_timer_action(ctx: Any, req: RunTimerInput) -> Any:
+def run_timer_action(ctx: Context, req: RunTimerInput) -> Any:
     from shared.core.dispatch import run_timer
     if req.name not in TIMERS:
         raise ShopError("NOT_FOUND", f"no timer {req.name!r}",

@@ -156,11 +156,9 @@ def _seed_social(db: Any, now: datetime) -> int:
     """One group-buy, one bargain and one friend assist, made the way a merchant makes them."""
     if db.group_buys.count_documents({}, limit=1):
         return 0
-    from shared.social import assist
-    from shared.social import bargain
-    from shared.social import groupbuy
     from shared.core.config import get_settings
     from shared.core.context import Context
+    from shared.social import assist, bargain, groupbuy
     ctx = Context(db=db, settings=get_settings(), now=now, request_id="seed")
     window = {"starts_at": now - timedelta(hours=1), "ends_at": now + timedelta(days=30)}
     groupbuy.create_group_buy(ctx, groupbuy.CreateGroupBuyInput(

@@ -32,8 +32,9 @@ from typing import Any, Optional
 from pydantic import Field, model_validator
 
 from shared.core.common import Input, NoInput, PageInput, iso, new_id, page_of
-from shared.core.events import OrderEvent
+from shared.core.context import Context
 from shared.core.errors import ShopError, not_found
+from shared.core.events import OrderEvent
 from shared.core.log import get_logger, log_event
 
 __all__ = ["NoInput", "PageInput"]
@@ -139,7 +140,7 @@ def refresh_level(db: Any, user_id: str) -> None:
                             {"$set": {"member_level": name}})
 
 
-def set_member_levels(ctx: Any, req: MemberLevelsInput) -> dict[str, Any]:
+def set_member_levels(ctx: Context, req: MemberLevelsInput) -> dict[str, Any]:
     levels = [level.model_dump() for level in req.levels]
     ctx.db.shop_settings.update_one({"_id": LEVELS_SETTING},
                                     {"$set": {"levels": levels, "updated_at": ctx.now}},
@@ -236,7 +237,7 @@ def _count_refund(db: Any, order: dict[str, Any], refund: dict[str, Any],
 
 # ---- shopper actions -----------------------------------------------------------------------
 
-def get_membership(ctx: Any, req: NoInput) -> dict[str, Any]:
+def get_membership(ctx: Context, req: NoInput) -> dict[str, Any]:
     user = ctx.db.users.find_one({"_id": ctx.user_id}, {"growth": 1, "points": 1})
     if user is None:
         raise not_found("user")
@@ -254,7 +255,7 @@ def _entry_view(entry: dict[str, Any]) -> dict[str, Any]:
             "created_at": iso(entry["created_at"])}
 
 
-def list_points_ledger(ctx: Any, req: PageInput) -> dict[str, Any]:
+def list_points_ledger(ctx: Context, req: PageInput) -> dict[str, Any]:
     """The caller's entries, newest first (in-flight ones, and clamped to nothing, left out)."""
     query = {"user_id": ctx.user_id, "applied": {"$ne": False}, "points": {"$ne": 0}}
     docs = ctx.db.points_ledger.find(query).sort([("created_at", -1), ("_id", -1)]) \
@@ -265,7 +266,7 @@ def list_points_ledger(ctx: Any, req: PageInput) -> dict[str, Any]:
     return {**page, "balance": user.get("points", 0)}
 
 
-def sign_in(ctx: Any, req: NoInput) -> dict[str, Any]:
+def sign_in(ctx: Context, req: NoInput) -> dict[str, Any]:
     """SIGN_IN_POINTS once per Asia/Shanghai day; the second call that day is a 409."""
     from shared.loyalty.points import POINTS, balance, record
     day = ctx.now.astimezone(SHANGHAI).date().isoformat()
@@ -279,7 +280,7 @@ def sign_in(ctx: Any, req: NoInput) -> dict[str, Any]:
 
 # ---- merchant actions ----------------------------------------------------------------------
 
-def merchant_list_members(ctx: Any, req: ListMembersInput) -> dict[str, Any]:
+def merchant_list_members(ctx: Context, req: ListMembersInput) -> dict[str, Any]:
     """Members by growth, highest first, maybe of one level; with the levels themselves."""
     levels = current_levels(ctx.db)
     lowest = levels[0]["name"]
@@ -298,7 +299,7 @@ def merchant_list_members(ctx: Any, req: ListMembersInput) -> dict[str, Any]:
             "levels": [_level_view(level) for level in levels]}
 
 
-def adjust_points(ctx: Any, req: AdjustPointsInput) -> dict[str, Any]:
+def adjust_points(ctx: Context, req: AdjustPointsInput) -> dict[str, Any]:
     """A ledger entry with the merchant's reason; a deduction never takes the balance below 0."""
     from shared.loyalty.points import POINTS, NotEnough, balance, record
     if ctx.db.users.find_one({"_id": req.user_id}, {"_id": 1}) is None:
@@ -321,10 +322,10 @@ def adjust_points(ctx: Any, req: AdjustPointsInput) -> dict[str, Any]:
 
 # ---- timer: points_expiry (daily) ----------------------------------------------------------
 
-def expire_points(ctx: Any) -> dict[str, Any]:
+def expire_points(ctx: Context) -> dict[str, Any]:
     """Repair cut-short ledger writes, expire old unspent points, remind expiring coupons."""
-    from shared.orders.coupons import remind_expiring
     from shared.loyalty.points import GROWTH, POINTS, expire_user, repair
+    from shared.orders.coupons import remind_expiring
     db, settings, batch = ctx.db, ctx.settings, ctx.settings.TIMER_BATCH_SIZE
     points_fixed, _ = repair(db, POINTS, batch)
     growth_fixed, grown = repair(db, GROWTH, batch)

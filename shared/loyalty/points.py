@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Optional
 
+from pymongo.errors import DuplicateKeyError
+
 from shared.core.common import utcnow
 from shared.core.events import OrderEvent
 
@@ -74,7 +76,6 @@ def record(db: Any, book: Book, user_id: str, amount: int, reason: str, ref: str
     Returns the entry as applied (a clamped one may say less than was asked), or None when
     ``ref`` was recorded before. A strict negative entry the balance cannot cover raises
     NotEnough and leaves nothing behind."""
-    from shared.core.db import duplicate_key_error
     entry = {"_id": ref, "user_id": user_id, book.field: amount, "reason": reason, "ref": ref,
              "created_at": now, "applied": False, "lease_until": _lease(), **(fields or {})}
     if amount < 0 and clamp:
@@ -83,7 +84,7 @@ def record(db: Any, book: Book, user_id: str, amount: int, reason: str, ref: str
         entry["expiry_open"] = True  # a lot: its unspent remainder expires (expire_user)
     try:
         db[book.collection].insert_one(entry)
-    except duplicate_key_error():
+    except DuplicateKeyError:
         return None
     settled = _settle(db, book, entry)
     if settled is None and amount < 0 and not clamp:

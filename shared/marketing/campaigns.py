@@ -20,10 +20,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Optional, Union
 
 from pydantic import AwareDatetime, Field, field_validator, model_validator
+from pymongo.errors import DuplicateKeyError
 
 from shared.core.common import Input, PageInput, iso, new_id, page_of
-from shared.core.events import OrderEvent
+from shared.core.context import Context
 from shared.core.errors import ShopError, not_found
+from shared.core.events import OrderEvent
 from shared.core.log import get_logger, log_event
 
 __all__ = ["PageInput"]
@@ -177,8 +179,7 @@ def on_order_paid(db: Any, event: OrderEvent) -> None:
 
 # ---- merchant actions ----------------------------------------------------------------------
 
-def create_campaign(ctx: Any, req: CreateCampaignInput) -> dict[str, Any]:
-    from shared.core.db import duplicate_key_error
+def create_campaign(ctx: Context, req: CreateCampaignInput) -> dict[str, Any]:
     if req.coupon_id:
         coupon = ctx.db.coupons.find_one({"_id": req.coupon_id}, {"valid_to": 1})
         if coupon is None:
@@ -195,12 +196,12 @@ def create_campaign(ctx: Any, req: CreateCampaignInput) -> dict[str, Any]:
            "send_at": req.send_at, "created_at": ctx.now}
     try:
         ctx.db.campaigns.insert_one(doc)
-    except duplicate_key_error():
+    except DuplicateKeyError:
         doc = ctx.db.campaigns.find_one({"_id": campaign_id})
     return campaign_view(doc)
 
 
-def merchant_list_campaigns(ctx: Any, req: PageInput) -> dict[str, Any]:
+def merchant_list_campaigns(ctx: Context, req: PageInput) -> dict[str, Any]:
     docs = ctx.db.campaigns.find({}).sort([("created_at", -1), ("_id", -1)]).skip(req.skip) \
         .limit(req.page_size)
     return page_of([campaign_view(d) for d in docs], ctx.db.campaigns.count_documents({}), req)
@@ -213,7 +214,7 @@ def _outbox_range(campaign_id: str) -> dict[str, Any]:
     return {"$gte": prefix, "$lt": prefix[:-1] + chr(ord(prefix[-1]) + 1)}
 
 
-def campaign_stats(ctx: Any, req: CampaignIdInput) -> dict[str, Any]:
+def campaign_stats(ctx: Context, req: CampaignIdInput) -> dict[str, Any]:
     """Audience, what the outbox did with each message, and the orders that followed."""
     db = ctx.db
     campaign = db.campaigns.find_one({"_id": req.campaign_id})
@@ -297,7 +298,6 @@ def _grant_coupon(db: Any, template: dict[str, Any], campaign_id: str, user_id: 
                   now: datetime) -> bool:
     """The campaign's coupon to one user; the id makes it once per user and campaign."""
     from shared.orders.coupons import TERMS, _validity
-    from shared.core.db import duplicate_key_error
     valid_from, valid_to = _validity(template, now)
     try:
         db.user_coupons.insert_one({
@@ -306,11 +306,11 @@ def _grant_coupon(db: Any, template: dict[str, Any], campaign_id: str, user_id: 
             "status": "available", "order_id": None, "valid_from": valid_from,
             "valid_to": valid_to, "claimed_at": now, "campaign_id": campaign_id})
         return True
-    except duplicate_key_error():
+    except DuplicateKeyError:
         return False
 
 
-def campaign_batch(ctx: Any, job: dict[str, Any], user_ids: list[str]) -> dict[str, int]:
+def campaign_batch(ctx: Context, job: dict[str, Any], user_ids: list[str]) -> dict[str, int]:
     """One batch of a campaign: coupon and message for each subscribed user, once each."""
     from shared.messaging.outbox import enqueue, has_subscription, outbox_key
     db = ctx.db
@@ -341,7 +341,7 @@ def campaign_batch(ctx: Any, job: dict[str, Any], user_ids: list[str]) -> dict[s
 
 # ---- timer: campaign_dispatch --------------------------------------------------------------
 
-def _start(ctx: Any, campaign: dict[str, Any]) -> None:
+def _start(ctx: Context, campaign: dict[str, Any]) -> None:
     """Plan and run the campaign's job; a failure waits for a later run (see PLAN_LEASE)."""
     from shared.messaging import fanout
     try:
@@ -351,10 +351,11 @@ def _start(ctx: Any, campaign: dict[str, Any]) -> None:
         logger.exception("campaign %s did not start", campaign["_id"])
 
 
-def dispatch_campaigns(ctx: Any) -> dict[str, Any]:
+def dispatch_campaigns(ctx: Context) -> dict[str, Any]:
     """Every minute: start campaigns whose time has come, rerun failed or stalled batches of
     any job, and close campaigns whose job is done."""
     from pymongo import ReturnDocument
+
     from shared.messaging import fanout
     db, now = ctx.db, ctx.now
     redispatched = fanout.dispatch(ctx)

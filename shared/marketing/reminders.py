@@ -24,7 +24,10 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Optional
 
+from pymongo.errors import DuplicateKeyError
+
 from shared.core.common import iso
+from shared.core.context import Context
 from shared.core.log import get_logger, log_event
 
 logger = get_logger("shop.marketing")
@@ -50,7 +53,7 @@ def _thing(text: str) -> str:
 
 # ---- timer: cart_reminder (hourly) ---------------------------------------------------------
 
-def cart_reminder(ctx: Any) -> dict[str, Any]:
+def cart_reminder(ctx: Context) -> dict[str, Any]:
     """Remind shoppers of carts left for ``CART_REMINDER_DELAY_SECONDS``; one job per hour."""
     from shared.messaging import fanout
     settings = ctx.settings
@@ -75,7 +78,7 @@ def cart_occasion(oldest: datetime, at: datetime) -> str:
     return f"cart@{iso(oldest)}#{period}"
 
 
-def cart_reminder_batch(ctx: Any, job: dict[str, Any], user_ids: list[str]) -> dict[str, int]:
+def cart_reminder_batch(ctx: Context, job: dict[str, Any], user_ids: list[str]) -> dict[str, int]:
     """One batch: a reminder for each user whose cart qualifies, under the cart's key.
 
     A user qualifies with cart lines added at or before the cutoff and after their latest
@@ -188,7 +191,7 @@ def _claimable(template: Optional[dict[str, Any]], now: datetime) -> bool:
         template.get("valid_to") is None or _utc(template["valid_to"]) > now)
 
 
-def birthday_coupons(ctx: Any) -> dict[str, Any]:
+def birthday_coupons(ctx: Context) -> dict[str, Any]:
     """Give today's birthday shoppers the merchant's birthday coupon and a message."""
     from shared.messaging import fanout
     settings = ctx.settings
@@ -206,7 +209,7 @@ def birthday_coupons(ctx: Any) -> dict[str, Any]:
     return fanout.start_job(ctx, "birthday", job_id, birthday_population(today), params)
 
 
-def birthday_batch(ctx: Any, job: dict[str, Any], user_ids: list[str]) -> dict[str, int]:
+def birthday_batch(ctx: Context, job: dict[str, Any], user_ids: list[str]) -> dict[str, int]:
     """One batch: this year's coupon for each user (once), then a message if subscribed."""
     from shared.messaging.outbox import enqueue, outbox_key
     db, now = ctx.db, ctx.now
@@ -263,7 +266,6 @@ def _grant(db: Any, template: dict[str, Any], user_coupon_id: str, user_id: str,
     a coupon the stock did not count.
     """
     from shared.orders.coupons import TERMS
-    from shared.core.db import duplicate_key_error
     taken = db.coupons.update_one({"_id": template["_id"], "remaining": {"$gt": 0}},
                                   {"$inc": {"claimed": 1, "remaining": -1}})
     if taken.modified_count == 0:
@@ -278,7 +280,7 @@ def _grant(db: Any, template: dict[str, Any], user_coupon_id: str, user_id: str,
            "source": BIRTHDAY_PURPOSE}
     try:
         db.user_coupons.insert_one(doc)
-    except duplicate_key_error():  # a concurrent run of the same batch gave it first
+    except DuplicateKeyError:  # a concurrent run of the same batch gave it first
         db.coupons.update_one({"_id": template["_id"]},
                               {"$inc": {"claimed": -1, "remaining": 1}})
         return db.user_coupons.find_one({"_id": user_coupon_id}, {"valid_to": 1, "name": 1})

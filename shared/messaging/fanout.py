@@ -16,6 +16,9 @@ import importlib
 from datetime import timedelta
 from typing import Any, Optional
 
+from pymongo.errors import DuplicateKeyError
+
+from shared.core.context import Context
 from shared.core.log import get_logger, log_event
 
 logger = get_logger("shop.fanout")
@@ -50,10 +53,9 @@ def _decode(population: Any) -> dict[str, Any]:
     options = json_util.JSONOptions(tz_aware=True, tzinfo=timezone.utc)
     return json_util.loads(population, json_options=options)
 
-def start_job(ctx: Any, kind: str, job_id: str, population: dict[str, Any],
+def start_job(ctx: Context, kind: str, job_id: str, population: dict[str, Any],
               params: Optional[dict[str, Any]] = None) -> dict[str, Any]:
     """Plan the job over the users matching ``population`` (once per job id) and run it."""
-    from shared.core.db import duplicate_key_error
     try:
         # the filter is kept as Extended JSON text: its "$" operators are not field names a
         # server stores gladly (MongoDB < 5 refuses them), and datetimes must survive
@@ -61,7 +63,7 @@ def start_job(ctx: Any, kind: str, job_id: str, population: dict[str, Any],
                                 "population": _encode(population),
                                 "params": params or {}, "status": "planning",
                                 "batches_total": None, "created_at": ctx.now})
-    except duplicate_key_error():
+    except DuplicateKeyError:
         # planned before: the ledger tells what is left (an interrupted plan resumes below)
         log_event(logger, "job started again", job_id=job_id)
     job = ctx.db.jobs.find_one({"_id": job_id})
@@ -71,7 +73,7 @@ def start_job(ctx: Any, kind: str, job_id: str, population: dict[str, Any],
     return job_summary(ctx.db, job_id)
 
 
-def _plan(ctx: Any, job: dict[str, Any]) -> None:
+def _plan(ctx: Context, job: dict[str, Any]) -> None:
     """Cut the population into ``_id`` ranges; re-planning a job writes the same ranges."""
     size = ctx.settings.MARKETING_BATCH_SIZE
     batch, first, last, count = 0, None, None, 0
@@ -94,7 +96,7 @@ def _plan(ctx: Any, job: dict[str, Any]) -> None:
                                                                 "done_at": ctx.now}})
 
 
-def _record_batch(ctx: Any, job_id: str, batch: int, first: str, last: str, count: int) -> None:
+def _record_batch(ctx: Context, job_id: str, batch: int, first: str, last: str, count: int) -> None:
     ctx.db.job_batches.update_one(
         {"_id": f"{job_id}:{batch:06d}"},
         {"$setOnInsert": {"job_id": job_id, "batch": batch, "first_id": first, "last_id": last,
@@ -104,7 +106,7 @@ def _record_batch(ctx: Any, job_id: str, batch: int, first: str, last: str, coun
 
 # ---- running -------------------------------------------------------------------------------
 
-def dispatch(ctx: Any, job_id: Optional[str] = None) -> int:
+def dispatch(ctx: Context, job_id: Optional[str] = None) -> int:
     """Send every batch that is pending, failed, or stalled past its lease to be run.
 
     A pending batch already sent to a runner is sent again only after a lease: an async
@@ -128,7 +130,7 @@ def dispatch(ctx: Any, job_id: Optional[str] = None) -> int:
     return len(due)
 
 
-def run_batch(ctx: Any, job_id: str, batch: int) -> dict[str, Any]:
+def run_batch(ctx: Context, job_id: str, batch: int) -> dict[str, Any]:
     """Run one batch if nobody else is; safe to call twice (the outbox keys dedupe)."""
     from pymongo import ReturnDocument
     claimed = ctx.db.job_batches.find_one_and_update(
@@ -160,7 +162,7 @@ def run_batch(ctx: Any, job_id: str, batch: int) -> dict[str, Any]:
     return counts
 
 
-def finish_job_if_done(ctx: Any, job_id: str) -> None:
+def finish_job_if_done(ctx: Context, job_id: str) -> None:
     open_batches = ctx.db.job_batches.count_documents({"job_id": job_id,
                                                       "status": {"$ne": "done"}})
     if open_batches == 0:
@@ -188,7 +190,7 @@ class InProcessRunner:
     def __init__(self, workers: int) -> None:
         self.workers = workers
 
-    def run(self, ctx: Any, due: list[tuple[str, int]]) -> None:
+    def run(self, ctx: Context, due: list[tuple[str, int]]) -> None:
         from concurrent.futures import ThreadPoolExecutor
         from dataclasses import replace
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
@@ -203,7 +205,7 @@ class InProcessRunner:
 class ScfRunner:
     """Production: one async SCF invoke of marketing_push_batch per batch."""
 
-    def run(self, ctx: Any, due: list[tuple[str, int]]) -> None:
+    def run(self, ctx: Context, due: list[tuple[str, int]]) -> None:
         from shared.cloud.scf import invoke_async
         for job_id, batch in due:
             invoke_async(ctx.settings, FUNCTION, invoke_payload(ctx.settings, job_id, batch))
@@ -221,7 +223,7 @@ def _runner(settings: Any) -> Any:
     return InProcessRunner(settings.FANOUT_WORKERS)
 
 
-def handle_invoke(ctx: Any, event: dict[str, Any]) -> dict[str, Any]:
+def handle_invoke(ctx: Context, event: dict[str, Any]) -> dict[str, Any]:
     """The marketing_push_batch function: run the batch an invoke event names, if signed."""
     from shared.core.errors import ShopError
     job_id, batch = str(event.get("job_id", "")), event.get("batch")
@@ -231,6 +233,6 @@ def handle_invoke(ctx: Any, event: dict[str, Any]) -> dict[str, Any]:
     return run_batch(ctx, job_id, batch)
 
 
-def retry_stalled(ctx: Any) -> dict[str, int]:
+def retry_stalled(ctx: Context) -> dict[str, int]:
     """Part of the campaign_dispatch timer: batches that failed or stalled run again."""
     return {"batches_redispatched": dispatch(ctx)}

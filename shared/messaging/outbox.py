@@ -12,8 +12,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Literal, Optional
 
 from pydantic import Field
+from pymongo.errors import DuplicateKeyError
 
 from shared.core.common import Input, PageInput, iso, page_of
+from shared.core.context import Context
 from shared.core.log import get_logger, log_event
 
 logger = get_logger("shop.messages")
@@ -37,7 +39,7 @@ class ListOutboxInput(PageInput):
 
 # ---- subscriptions -------------------------------------------------------------------------
 
-def record_subscription(ctx: Any, req: RecordSubscriptionInput) -> dict[str, Any]:
+def record_subscription(ctx: Context, req: RecordSubscriptionInput) -> dict[str, Any]:
     """Each "accept" in wx.requestSubscribeMessage's answer is one message we may send."""
     accepted = [t for t in req.template_ids if req.results.get(t) == "accept"]
     for template_id in accepted:
@@ -78,7 +80,6 @@ def enqueue(db: Any, user_id: str, purpose: str, occasion: str, now: datetime, *
             template_id: Optional[str] = None, page: str = "",
             data: Optional[dict[str, Any]] = None, job_id: Optional[str] = None) -> bool:
     """Queue one message; False when this (purpose, occasion, user) was queued before."""
-    from shared.core.db import duplicate_key_error
     try:
         db.outbox.insert_one({"_id": outbox_key(purpose, occasion, user_id), "user_id": user_id,
                               "purpose": purpose, "occasion": occasion, "status": "queued",
@@ -86,7 +87,7 @@ def enqueue(db: Any, user_id: str, purpose: str, occasion: str, now: datetime, *
                               "job_id": job_id, "attempts": 0, "next_attempt_at": now,
                               "created_at": now})
         return True
-    except duplicate_key_error():
+    except DuplicateKeyError:
         return False
 
 
@@ -98,7 +99,7 @@ def outbox_view(doc: dict[str, Any]) -> dict[str, Any]:
             "created_at": iso(doc["created_at"]), "sent_at": iso(doc.get("sent_at"))}
 
 
-def merchant_list_outbox(ctx: Any, req: ListOutboxInput) -> dict[str, Any]:
+def merchant_list_outbox(ctx: Context, req: ListOutboxInput) -> dict[str, Any]:
     query = {k: v for k, v in (("purpose", req.purpose), ("user_id", req.user_id),
                                ("status", req.status)) if v}
     docs = ctx.db.outbox.find(query).sort([("created_at", -1), ("_id", 1)]).skip(req.skip) \
@@ -158,7 +159,7 @@ def _retry_later(db: Any, message: dict[str, Any], now: datetime, reason: str,
     return "retry"
 
 
-def send_one(ctx: Any, message: dict[str, Any]) -> str:
+def send_one(ctx: Context, message: dict[str, Any]) -> str:
     """Deliver one claimed message; the outcome: sent, skipped, retry, deferred or dead."""
     db, settings, now = ctx.db, ctx.settings, ctx.now
     resume = quiet_until(settings.QUIET_HOURS, now)
@@ -186,7 +187,7 @@ def send_one(ctx: Any, message: dict[str, Any]) -> str:
     return "sent" if result == "sent" else "skipped"
 
 
-def drain_outbox(ctx: Any) -> dict[str, int]:
+def drain_outbox(ctx: Context) -> dict[str, int]:
     """Timer outbox_send: send what is due, at most a batch per run."""
     counts: dict[str, int] = {}
     for _ in range(ctx.settings.OUTBOX_BATCH_SIZE):

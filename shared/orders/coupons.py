@@ -9,8 +9,10 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Optional
 
 from pydantic import AwareDatetime, Field, model_validator
+from pymongo.errors import DuplicateKeyError
 
 from shared.core.common import Input, PageInput, iso, new_id, page_of
+from shared.core.context import Context
 from shared.core.errors import ShopError, not_found
 from shared.core.ratelimit import hit
 
@@ -120,7 +122,7 @@ def discount_for(coupon: dict[str, Any], goods_total: int) -> int:
 
 # ---- merchant ------------------------------------------------------------------------------
 
-def create_coupon(ctx: Any, req: CreateCouponInput) -> dict[str, Any]:
+def create_coupon(ctx: Context, req: CreateCouponInput) -> dict[str, Any]:
     for ids, collection, what in ((req.category_ids, "categories", "category"),
                                   (req.product_ids, "products", "product")):
         if ids and ctx.db[collection].count_documents({"_id": {"$in": ids}}) < len(set(ids)):
@@ -132,7 +134,7 @@ def create_coupon(ctx: Any, req: CreateCouponInput) -> dict[str, Any]:
     return template_view(doc)
 
 
-def merchant_list_coupons(ctx: Any, req: PageInput) -> dict[str, Any]:
+def merchant_list_coupons(ctx: Context, req: PageInput) -> dict[str, Any]:
     docs = ctx.db.coupons.find({}).sort([("created_at", -1), ("_id", -1)]).skip(req.skip) \
         .limit(req.page_size)
     return page_of([template_view(d) for d in docs], ctx.db.coupons.count_documents({}), req)
@@ -144,7 +146,7 @@ def _claimable_query(now: datetime) -> dict[str, Any]:
     return {"status": "active", "$or": [{"valid_to": None}, {"valid_to": {"$gt": now}}]}
 
 
-def list_coupons(ctx: Any, req: ListCouponsInput) -> dict[str, Any]:
+def list_coupons(ctx: Context, req: ListCouponsInput) -> dict[str, Any]:
     """The coupon centre: templates one can still claim, with how many the caller holds."""
     query = _claimable_query(ctx.now)
     docs = list(ctx.db.coupons.find(query).sort([("created_at", -1), ("_id", -1)])
@@ -163,20 +165,19 @@ def _validity(template: dict[str, Any], now: datetime) -> tuple[datetime, dateti
 
 def _count_user_claim(db: Any, template: dict[str, Any], user_id: str) -> str:
     """Take one of the user's claims of this template, or refuse at the limit, atomically."""
-    from shared.core.db import duplicate_key_error
     claim_id = f"{template['_id']}:{user_id}"
     try:
         # at the limit the filter matches nothing, the upsert collides on _id and is refused
         db.coupon_claims.update_one({"_id": claim_id,
                                      "count": {"$lt": template["per_user_limit"]}},
                                     {"$inc": {"count": 1}}, upsert=True)
-    except duplicate_key_error():
+    except DuplicateKeyError:
         raise ShopError("COUPON_LIMIT_REACHED",
                         details={"per_user_limit": template["per_user_limit"]}) from None
     return claim_id
 
 
-def claim_coupon(ctx: Any, req: ClaimCouponInput) -> dict[str, Any]:
+def claim_coupon(ctx: Context, req: ClaimCouponInput) -> dict[str, Any]:
     hit(ctx.db, f"claim:{ctx.user_id}", ctx.settings.COUPON_CLAIM_RATE_LIMIT_PER_MINUTE, ctx.now)
     template = ctx.db.coupons.find_one({"_id": req.coupon_id, **_claimable_query(ctx.now)})
     if template is None:
@@ -199,7 +200,7 @@ def claim_coupon(ctx: Any, req: ClaimCouponInput) -> dict[str, Any]:
     return user_coupon_view(doc, ctx.now)
 
 
-def list_my_coupons(ctx: Any, req: ListMyCouponsInput) -> dict[str, Any]:
+def list_my_coupons(ctx: Context, req: ListMyCouponsInput) -> dict[str, Any]:
     query: dict[str, Any] = {"user_id": ctx.user_id}
     if req.status == "available":
         query.update(status="available", valid_to={"$gt": ctx.now})

@@ -14,10 +14,11 @@ from typing import Any, Literal, Optional
 
 from pydantic import Field
 
-from shared.payments import refunds
 from shared.core.common import Input, PageInput, iso, new_id, page_of
-from shared.core.events import OrderEvent
+from shared.core.context import Context
 from shared.core.errors import ShopError, not_found
+from shared.core.events import OrderEvent
+from shared.payments import refunds
 
 AfterSaleStatus = Literal["pending_review", "awaiting_return", "return_shipped", "refunding",
                           "refunded", "rejected", "cancelled", "refund_failed"]
@@ -74,7 +75,7 @@ def after_sale_view(doc: dict[str, Any], merchant: bool = False) -> dict[str, An
 
 # ---- the shopper's side --------------------------------------------------------------------
 
-def _check_window(ctx: Any, order: dict[str, Any], kind: str) -> None:
+def _check_window(ctx: Context, order: dict[str, Any], kind: str) -> None:
     if order["status"] not in ("paid", "shipped", "completed"):
         raise ShopError("INVALID_STATE", f"an order that is {order['status']} has no after-sale",
                         {"status": order["status"]})
@@ -114,7 +115,7 @@ def _amount(order: dict[str, Any], lines: list[dict[str, Any]]) -> int:
     return order.get("refundable", 0) if everything else refunds.line_amounts(order, lines)
 
 
-def request_after_sale(ctx: Any, req: RequestAfterSaleInput) -> dict[str, Any]:
+def request_after_sale(ctx: Context, req: RequestAfterSaleInput) -> dict[str, Any]:
     order = ctx.db.orders.find_one({"_id": req.order_id, "user_id": ctx.user_id})
     if order is None or order["status"] in ("reserving", "failed"):
         raise not_found("order")
@@ -134,18 +135,18 @@ def request_after_sale(ctx: Any, req: RequestAfterSaleInput) -> dict[str, Any]:
     return after_sale_view(doc)
 
 
-def _owned(ctx: Any, after_sale_id: str) -> dict[str, Any]:
+def _owned(ctx: Context, after_sale_id: str) -> dict[str, Any]:
     doc = ctx.db.after_sales.find_one({"_id": after_sale_id, "user_id": ctx.user_id})
     if doc is None:
         raise not_found("after-sale")
     return doc
 
 
-def get_after_sale(ctx: Any, req: AfterSaleIdInput) -> dict[str, Any]:
+def get_after_sale(ctx: Context, req: AfterSaleIdInput) -> dict[str, Any]:
     return after_sale_view(_owned(ctx, req.after_sale_id))
 
 
-def _list(ctx: Any, query: dict[str, Any], req: ListAfterSalesInput,
+def _list(ctx: Context, query: dict[str, Any], req: ListAfterSalesInput,
           merchant: bool) -> dict[str, Any]:
     if req.status:
         query["status"] = req.status
@@ -155,11 +156,11 @@ def _list(ctx: Any, query: dict[str, Any], req: ListAfterSalesInput,
                    ctx.db.after_sales.count_documents(query), req)
 
 
-def list_after_sales(ctx: Any, req: ListAfterSalesInput) -> dict[str, Any]:
+def list_after_sales(ctx: Context, req: ListAfterSalesInput) -> dict[str, Any]:
     return _list(ctx, {"user_id": ctx.user_id}, req, merchant=False)
 
 
-def _move(ctx: Any, query: dict[str, Any], from_status: Any, changes: dict[str, Any]) \
+def _move(ctx: Context, query: dict[str, Any], from_status: Any, changes: dict[str, Any]) \
         -> Optional[dict[str, Any]]:
     from pymongo import ReturnDocument
     wanted = {"$in": from_status} if isinstance(from_status, list) else from_status
@@ -173,7 +174,7 @@ def _refuse(doc: dict[str, Any], wanted: str) -> ShopError:
                      {"status": doc["status"]})
 
 
-def cancel_after_sale(ctx: Any, req: AfterSaleIdInput) -> dict[str, Any]:
+def cancel_after_sale(ctx: Context, req: AfterSaleIdInput) -> dict[str, Any]:
     doc = _owned(ctx, req.after_sale_id)
     moved = _move(ctx, {"_id": doc["_id"], "user_id": ctx.user_id}, WITHDRAWABLE,
                   {"status": "cancelled"})
@@ -186,7 +187,7 @@ def cancel_after_sale(ctx: Any, req: AfterSaleIdInput) -> dict[str, Any]:
     return after_sale_view(moved)
 
 
-def submit_return_shipment(ctx: Any, req: ReturnShipmentInput) -> dict[str, Any]:
+def submit_return_shipment(ctx: Context, req: ReturnShipmentInput) -> dict[str, Any]:
     doc = _owned(ctx, req.after_sale_id)
     shipment = {"carrier": req.carrier, "tracking_no": req.tracking_no, "at": iso(ctx.now)}
     moved = _move(ctx, {"_id": doc["_id"], "user_id": ctx.user_id}, "awaiting_return",
@@ -198,23 +199,23 @@ def submit_return_shipment(ctx: Any, req: ReturnShipmentInput) -> dict[str, Any]
 
 # ---- the merchant's side -------------------------------------------------------------------
 
-def _any(ctx: Any, after_sale_id: str) -> dict[str, Any]:
+def _any(ctx: Context, after_sale_id: str) -> dict[str, Any]:
     doc = ctx.db.after_sales.find_one({"_id": after_sale_id})
     if doc is None:
         raise not_found("after-sale")
     return doc
 
 
-def merchant_list_after_sales(ctx: Any, req: MerchantListAfterSalesInput) -> dict[str, Any]:
+def merchant_list_after_sales(ctx: Context, req: MerchantListAfterSalesInput) -> dict[str, Any]:
     query = {"order_id": req.order_id} if req.order_id else {}
     return _list(ctx, query, req, merchant=True)
 
 
-def merchant_get_after_sale(ctx: Any, req: AfterSaleIdInput) -> dict[str, Any]:
+def merchant_get_after_sale(ctx: Context, req: AfterSaleIdInput) -> dict[str, Any]:
     return after_sale_view(_any(ctx, req.after_sale_id), merchant=True)
 
 
-def _issue_refund(ctx: Any, doc: dict[str, Any]) -> dict[str, Any]:
+def _issue_refund(ctx: Context, doc: dict[str, Any]) -> dict[str, Any]:
     """Ask WeChat Pay to refund an approved after-sale; its id is the out_refund_no."""
     order = ctx.db.orders.find_one({"_id": doc["order_id"]})
     refund = refunds.start_refund(
@@ -226,7 +227,7 @@ def _issue_refund(ctx: Any, doc: dict[str, Any]) -> dict[str, Any]:
     return after_sale_view(_any(ctx, doc["_id"]), merchant=True)
 
 
-def review_after_sale(ctx: Any, req: ReviewAfterSaleInput) -> dict[str, Any]:
+def review_after_sale(ctx: Context, req: ReviewAfterSaleInput) -> dict[str, Any]:
     doc = _any(ctx, req.after_sale_id)
     if req.decision == "reject":
         moved = _move(ctx, {"_id": doc["_id"]}, "pending_review",
@@ -245,7 +246,7 @@ def review_after_sale(ctx: Any, req: ReviewAfterSaleInput) -> dict[str, Any]:
     return after_sale_view(moved, merchant=True)
 
 
-def confirm_return_received(ctx: Any, req: AfterSaleIdInput) -> dict[str, Any]:
+def confirm_return_received(ctx: Context, req: AfterSaleIdInput) -> dict[str, Any]:
     moved = _move(ctx, {"_id": req.after_sale_id}, "return_shipped", {"status": "refunding"})
     if moved is None:
         raise _refuse(_any(ctx, req.after_sale_id), "received back")

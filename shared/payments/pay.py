@@ -7,7 +7,7 @@ only by the conditional ``pending_payment -> paid`` update, so it happens exactl
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
@@ -34,7 +34,7 @@ def _client(ctx: Context) -> WxPayClient:
     return pay_client(ctx.settings)
 
 
-def _owned_unpaid(ctx: Any, order_id: str) -> dict[str, Any]:
+def _owned_unpaid(ctx: Context, order_id: str) -> dict[str, Any]:
     order = ctx.db.orders.find_one({"_id": order_id, "user_id": ctx.user_id,
                                     "status": {"$ne": "reserving"}})
     if order is None:
@@ -53,7 +53,7 @@ def _description(order: dict[str, Any]) -> str:
     return first if len(order["items"]) == 1 else f"{first} 等{len(order['items'])}件商品"
 
 
-def _prepay_id(ctx: Any, order: dict[str, Any]) -> str:
+def _prepay_id(ctx: Context, order: dict[str, Any]) -> str:
     """The order's open prepay id, asking WeChat Pay for one when there is none still valid."""
     from shared.wechat.pay import WxPayError, as_shop_error
     payment = order.get("payment") or {}
@@ -81,14 +81,14 @@ def _prepay_id(ctx: Any, order: dict[str, Any]) -> str:
     return prepay_id
 
 
-def pay_order(ctx: Any, req: PayOrderInput) -> dict[str, Any]:
+def pay_order(ctx: Context, req: PayOrderInput) -> dict[str, Any]:
     """The parameters of wx.requestPayment for the caller's unpaid order."""
     from shared.wechat.pay import pay_sign_params
     order = _owned_unpaid(ctx, req.order_id)
     return pay_sign_params(_client(ctx).config, _prepay_id(ctx, order))
 
 
-def sandbox_pay(ctx: Any, req: PayOrderInput) -> dict[str, Any]:
+def sandbox_pay(ctx: Context, req: PayOrderInput) -> dict[str, Any]:
     """Dev only: the sandbox 'pays' the order and posts a genuine notify to /pay/notify."""
     from shared.wechat.pay_sandbox import get_sandbox
     if not ctx.settings.uses_pay_sandbox:
@@ -171,7 +171,7 @@ def accept_pay_notify(headers: dict[str, str], body: bytes) -> None:
 
 # ---- closing and reconciling ---------------------------------------------------------------
 
-def _take_in_if_paid(ctx: Any, order: dict[str, Any]) -> bool:
+def _take_in_if_paid(ctx: Context, order: dict[str, Any]) -> bool:
     """Ask WeChat Pay about the order and apply its payment if it was paid."""
     client = _client(ctx)
     transaction = client.query_transaction(order["_id"])
@@ -181,7 +181,7 @@ def _take_in_if_paid(ctx: Any, order: dict[str, Any]) -> bool:
     return True
 
 
-def _take_in_quietly(ctx: Any, order: dict[str, Any]) -> None:
+def _take_in_quietly(ctx: Context, order: dict[str, Any]) -> None:
     """The same, when failing only means the reconciler will do it later."""
     from shared.wechat.pay import WxPayError
     try:
@@ -232,7 +232,7 @@ def _close_quietly(client: Any, out_trade_no: str) -> bool:
         return exc.code == "ORDER_NOT_EXIST"
 
 
-def reconcile_payments(ctx: Any) -> dict[str, Any]:
+def reconcile_payments(ctx: Context) -> dict[str, Any]:
     """Timer pay_reconcile: ask WeChat Pay about orders whose notify may have gone missing."""
     from shared.orders.lifecycle import move_lines
     from shared.payments.refunds import reconcile_refunds

@@ -12,7 +12,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Optional
 
+from pymongo.errors import DuplicateKeyError
+
 from shared.core.config import get_settings
+from shared.core.context import Context
 from shared.core.errors import NotifyRejected, ShopError
 from shared.core.events import OrderEvent, publish
 from shared.core.log import get_logger, log_event
@@ -84,7 +87,6 @@ def start_refund(db: Any, order: dict[str, Any], *, amount: int, reason: str, re
 
     ``completes_order``: nothing is left to refund after this one, so the order shows
     ``refunding`` until it lands."""
-    from shared.core.db import duplicate_key_error
     record = {"_id": refund_id, "order_id": order["_id"], "user_id": order["user_id"],
               "after_sale_id": after_sale_id, "amount": amount, "order_total": order["total"],
               "reason": reason, "lines": lines, "restock": restock, "reserved": reserved,
@@ -92,7 +94,7 @@ def start_refund(db: Any, order: dict[str, Any], *, amount: int, reason: str, re
               "created_at": now, "updated_at": now}
     try:
         db.refunds.insert_one(record)
-    except duplicate_key_error():
+    except DuplicateKeyError:
         record = db.refunds.find_one({"_id": refund_id})
         if record["status"] not in OPEN:
             return refund_view(record)
@@ -219,7 +221,7 @@ def _apply_notified_refund(db: Any, config: Any, refund: dict[str, Any], now: da
     apply_refund_status(db, record["_id"], refund, now)
 
 
-def reconcile_refunds(ctx: Any) -> dict[str, int]:
+def reconcile_refunds(ctx: Context) -> dict[str, int]:
     """Send again refunds WeChat Pay never took, and ask about those whose notify is late."""
     from shared.wechat.pay import WxPayError
     since = ctx.now - timedelta(seconds=ctx.settings.PAY_RECONCILE_AFTER_SECONDS)

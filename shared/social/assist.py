@@ -17,10 +17,21 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import Field
 
-from shared.social.bargain import (CampaignWindow, ListCampaignsInput, campaign_status, check_running,
-                            count_daily_help, expire_due, expiry, load_helper, open_once, refuse)
 from shared.core.common import Input, iso, new_id, page_of
+from shared.core.context import Context
 from shared.core.errors import ShopError, not_found
+from shared.social.bargain import (
+    CampaignWindow,
+    ListCampaignsInput,
+    campaign_status,
+    check_running,
+    count_daily_help,
+    expire_due,
+    expiry,
+    load_helper,
+    open_once,
+    refuse,
+)
 
 __all__ = ["ListCampaignsInput"]
 
@@ -104,7 +115,7 @@ def _reward_snapshot(db: Any, reward: Union[CouponReward, GiftReward],
             "price": sku["price"]}
 
 
-def create_assist(ctx: Any, req: CreateAssistInput) -> dict[str, Any]:
+def create_assist(ctx: Context, req: CreateAssistInput) -> dict[str, Any]:
     doc = {"_id": new_id("asc"), **req.model_dump(exclude={"reward"}),
            "reward": _reward_snapshot(ctx.db, req.reward, ctx.now), "rewarded": 0,
            "active": True, "created_at": ctx.now}
@@ -112,7 +123,7 @@ def create_assist(ctx: Any, req: CreateAssistInput) -> dict[str, Any]:
     return campaign_view(doc, ctx.now)
 
 
-def merchant_list_assists(ctx: Any, req: ListCampaignsInput) -> dict[str, Any]:
+def merchant_list_assists(ctx: Context, req: ListCampaignsInput) -> dict[str, Any]:
     docs = ctx.db.assist_campaigns.find({}).sort([("created_at", -1), ("_id", -1)]) \
         .skip(req.skip).limit(req.page_size)
     return page_of([campaign_view(d, ctx.now) for d in docs],
@@ -121,7 +132,7 @@ def merchant_list_assists(ctx: Any, req: ListCampaignsInput) -> dict[str, Any]:
 
 # ---- shopper --------------------------------------------------------------------------------
 
-def _gift_address(ctx: Any, campaign: dict[str, Any], address_id: Optional[str]) \
+def _gift_address(ctx: Context, campaign: dict[str, Any], address_id: Optional[str]) \
         -> Optional[str]:
     from shared.accounts.addresses import find_owned
     if campaign["reward"]["kind"] != "gift":
@@ -133,7 +144,7 @@ def _gift_address(ctx: Any, campaign: dict[str, Any], address_id: Optional[str])
     return find_owned(ctx.db, ctx.user_id, address_id)["_id"]
 
 
-def start_assist(ctx: Any, req: StartAssistInput) -> dict[str, Any]:
+def start_assist(ctx: Context, req: StartAssistInput) -> dict[str, Any]:
     """Open the caller's assist on a campaign, or answer with the one they already have."""
     campaign = ctx.db.assist_campaigns.find_one({"_id": req.campaign_id})
     if campaign is None:
@@ -194,7 +205,7 @@ def _add_help(db: Any, assist: dict[str, Any], helper: dict[str, Any],
     return updated
 
 
-def help_assist(ctx: Any, req: AssistIdInput) -> dict[str, Any]:
+def help_assist(ctx: Context, req: AssistIdInput) -> dict[str, Any]:
     assist = _find(ctx.db, req.assist_id)
     _check_assistable(assist, ctx.user_id, ctx.now)
     helper = load_helper(ctx.db, ctx.user_id)
@@ -207,13 +218,13 @@ def help_assist(ctx: Any, req: AssistIdInput) -> dict[str, Any]:
     return assist_view(updated, ctx.user_id, ctx.now)
 
 
-def get_assist(ctx: Any, req: AssistIdInput) -> dict[str, Any]:
+def get_assist(ctx: Context, req: AssistIdInput) -> dict[str, Any]:
     return assist_view(_find(ctx.db, req.assist_id), ctx.user_id, ctx.now)
 
 
 # ---- the reward -----------------------------------------------------------------------------
 
-def _complete(ctx: Any, assist: dict[str, Any]) -> dict[str, Any]:
+def _complete(ctx: Context, assist: dict[str, Any]) -> dict[str, Any]:
     """active -> completed exactly once; the call that moves it grants the reward."""
     from pymongo import ReturnDocument
     completed = ctx.db.assists.find_one_and_update(
@@ -240,11 +251,11 @@ def _take_reward_unit(db: Any, assist: dict[str, Any]) -> bool:
     return True
 
 
-def _give_coupon(ctx: Any, assist: dict[str, Any]) -> dict[str, Any]:
+def _give_coupon(ctx: Context, assist: dict[str, Any]) -> dict[str, Any]:
     """A user coupon into the starter's wallet, as claim_coupon makes one, minus the per-user
     limit; its id comes from the assist, so a resumed grant finds it instead of adding one."""
-    from shared.orders.coupons import TERMS
     from shared.core.db import insert_once
+    from shared.orders.coupons import TERMS
     user_coupon_id = f"ucp_{assist['_id']}"
     if ctx.db.user_coupons.find_one({"_id": user_coupon_id}, {"_id": 1}):
         return {"user_coupon_id": user_coupon_id}
@@ -269,7 +280,7 @@ def _give_coupon(ctx: Any, assist: dict[str, Any]) -> dict[str, Any]:
     return {"user_coupon_id": user_coupon_id}
 
 
-def _give_gift(ctx: Any, assist: dict[str, Any]) -> dict[str, Any]:
+def _give_gift(ctx: Context, assist: dict[str, Any]) -> dict[str, Any]:
     """A zero-price order placed for the starter; free, so it is paid at once."""
     from shared.checkout.placing import PlaceOrderInput, Special, place_order
     starter = copy.copy(ctx)
@@ -282,7 +293,7 @@ def _give_gift(ctx: Any, assist: dict[str, Any]) -> dict[str, Any]:
     return {"order_id": order["id"]}
 
 
-def _finish_grant(ctx: Any, assist: dict[str, Any], status: str,
+def _finish_grant(ctx: Context, assist: dict[str, Any], status: str,
                   result: dict[str, Any]) -> dict[str, Any]:
     from pymongo import ReturnDocument
     done = ctx.db.assists.find_one_and_update(
@@ -293,7 +304,7 @@ def _finish_grant(ctx: Any, assist: dict[str, Any], status: str,
     return done or _find(ctx.db, assist["_id"])
 
 
-def _grant(ctx: Any, assist: dict[str, Any]) -> dict[str, Any]:
+def _grant(ctx: Context, assist: dict[str, Any]) -> dict[str, Any]:
     """The reward of a completed assist: never over the campaign's limit, never twice."""
     if not _take_reward_unit(ctx.db, assist):
         return _finish_grant(ctx, assist, "unavailable", {"reason": "reward_limit"})
@@ -307,7 +318,7 @@ def _grant(ctx: Any, assist: dict[str, Any]) -> dict[str, Any]:
     return _finish_grant(ctx, assist, "granted", result)
 
 
-def expire_assists(ctx: Any) -> dict[str, Any]:
+def expire_assists(ctx: Context) -> dict[str, Any]:
     """Timer work: assists past their time expire; grants a crash cut short are finished."""
     batch = ctx.settings.TIMER_BATCH_SIZE
     expired, more = expire_due(ctx.db.assists, ctx.now, batch)

@@ -19,10 +19,12 @@ from datetime import datetime, timedelta
 from typing import Any, Optional
 
 from pydantic import AwareDatetime, Field, model_validator
+from pymongo.errors import DuplicateKeyError
 
 from shared.core.common import Input, PageInput, iso, new_id, page_of
-from shared.core.events import OrderEvent
+from shared.core.context import Context
 from shared.core.errors import ShopError, not_found
+from shared.core.events import OrderEvent
 from shared.core.ratelimit import hit
 
 STALE_BUYING = timedelta(minutes=10)
@@ -96,7 +98,6 @@ def load_helper(db: Any, user_id: str) -> dict[str, Any]:
 
 def open_once(collection: Any, doc: dict[str, Any], now: datetime) -> dict[str, Any]:
     """Insert ``doc`` unless its ``active_key`` is held; answer with whichever holds it."""
-    from shared.core.db import duplicate_key_error
     for _ in range(3):
         current = collection.find_one({"active_key": doc["active_key"]})
         if current is not None and not _retire_if_expired(collection, current, now):
@@ -104,7 +105,7 @@ def open_once(collection: Any, doc: dict[str, Any], now: datetime) -> dict[str, 
         try:
             collection.insert_one(doc)
             return doc
-        except duplicate_key_error():
+        except DuplicateKeyError:
             continue  # a concurrent start by the same user won: answer with theirs
     raise ShopError("CONFLICT", "it is being started; retry in a moment")
 
@@ -208,7 +209,7 @@ def bargain_view(doc: dict[str, Any], viewer_id: Optional[str], now: datetime) -
 
 # ---- merchant -------------------------------------------------------------------------------
 
-def create_bargain(ctx: Any, req: CreateBargainInput) -> dict[str, Any]:
+def create_bargain(ctx: Context, req: CreateBargainInput) -> dict[str, Any]:
     sku = ctx.db.skus.find_one({"_id": req.sku_id, "active": True},
                                {"product_id": 1, "price": 1, "image": 1})
     if sku is None:
@@ -227,7 +228,7 @@ def create_bargain(ctx: Any, req: CreateBargainInput) -> dict[str, Any]:
     return campaign_view(doc, ctx.now)
 
 
-def merchant_list_bargains(ctx: Any, req: ListCampaignsInput) -> dict[str, Any]:
+def merchant_list_bargains(ctx: Context, req: ListCampaignsInput) -> dict[str, Any]:
     docs = ctx.db.bargain_campaigns.find({}).sort([("created_at", -1), ("_id", -1)]) \
         .skip(req.skip).limit(req.page_size)
     return page_of([campaign_view(d, ctx.now) for d in docs],
@@ -243,7 +244,7 @@ def _campaign(db: Any, campaign_id: str) -> dict[str, Any]:
     return campaign
 
 
-def start_bargain(ctx: Any, req: StartBargainInput) -> dict[str, Any]:
+def start_bargain(ctx: Context, req: StartBargainInput) -> dict[str, Any]:
     """Open the caller's bargain on a campaign, or answer with the one already running."""
     campaign = _campaign(ctx.db, req.campaign_id)
     check_running(campaign, ctx.now)
@@ -309,7 +310,7 @@ def _apply_next_cut(db: Any, bargain: dict[str, Any], helper: dict[str, Any],
     raise ShopError("CONFLICT", "too many friends are cutting at once; retry in a moment")
 
 
-def help_bargain(ctx: Any, req: BargainIdInput) -> dict[str, Any]:
+def help_bargain(ctx: Context, req: BargainIdInput) -> dict[str, Any]:
     """A friend's cut (once each); the starter may make one cut of their own, too."""
     bargain = _find(ctx.db, req.bargain_id)
     _check_helpable(bargain, ctx.user_id, ctx.now)
@@ -320,13 +321,13 @@ def help_bargain(ctx: Any, req: BargainIdInput) -> dict[str, Any]:
     return {**bargain_view(updated, ctx.user_id, ctx.now), "cut": cut}
 
 
-def get_bargain(ctx: Any, req: BargainIdInput) -> dict[str, Any]:
+def get_bargain(ctx: Context, req: BargainIdInput) -> dict[str, Any]:
     return bargain_view(_find(ctx.db, req.bargain_id), ctx.user_id, ctx.now)
 
 
 # ---- shopper: buy ---------------------------------------------------------------------------
 
-def _claim_for_buying(ctx: Any, bargain: dict[str, Any], request_id: str) -> dict[str, Any]:
+def _claim_for_buying(ctx: Context, bargain: dict[str, Any], request_id: str) -> dict[str, Any]:
     """active -> buying for one buy call; the price is frozen from here (helps need active)."""
     from pymongo import ReturnDocument
     claimed = ctx.db.bargains.find_one_and_update(
@@ -381,7 +382,7 @@ def _finish_buy(db: Any, bargain_id: str, request_id: str, order_id: str,
          "$unset": {"active_key": ""}})
 
 
-def _place_bargain_order(ctx: Any, bargain: dict[str, Any],
+def _place_bargain_order(ctx: Context, bargain: dict[str, Any],
                          req: BuyBargainInput) -> dict[str, Any]:
     from shared.checkout.placing import PlaceOrderInput, Special, place_order
     order_input = PlaceOrderInput(request_id=req.request_id, address_id=req.address_id,
@@ -391,7 +392,7 @@ def _place_bargain_order(ctx: Any, bargain: dict[str, Any],
     return place_order(ctx, order_input, special)
 
 
-def buy_bargain(ctx: Any, req: BuyBargainInput) -> dict[str, Any]:
+def buy_bargain(ctx: Context, req: BuyBargainInput) -> dict[str, Any]:
     """The owner buys at the current price (the floor when fully cut), once per bargain."""
     from shared.orders.lifecycle import order_view
     from shared.orders.placement import find_by_request
@@ -420,7 +421,6 @@ def buy_bargain(ctx: Any, req: BuyBargainInput) -> dict[str, Any]:
 def on_order_cancelled(db: Any, event: OrderEvent) -> None:
     """An unpaid bargain order was cancelled: the campaign gets its unit back and the bargain
     can be bought again until it expires (or is closed, if its owner started another)."""
-    from shared.core.db import duplicate_key_error
     order = event.order
     if not order.get("bargain_id"):
         return
@@ -434,7 +434,7 @@ def on_order_cancelled(db: Any, event: OrderEvent) -> None:
             "$set": {"status": "active", "active_key": f"{bargain['campaign_id']}:"
                                                       f"{order['user_id']}"},
             "$unset": unset})
-    except duplicate_key_error():
+    except DuplicateKeyError:
         reopened = db.bargains.update_one(query, {"$set": {"status": "closed"},
                                                   "$unset": unset})
     if reopened.modified_count:
@@ -456,7 +456,7 @@ def _repair_buying(db: Any, bargain: dict[str, Any], now: datetime) -> bool:
     return True
 
 
-def expire_bargains(ctx: Any) -> dict[str, Any]:
+def expire_bargains(ctx: Context) -> dict[str, Any]:
     """Timer work: bargains past their time expire; buys a crash cut short are repaired."""
     batch = ctx.settings.TIMER_BATCH_SIZE
     expired, more = expire_due(ctx.db.bargains, ctx.now, batch)

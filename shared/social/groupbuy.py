@@ -14,10 +14,12 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Optional
 
 from pydantic import AwareDatetime, Field, model_validator
+from pymongo.errors import DuplicateKeyError
 
 from shared.core.common import Input, PageInput, iso, new_id, page_of
-from shared.core.events import OrderEvent
+from shared.core.context import Context
 from shared.core.errors import ShopError, not_found
+from shared.core.events import OrderEvent
 from shared.core.log import get_logger, log_event
 
 logger = get_logger("shop.groupbuy")
@@ -108,7 +110,7 @@ def team_view(doc: dict[str, Any]) -> dict[str, Any]:
 
 # ---- merchant ------------------------------------------------------------------------------
 
-def create_group_buy(ctx: Any, req: CreateGroupBuyInput) -> dict[str, Any]:
+def create_group_buy(ctx: Context, req: CreateGroupBuyInput) -> dict[str, Any]:
     product = ctx.db.products.find_one({"_id": req.product_id})
     if product is None:
         raise not_found("product")
@@ -134,7 +136,7 @@ def create_group_buy(ctx: Any, req: CreateGroupBuyInput) -> dict[str, Any]:
     return campaign_view(doc)
 
 
-def merchant_list_group_buys(ctx: Any, req: ListGroupBuysInput) -> dict[str, Any]:
+def merchant_list_group_buys(ctx: Context, req: ListGroupBuysInput) -> dict[str, Any]:
     query = {"status": req.status} if req.status else {}
     docs = ctx.db.group_buys.find(query).sort([("created_at", -1), ("_id", -1)]) \
         .skip(req.skip).limit(req.page_size)
@@ -142,7 +144,7 @@ def merchant_list_group_buys(ctx: Any, req: ListGroupBuysInput) -> dict[str, Any
                    req)
 
 
-def end_group_buy(ctx: Any, req: CampaignIdInput) -> dict[str, Any]:
+def end_group_buy(ctx: Context, req: CampaignIdInput) -> dict[str, Any]:
     """No new teams or joins; teams already forming run to their deadline."""
     from pymongo import ReturnDocument
     doc = ctx.db.group_buys.find_one_and_update(
@@ -159,7 +161,7 @@ def _live_query(now: datetime) -> dict[str, Any]:
     return {"status": "active", "starts_at": {"$lte": now}, "ends_at": {"$gt": now}}
 
 
-def list_group_buys(ctx: Any, req: ListGroupBuysInput) -> dict[str, Any]:
+def list_group_buys(ctx: Context, req: ListGroupBuysInput) -> dict[str, Any]:
     query = _live_query(ctx.now)
     docs = ctx.db.group_buys.find(query).sort([("created_at", -1), ("_id", -1)]) \
         .skip(req.skip).limit(req.page_size)
@@ -167,7 +169,7 @@ def list_group_buys(ctx: Any, req: ListGroupBuysInput) -> dict[str, Any]:
                    req)
 
 
-def get_group_buy(ctx: Any, req: CampaignIdInput) -> dict[str, Any]:
+def get_group_buy(ctx: Context, req: CampaignIdInput) -> dict[str, Any]:
     doc = ctx.db.group_buys.find_one({"_id": req.campaign_id})
     if doc is None:
         raise not_found("group-buy")
@@ -180,7 +182,7 @@ def get_group_buy(ctx: Any, req: CampaignIdInput) -> dict[str, Any]:
     return view
 
 
-def _live_campaign(ctx: Any, campaign_id: str) -> dict[str, Any]:
+def _live_campaign(ctx: Context, campaign_id: str) -> dict[str, Any]:
     doc = ctx.db.group_buys.find_one({"_id": campaign_id})
     if doc is None:
         raise not_found("group-buy")
@@ -189,7 +191,7 @@ def _live_campaign(ctx: Any, campaign_id: str) -> dict[str, Any]:
     return doc
 
 
-def _existing(ctx: Any, request_id: str) -> Optional[dict[str, Any]]:
+def _existing(ctx: Context, request_id: str) -> Optional[dict[str, Any]]:
     from shared.orders.lifecycle import order_view
     from shared.orders.placement import find_by_request
     order = find_by_request(ctx.db, ctx.user_id, request_id)
@@ -199,9 +201,8 @@ def _existing(ctx: Any, request_id: str) -> Optional[dict[str, Any]]:
     return {"order": order_view(order), "team": team_view(team)}
 
 
-def _take_user_quota(ctx: Any, campaign: dict[str, Any]) -> Optional[str]:
+def _take_user_quota(ctx: Context, campaign: dict[str, Any]) -> Optional[str]:
     """Count one purchase against per_user_limit, atomically; the counter's id."""
-    from shared.core.db import duplicate_key_error
     if not campaign.get("per_user_limit"):
         return None
     key = f"{campaign['_id']}:{ctx.user_id}"
@@ -209,13 +210,13 @@ def _take_user_quota(ctx: Any, campaign: dict[str, Any]) -> Optional[str]:
         ctx.db.group_buy_quota.update_one(
             {"_id": key, "count": {"$lt": campaign["per_user_limit"]}},
             {"$inc": {"count": 1}}, upsert=True)
-    except duplicate_key_error():
+    except DuplicateKeyError:
         raise ShopError("LIMIT_EXCEEDED", "you have bought this group-buy the most times allowed",
                         {"per_user_limit": campaign["per_user_limit"]}) from None
     return key
 
 
-def _take_campaign_stock(ctx: Any, campaign: dict[str, Any]) -> bool:
+def _take_campaign_stock(ctx: Context, campaign: dict[str, Any]) -> bool:
     if campaign.get("stock_limit") is None:
         return False
     taken = ctx.db.group_buys.update_one({"_id": campaign["_id"], "remaining": {"$gt": 0}},
@@ -232,7 +233,7 @@ def _give_back(db: Any, campaign_id: str, quota_key: Optional[str], stock_taken:
         db.group_buys.update_one({"_id": campaign_id}, {"$inc": {"remaining": 1}})
 
 
-def _place_group_order(ctx: Any, campaign: dict[str, Any], team_id: str, sku_id: str,
+def _place_group_order(ctx: Context, campaign: dict[str, Any], team_id: str, sku_id: str,
                        request_id: str, address_id: str, role: str) -> dict[str, Any]:
     """The member's order at the group price; campaign quotas are given back if it fails."""
     from shared.checkout.placing import OrderLineInput, PlaceOrderInput, Special, place_order
@@ -255,16 +256,15 @@ def _place_group_order(ctx: Any, campaign: dict[str, Any], team_id: str, sku_id:
         raise
 
 
-def _seat(ctx: Any) -> dict[str, Any]:
+def _seat(ctx: Context) -> dict[str, Any]:
     user = ctx.db.users.find_one({"_id": ctx.user_id}, {"nickname": 1, "avatar_url": 1}) or {}
     return {"user_id": ctx.user_id, "order_id": None, "paid": False,
             "nickname": user.get("nickname") or "微信用户", "avatar": user.get("avatar_url", ""),
             "joined_at": ctx.now}
 
 
-def start_group_buy(ctx: Any, req: StartGroupBuyInput) -> dict[str, Any]:
+def start_group_buy(ctx: Context, req: StartGroupBuyInput) -> dict[str, Any]:
     """Open a team: the leader's order at the group price; the team forms once it is paid."""
-    from shared.core.db import duplicate_key_error
     done = _existing(ctx, req.request_id)
     if done:
         return done
@@ -277,7 +277,7 @@ def start_group_buy(ctx: Any, req: StartGroupBuyInput) -> dict[str, Any]:
             "created_at": ctx.now}
     try:
         ctx.db.teams.insert_one(team)
-    except duplicate_key_error():
+    except DuplicateKeyError:
         # a retry of this start: the team is there already, and its order decides below
         log_event(logger, "team start retried", team_id=team_id)
     try:
@@ -291,7 +291,7 @@ def start_group_buy(ctx: Any, req: StartGroupBuyInput) -> dict[str, Any]:
     return {"order": order, "team": team_view(ctx.db.teams.find_one({"_id": team_id}))}
 
 
-def _join_refusal(ctx: Any, team_id: str) -> ShopError:
+def _join_refusal(ctx: Context, team_id: str) -> ShopError:
     team = ctx.db.teams.find_one({"_id": team_id})
     if team is None or team["status"] == "opening":
         return not_found("team")
@@ -303,7 +303,7 @@ def _join_refusal(ctx: Any, team_id: str) -> ShopError:
     return ShopError("TEAM_FULL", details={"team_size": team["team_size"]})
 
 
-def join_group_buy(ctx: Any, req: JoinGroupBuyInput) -> dict[str, Any]:
+def join_group_buy(ctx: Context, req: JoinGroupBuyInput) -> dict[str, Any]:
     """Take a seat in a forming team and place the order that holds it."""
     done = _existing(ctx, req.request_id)
     if done:
@@ -332,7 +332,7 @@ def join_group_buy(ctx: Any, req: JoinGroupBuyInput) -> dict[str, Any]:
     return {"order": order, "team": team_view(ctx.db.teams.find_one({"_id": team["_id"]}))}
 
 
-def get_team(ctx: Any, req: TeamIdInput) -> dict[str, Any]:
+def get_team(ctx: Context, req: TeamIdInput) -> dict[str, Any]:
     team = ctx.db.teams.find_one({"_id": req.team_id})
     if team is None or team["status"] == "opening":
         raise not_found("team")
@@ -452,7 +452,7 @@ def refund_whole_order(db: Any, order_id: str, now: datetime, reason: str) -> No
 
 # ---- timer: group_buy_expire ---------------------------------------------------------------
 
-def expire_teams(ctx: Any) -> dict[str, Any]:
+def expire_teams(ctx: Context) -> dict[str, Any]:
     """Teams past their deadline succeed (auto_fill, one short) or fail and refund everyone."""
     db, batch = ctx.db, ctx.settings.TIMER_BATCH_SIZE
     counts = {"succeeded": 0, "failed": 0, "refunds": 0}
@@ -493,7 +493,7 @@ def _settle_failed(db: Any, team: dict[str, Any], now: datetime) -> int:
     return refunded
 
 
-def _expire_bargains(ctx: Any) -> dict[str, int]:
+def _expire_bargains(ctx: Context) -> dict[str, int]:
     """The same timer also closes bargains and friend assists past their deadline."""
     from shared.social.assist import expire_assists
     from shared.social.bargain import expire_bargains

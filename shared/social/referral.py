@@ -29,10 +29,12 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Literal, Optional
 
 from pydantic import AwareDatetime, ConfigDict, Field, model_validator
+from pymongo.errors import DuplicateKeyError
 
 from shared.core.common import Input, iso
-from shared.core.events import OrderEvent
+from shared.core.context import Context
 from shared.core.errors import ShopError, not_found
+from shared.core.events import OrderEvent
 from shared.core.log import get_logger
 
 logger = get_logger("shop.referral")
@@ -148,10 +150,10 @@ def _check_target(db: Any, target: str, target_id: str) -> None:
         raise not_found("product")
 
 
-def create_share(ctx: Any, req: CreateShareInput) -> dict[str, Any]:
+def create_share(ctx: Context, req: CreateShareInput) -> dict[str, Any]:
     from pymongo import ReturnDocument
+
     from shared.core.common import new_id
-    from shared.core.db import duplicate_key_error
     db = ctx.db
     _check_target(db, req.target, req.target_id)
     key = {"sharer_id": ctx.user_id, "target": req.target, "target_id": req.target_id,
@@ -173,7 +175,7 @@ def create_share(ctx: Any, req: CreateShareInput) -> dict[str, Any]:
         try:
             db.shares.insert_one(share)
             return _share_answer(share)
-        except duplicate_key_error():
+        except DuplicateKeyError:
             continue  # the same share made concurrently, or a code collision: look again
     raise ShopError("CONFLICT", "the share could not be made; retry in a moment")
 
@@ -185,7 +187,7 @@ def _owned_share(db: Any, user_id: str, share_id: str) -> dict[str, Any]:
     return share
 
 
-def get_share_code(ctx: Any, req: ShareIdInput) -> dict[str, Any]:
+def get_share_code(ctx: Context, req: ShareIdInput) -> dict[str, Any]:
     """The share's mini-program code image in object storage, made on first request."""
     share = _owned_share(ctx.db, ctx.user_id, req.share_id)
     if share.get("code_image"):
@@ -204,6 +206,7 @@ def get_share_code(ctx: Any, req: ShareIdInput) -> dict[str, Any]:
 
 def _store_image(settings: Any, key: str, content: bytes, content_type: str) -> str:
     from botocore.exceptions import BotoCoreError, ClientError
+
     from shared.core.log import log_event
     from shared.storage.uploads import s3_client
     client, endpoint = s3_client(settings)
@@ -254,7 +257,7 @@ def _record_open(db: Any, share: dict[str, Any], opener_id: str, now: datetime,
                                  "opener_id": opener_id, "at": now, "first_touch": first_touch})
 
 
-def track_share_open(ctx: Any, req: TrackShareOpenInput) -> dict[str, Any]:
+def track_share_open(ctx: Context, req: TrackShareOpenInput) -> dict[str, Any]:
     db = ctx.db
     share = db.shares.find_one({"code": req.scene})
     if share is None:
@@ -284,7 +287,7 @@ def _reward_view(doc: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
             "updated_at": iso(doc.get("updated_at"))}
 
 
-def set_referral_reward(ctx: Any, req: ReferralRewardInput) -> dict[str, Any]:
+def set_referral_reward(ctx: Context, req: ReferralRewardInput) -> dict[str, Any]:
     if req.kind == "coupon" and ctx.db.coupons.find_one(
             {"_id": req.coupon_id, "status": "active"}, {"_id": 1}) is None:
         raise not_found("coupon")
@@ -313,7 +316,6 @@ def on_order_refunded(db: Any, event: OrderEvent) -> None:
 
 
 def _reward_first_order(db: Any, order: dict[str, Any], now: datetime) -> None:
-    from shared.core.db import duplicate_key_error
     if order.get("total", 0) <= 0:
         return  # a gift order pays nothing, so it earns nothing
     invitee_id = order["user_id"]
@@ -337,7 +339,7 @@ def _reward_first_order(db: Any, order: dict[str, Any], now: datetime) -> None:
               "status": "granting" if kind != "none" else "none", "created_at": now}
     try:
         db.referral_rewards.insert_one(reward)
-    except duplicate_key_error():
+    except DuplicateKeyError:
         reward = db.referral_rewards.find_one({"_id": invitee_id})
         # a repeat of this order's aftermath finishes a grant a crash cut short
         if reward is None or reward["order_id"] != order["_id"] \
@@ -372,8 +374,8 @@ def _give_coupon(db: Any, reward: dict[str, Any], now: datetime) -> Optional[str
 
     Reward coupons are issued by the shop, so they do not draw on the template's claimable
     stock, nor count against its per-user claim limit."""
-    from shared.orders.coupons import TERMS
     from shared.core.db import insert_once
+    from shared.orders.coupons import TERMS
     template = db.coupons.find_one({"_id": reward["coupon_id"]})
     if template is None or template.get("status") != "active":
         return None
@@ -394,6 +396,7 @@ def _give_coupon(db: Any, reward: dict[str, Any], now: datetime) -> Optional[str
 
 def _reverse(db: Any, invitee_id: str, order_id: str, now: datetime) -> None:
     from pymongo import ReturnDocument
+
     from shared.loyalty.points import add_points
     reward = db.referral_rewards.find_one_and_update(
         {"_id": invitee_id, "order_id": order_id, "status": "granted"},
@@ -452,7 +455,7 @@ def _nicknames(db: Any, user_ids: Iterable[str]) -> dict[str, str]:
         {"_id": {"$in": list(user_ids)}}, {"nickname": 1})}
 
 
-def fission_report(ctx: Any, req: FissionReportInput) -> dict[str, Any]:
+def fission_report(ctx: Context, req: FissionReportInput) -> dict[str, Any]:
     """Shares, opens, invitees, new and paying users, revenue, K-factor and the invite tree.
 
     Each figure counts its own events in [from, to): shares by creation, opens by time,

@@ -12,6 +12,7 @@ from typing import Any, Literal, Optional
 
 from shared.core.common import Input
 from shared.core.config import ConfigError, Settings
+from shared.core.context import Context
 
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif"}
 
@@ -72,7 +73,7 @@ def s3_client(settings: Settings) -> tuple[Any, str]:
     return _clients[key], endpoint
 
 
-def get_upload_url(ctx: Any, req: UploadUrlInput) -> dict[str, Any]:
+def get_upload_url(ctx: Context, req: UploadUrlInput) -> dict[str, Any]:
     client, endpoint = s3_client(ctx.settings)
     key = (f"{req.purpose}/{ctx.user_id}/{ctx.now:%Y%m%d}/"
            f"{secrets.token_hex(12)}.{EXTENSIONS[req.content_type]}")
