@@ -15,8 +15,8 @@ from shared.accounts.addresses import SNAPSHOT_FIELDS, find_owned
 from shared.core.context import Context, Database
 from shared.loyalty import points
 from shared.loyalty.members import checkout_level
-from shared.nearby import service as nearby_deals  # split pending
-from shared.nearby.service import pickup_store
+from shared.nearby import deals as nearby_deals
+from shared.nearby.stores import pickup_store
 from shared.orders.placement import (
     DealPrice,
     Hold,

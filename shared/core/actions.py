@@ -80,9 +80,9 @@ ACTIONS: dict[str, Action] = {
     "list_points_ledger": _a("loyalty.members", "list_points_ledger", "PageInput", "user"),
     "sign_in": _a("loyalty.members", "sign_in", "NoInput", "user"),
     # nearby
-    "nearby_stores": _a("nearby.service", "nearby_stores", "NearbyStoresInput", "public"),
-    "nearby_deals": _a("nearby.service", "nearby_deals", "NearbyDealsInput", "public"),
-    "set_location_consent": _a("nearby.service", "set_location_consent", "LocationConsentInput", "user"),
+    "nearby_stores": _a("nearby.stores", "nearby_stores", "NearbyStoresInput", "public"),
+    "nearby_deals": _a("nearby.deals", "nearby_deals", "NearbyDealsInput", "public"),
+    "set_location_consent": _a("nearby.consent", "set_location_consent", "LocationConsentInput", "user"),
     # coupons
     "list_coupons": _a("orders.coupons", "list_coupons", "ListCouponsInput", "user"),
     "claim_coupon": _a("orders.coupons", "claim_coupon", "ClaimCouponInput", "user"),
@@ -135,13 +135,13 @@ ACTIONS: dict[str, Action] = {
     "merchant_list_members": _a("loyalty.members", "merchant_list_members", "ListMembersInput",
                                 "merchant"),
     "merchant_adjust_points": _a("loyalty.members", "adjust_points", "AdjustPointsInput", "merchant"),
-    "merchant_upsert_store": _a("nearby.service", "upsert_store", "UpsertStoreInput", "merchant"),
-    "merchant_list_stores": _a("nearby.service", "merchant_list_stores", "ListStoresInput", "merchant"),
-    "merchant_create_deal": _a("nearby.service", "create_deal", "CreateDealInput", "merchant"),
-    "merchant_list_deals": _a("nearby.service", "merchant_list_deals", "ListDealsInput", "merchant"),
-    "merchant_nearby_campaign": _a("nearby.service", "nearby_campaign", "NearbyCampaignInput",
+    "merchant_upsert_store": _a("nearby.stores", "upsert_store", "UpsertStoreInput", "merchant"),
+    "merchant_list_stores": _a("nearby.stores", "merchant_list_stores", "ListStoresInput", "merchant"),
+    "merchant_create_deal": _a("nearby.deals", "create_deal", "CreateDealInput", "merchant"),
+    "merchant_list_deals": _a("nearby.deals", "merchant_list_deals", "ListDealsInput", "merchant"),
+    "merchant_nearby_campaign": _a("nearby.consent", "nearby_campaign", "NearbyCampaignInput",
                                    "merchant"),
-    "merchant_verify_pickup": _a("nearby.service", "verify_pickup", "VerifyPickupInput", "merchant"),
+    "merchant_verify_pickup": _a("nearby.pickup", "verify_pickup", "VerifyPickupInput", "merchant"),
     # dev and test only
     "sandbox_pay": _a("payments.pay", "sandbox_pay", "PayOrderInput", "dev_user"),
     "merchant_mark_paid": _a("orders.lifecycle", "mark_paid", "OrderIdInput", "dev"),
@@ -188,7 +188,7 @@ SUBSCRIBERS: dict[str, tuple[str, ...]] = {
     "order_cancelled": ("shared.social.groupbuy:on_order_cancelled",
                         "shared.social.bargain:on_order_cancelled"),
     # an unpaid order gave up what it held (cancelled, or a placement a crash cut short)
-    "order_released": ("shared.nearby.service:on_order_released",     # the deal's daily unit
+    "order_released": ("shared.nearby.deals:on_order_released",       # the deal's daily unit
                        "shared.loyalty.points:on_order_released"),  # points spent on it
     "order_refunded": ("shared.social.groupbuy:on_order_refunded",
                        "shared.social.referral:on_order_refunded"),

@@ -229,9 +229,3 @@ def insert_once(collection: Any, doc: dict[str, Any]) -> bool:
         return True
     except DuplicateKeyError:
         return False
-
-
-def duplicate_key_error() -> type:
-    """The DuplicateKeyError class both clients raise (mongomock re-exports pymongo's)."""
-    from pymongo.errors import DuplicateKeyError
-    return DuplicateKeyError

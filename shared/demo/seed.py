@@ -128,7 +128,7 @@ def seed(db: Any, media_base: str = "http://127.0.0.1:8080/media",
             "price_min": min(prices), "price_max": max(prices), "sales": (index * 37) % 500,
             "tokens": index_tokens(f"{title} {subtitle}"), "created_at": created}}, upsert=True)
     from shared.nearby.geo import encode
-    from shared.nearby.service import bump_deals_version, bump_stores_version
+    from shared.nearby.spatial import bump_deals_version, bump_stores_version
     stores = STORES + generated_stores()
     for n, (store_id, name, address, lng, lat) in enumerate(stores):
         db.stores.update_one({"_id": store_id}, {"$setOnInsert": {

@@ -1,5 +1,5 @@
-"""Geometry for nearby search without database geo operators: geohash cells, haversine
-distance, and the WGS-84 -> GCJ-02 conversion used by maps in China.
+"""Geometry for nearby search without database geo operators: geohash cells (encode and
+decode), haversine distance, and the WGS-84 -> GCJ-02 conversion used by maps in China.
 
 A radius query covers the circle's bounding box with geohash cells of one precision, so
 candidates come from a handful of cells, and the exact haversine distance decides.
@@ -10,9 +10,9 @@ import math
 from typing import Iterable
 
 EARTH_RADIUS_M = 6_371_008.8
-_BASE32 = "0123456789bcdefghjkmnpqrstuvwxyz"
+BASE32 = "0123456789bcdefghjkmnpqrstuvwxyz"
 # (height, width) in degrees of a cell at each precision
-_CELL_DEGREES = {p: (180.0 / 2 ** ((5 * p) // 2), 360.0 / 2 ** ((5 * p + 1) // 2))
+CELL_DEGREES = {p: (180.0 / 2 ** ((5 * p) // 2), 360.0 / 2 ** ((5 * p + 1) // 2))
                  for p in range(1, 10)}
 MAX_CELLS = 64
 _BOX_MARGIN_DEG = 1e-9  # ~0.1 mm: a point exactly on the circle is not lost to rounding
@@ -28,7 +28,8 @@ def haversine_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
 
 def encode(lat: float, lng: float, precision: int = 9) -> str:
     lat_lo, lat_hi, lng_lo, lng_hi = -90.0, 90.0, -180.0, 180.0
-    bits, bit_count, even, out = 0, 0, True, []
+    bits, bit_count, even = 0, 0, True
+    out: list[str] = []
     while len(out) < precision:
         if even:
             mid = (lng_lo + lng_hi) / 2
@@ -41,9 +42,34 @@ def encode(lat: float, lng: float, precision: int = 9) -> str:
         even = not even
         bit_count += 1
         if bit_count == 5:
-            out.append(_BASE32[bits])
+            out.append(BASE32[bits])
             bits, bit_count = 0, 0
     return "".join(out)
+
+
+def cell_bounds(cell: str) -> tuple[float, float, float, float]:
+    """(lat_min, lat_max, lng_min, lng_max) of a geohash cell: ``encode``'s inverse."""
+    lat_lo, lat_hi, lng_lo, lng_hi = -90.0, 90.0, -180.0, 180.0
+    even = True
+    for char in cell:
+        bits = BASE32.index(char)
+        for shift in range(4, -1, -1):
+            bit = (bits >> shift) & 1
+            if even:
+                mid = (lng_lo + lng_hi) / 2
+                lng_lo, lng_hi = (mid, lng_hi) if bit else (lng_lo, mid)
+            else:
+                mid = (lat_lo + lat_hi) / 2
+                lat_lo, lat_hi = (mid, lat_hi) if bit else (lat_lo, mid)
+            even = not even
+    return lat_lo, lat_hi, lng_lo, lng_hi
+
+
+def cell_center(cell: str) -> tuple[float, float]:
+    """(lat, lng) of the centre of a geohash cell (the usual geohash decode)."""
+    lat_lo, lat_hi, lng_lo, lng_hi = cell_bounds(cell)
+    return (lat_lo + lat_hi) / 2, (lng_lo + lng_hi) / 2
+
 
 
 def bounding_box(lat: float, lng: float, radius_m: float) -> tuple[float, float, float, float]:
@@ -67,7 +93,7 @@ def _wrap(lng: float) -> float:
 
 def _cells_at(box: tuple[float, float, float, float], precision: int) -> set[str]:
     lat_min, lat_max, lng_min, lng_max = box
-    height, width = _CELL_DEGREES[precision]
+    height, width = CELL_DEGREES[precision]
     lat_start = math.floor((lat_min + 90.0) / height) * height - 90.0
     lng_start = math.floor((lng_min + 180.0) / width) * width - 180.0
     cells = set()
@@ -86,7 +112,7 @@ def covering_cells(lat: float, lng: float, radius_m: float, precisions: Iterable
     box = bounding_box(lat, lng, radius_m)
     offered = sorted(precisions, reverse=True)
     for precision in offered:
-        height, width = _CELL_DEGREES[precision]
+        height, width = CELL_DEGREES[precision]
         count = ((box[1] - box[0]) / height + 2) * ((box[3] - box[2]) / width + 2)
         if count <= MAX_CELLS:
             return precision, _cells_at(box, precision)

@@ -85,7 +85,7 @@ def centres(draw):
         return draw(st.sampled_from([90.0, -90.0])), draw(longitudes)
     if kind == "border":
         precision = draw(st.sampled_from(list(PRECISIONS)))
-        height, width = geo._CELL_DEGREES[precision]
+        height, width = geo.CELL_DEGREES[precision]
         lat, lng = draw(st.floats(-85, 85)), draw(longitudes)
         nudge = draw(st.sampled_from([0.0, 1e-9, -1e-9]))
         return (snap_to_border(lat, height, -90.0) + nudge,
@@ -129,8 +129,8 @@ def test_encode_matches_published_geohashes():
 
 
 def test_cell_sizes_are_those_of_geohash():
-    assert geo._CELL_DEGREES[5] == (180 / 2 ** 12, 360 / 2 ** 13)
-    assert geo._CELL_DEGREES[7] == (180 / 2 ** 17, 360 / 2 ** 18)
+    assert geo.CELL_DEGREES[5] == (180 / 2 ** 12, 360 / 2 ** 13)
+    assert geo.CELL_DEGREES[7] == (180 / 2 ** 17, 360 / 2 ** 18)
 
 
 @geo_settings
@@ -142,8 +142,22 @@ def test_a_point_lies_in_the_cell_it_encodes_to_and_coarser_cells_are_prefixes(l
     assert geo.encode(lat, lng, 9)[:p] == cell
 
 
+@geo_settings
+@given(latitudes, longitudes, st.integers(1, 9))
+def test_decoding_a_cell_gives_its_bounds_and_centre(lat, lng, p):
+    cell = geo.encode(lat, lng, p)
+    assert geo.cell_bounds(cell) == cell_bounds(cell)
+    lat_lo, lat_hi, lng_lo, lng_hi = cell_bounds(cell)
+    assert geo.cell_center(cell) == ((lat_lo + lat_hi) / 2, (lng_lo + lng_hi) / 2)
+    assert geo.encode(*geo.cell_center(cell), p) == cell
+
+
+def test_cell_center_matches_a_published_geohash():
+    assert geo.cell_center("ezs42") == (42.60498046875, -5.60302734375)
+
+
 def test_a_point_on_a_cell_border_belongs_to_the_cell_above_and_to_the_east():
-    height, width = geo._CELL_DEGREES[5]
+    height, width = geo.CELL_DEGREES[5]
     lat, lng = 31 * height, 2755 * width - 180  # exactly on a corner of four cells
     lat_lo, _, lng_lo, _ = cell_bounds(geo.encode(lat, lng, 5))
     assert (lat_lo, lng_lo) == (lat, lng)
@@ -199,7 +213,7 @@ def test_the_bounding_box_holds_every_point_of_the_circle(case):
 def test_every_point_inside_the_circle_falls_in_a_covering_cell(case, snap):
     lat, lng, radius, (p_lat, p_lng) = case
     precision, cells = geo.covering_cells(lat, lng, radius, PRECISIONS)
-    height, width = geo._CELL_DEGREES[precision]
+    height, width = geo.CELL_DEGREES[precision]
     if snap == "lat border":
         p_lat = max(-90.0, min(90.0, snap_to_border(p_lat, height, -90.0)))
     elif snap == "lng border":

@@ -11,9 +11,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 
-from shared.nearby import geo
-
-from shared.nearby import service as nearby
+from shared.nearby import consent, deals, geo, grid, spatial
 from shared.core.errors import ShopError
 from tests.conftest import (call, merchant, new_address, new_category, new_product,
                             new_shopper, run_threads)
@@ -109,7 +107,7 @@ def scatter(lat, lng, radius, count, rng):
     """Store positions around the centre: inside, around and exactly on the circle, at its
     widest longitude, on cell borders (of the query's precision and others), duplicates, and
     anywhere on Earth."""
-    query_precision, _ = geo.covering_cells(lat, lng, radius, nearby.INDEX_PRECISIONS)
+    query_precision, _ = geo.covering_cells(lat, lng, radius, grid.INDEX_PRECISIONS)
     points = []
     for _ in range(count):
         kind = rng.choice(["inside", "inside", "around", "on circle", "border", "border",
@@ -129,8 +127,8 @@ def scatter(lat, lng, radius, count, rng):
         p_lat, p_lng = _around(lat, lng, fraction * radius, rng)
         if kind == "border":
             precision = query_precision if rng.random() < 0.7 else \
-                rng.choice(list(nearby.INDEX_PRECISIONS))
-            height, width = geo._CELL_DEGREES[precision]
+                rng.choice(list(grid.INDEX_PRECISIONS))
+            height, width = geo.CELL_DEGREES[precision]
             if rng.random() < 0.5:
                 p_lat = max(-90.0, min(90.0, snap_to_border(p_lat, height, -90.0)))
             else:
@@ -154,7 +152,7 @@ def scenes(draw):
 def test_nearby_stores_returns_exactly_what_a_scan_of_every_store_returns(db, scene):
     note(scene)
     db.stores.delete_many({})
-    nearby.bump_stores_version(db)
+    spatial.bump_stores_version(db)
     rng = random.Random(scene["seed"])
     lat, lng, radius = scene["lat"], scene["lng"], scene["radius"]
     for n, (s_lat, s_lng) in enumerate(scatter(lat, lng, radius, scene["count"], rng)):
@@ -197,7 +195,7 @@ def test_a_store_view_carries_its_distance_and_whether_it_is_open():
 
 
 def test_a_radius_crossing_cell_borders_finds_stores_on_both_sides():
-    height, width = geo._CELL_DEGREES[7]
+    height, width = geo.CELL_DEGREES[7]
     border_lat = math.floor(LUJIAZUI[0] / height) * height
     border_lng = math.floor((LUJIAZUI[1] + 180) / width) * width - 180
     corner = (border_lat, border_lng)  # the centre sits on the corner of four cells
@@ -426,7 +424,7 @@ def test_50_concurrent_orders_for_a_deal_of_20_a_day_sell_exactly_20(db):
     assert sum(a.ok for a in answers) == 20
     assert {a.code for a in answers if not a.ok} == {"OUT_OF_STOCK"}
     assert {a.status for a in answers if not a.ok} == {409}
-    today = nearby.local_day(datetime.now(UTC))
+    today = deals.local_day(datetime.now(UTC))
     assert db.deal_daily.find_one({"_id": f"{deal['id']}:{today}"})["sold"] == 20
     sku = db.skus.find_one({"_id": sku_id})
     assert (sku["stock"], sku["locked"]) == (80, 20)
@@ -453,7 +451,7 @@ def test_cancelling_a_deal_order_gives_its_unit_back_for_today(db):
 
     assert first.call("cancel_order", {"order_id": order["id"]}).data["status"] == "cancelled"
 
-    today = nearby.local_day(datetime.now(UTC))
+    today = deals.local_day(datetime.now(UTC))
     assert db.deal_daily.find_one({"_id": f"{deal['id']}:{today}"})["sold"] == 1
     assert order_deal(third, deal, store["id"]).ok
     assert order_deal(new_shopper(), deal, store["id"]).code == "OUT_OF_STOCK"
@@ -467,14 +465,14 @@ def test_an_order_refused_for_stock_gives_its_deal_unit_back(db):
     answer = order_deal(new_shopper(), deal, store["id"], quantity=2)
 
     assert answer.code == "OUT_OF_STOCK"
-    today = nearby.local_day(datetime.now(UTC))
+    today = deals.local_day(datetime.now(UTC))
     assert (db.deal_daily.find_one({"_id": f"{deal['id']}:{today}"}) or {}).get("sold", 0) == 0
 
 
 def test_the_local_day_turns_at_16_00_utc_midnight_in_shanghai():
-    assert nearby.local_day(datetime(2026, 3, 1, 15, 59, 59, tzinfo=UTC)) == "20260301"
-    assert nearby.local_day(datetime(2026, 3, 1, 16, 0, 0, tzinfo=UTC)) == "20260302"
-    assert nearby.local_day(datetime(2026, 12, 31, 16, 0, 0, tzinfo=UTC)) == "20270101"
+    assert deals.local_day(datetime(2026, 3, 1, 15, 59, 59, tzinfo=UTC)) == "20260301"
+    assert deals.local_day(datetime(2026, 3, 1, 16, 0, 0, tzinfo=UTC)) == "20260302"
+    assert deals.local_day(datetime(2026, 12, 31, 16, 0, 0, tzinfo=UTC)) == "20270101"
 
 
 @pytest.fixture
@@ -489,12 +487,12 @@ def test_the_daily_quantity_resets_on_the_next_shanghai_day(db, deal_doc):
     last_second = datetime(2026, 3, 1, 15, 59, 59, tzinfo=UTC)
     next_day = datetime(2026, 3, 1, 16, 0, 0, tzinfo=UTC)
 
-    assert nearby.take_daily_quantity(db, deal_doc, 20, last_second) == \
+    assert deals.take_daily_quantity(db, deal_doc, 20, last_second) == \
         f"{deal_doc['_id']}:20260301"
     with pytest.raises(ShopError) as refused:
-        nearby.take_daily_quantity(db, deal_doc, 1, last_second)
+        deals.take_daily_quantity(db, deal_doc, 1, last_second)
     assert (refused.value.code, refused.value.details["available"]) == ("OUT_OF_STOCK", 0)
-    assert nearby.take_daily_quantity(db, deal_doc, 20, next_day) == \
+    assert deals.take_daily_quantity(db, deal_doc, 20, next_day) == \
         f"{deal_doc['_id']}:20260302"
     assert {d["_id"]: d["sold"] for d in db.deal_daily.find()} == {
         f"{deal_doc['_id']}:20260301": 20, f"{deal_doc['_id']}:20260302": 20}
@@ -505,7 +503,7 @@ def test_the_daily_quantity_is_never_exceeded_in_steps(db, deal_doc):
     taken = 0
     for quantity in [7, 7, 7, 6, 1, 1]:
         try:
-            nearby.take_daily_quantity(db, deal_doc, quantity, now)
+            deals.take_daily_quantity(db, deal_doc, quantity, now)
             taken += quantity
         except ShopError as exc:
             assert exc.code == "OUT_OF_STOCK" and exc.details["available"] == 20 - taken
@@ -515,20 +513,20 @@ def test_the_daily_quantity_is_never_exceeded_in_steps(db, deal_doc):
 
 def test_more_than_a_day_of_the_deal_in_one_go_is_out_of_stock(db, deal_doc):
     with pytest.raises(ShopError) as refused:
-        nearby.take_daily_quantity(db, deal_doc, 21, datetime(2026, 3, 1, tzinfo=UTC))
+        deals.take_daily_quantity(db, deal_doc, 21, datetime(2026, 3, 1, tzinfo=UTC))
     assert refused.value.code == "OUT_OF_STOCK"
     assert db.deal_daily.count_documents({}) == 0
 
 
 def test_a_unit_given_back_can_be_taken_again_the_same_day(db, deal_doc):
     now = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
-    key = nearby.take_daily_quantity(db, deal_doc, 20, now)
+    key = deals.take_daily_quantity(db, deal_doc, 20, now)
 
-    nearby.give_back_daily_quantity(db, key, 1)
+    deals.give_back_daily_quantity(db, key, 1)
 
-    assert nearby.take_daily_quantity(db, deal_doc, 1, now) == key
+    assert deals.take_daily_quantity(db, deal_doc, 1, now) == key
     with pytest.raises(ShopError):
-        nearby.take_daily_quantity(db, deal_doc, 1, now)
+        deals.take_daily_quantity(db, deal_doc, 1, now)
 
 
 class _RacedFirstUpsert:
@@ -554,7 +552,7 @@ def test_losing_the_race_to_create_the_days_counter_is_not_sold_out(db, deal_doc
     raced = _RacedFirstUpsert(db.deal_daily, other_sold=1)
     now = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
 
-    key = nearby.take_daily_quantity(SimpleNamespace(deal_daily=raced), deal_doc, 1, now)
+    key = deals.take_daily_quantity(SimpleNamespace(deal_daily=raced), deal_doc, 1, now)
 
     assert raced.raced and db.deal_daily.find_one({"_id": key})["sold"] == 2
 
@@ -564,7 +562,7 @@ def test_losing_the_race_to_a_first_order_that_filled_the_day_is_sold_out(db, de
     now = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
 
     with pytest.raises(ShopError) as refused:
-        nearby.take_daily_quantity(SimpleNamespace(deal_daily=raced), deal_doc, 1, now)
+        deals.take_daily_quantity(SimpleNamespace(deal_daily=raced), deal_doc, 1, now)
 
     assert (refused.value.code, refused.value.details["available"]) == ("OUT_OF_STOCK", 0)
     assert db.deal_daily.find_one({"_id": f"{deal_doc['_id']}:20260301"})["sold"] == 20
@@ -575,7 +573,7 @@ def test_a_deal_without_a_daily_quantity_counts_but_never_refuses(db, deal_doc):
     now = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
 
     for _ in range(3):
-        key = nearby.take_daily_quantity(db, unlimited, 1000, now)
+        key = deals.take_daily_quantity(db, unlimited, 1000, now)
 
     assert db.deal_daily.find_one({"_id": key})["sold"] == 3000
 
@@ -796,7 +794,7 @@ def test_opting_in_stores_only_a_5_character_cell_of_about_5_km(db):
     assert set(user["nearby"]) == {"enabled", "cell", "updated_at"}
     assert {k: v for k, v in user.items() if k != "nearby"} == before
     assert not _mentions(snapshot(db), PRIVATE)
-    height, width = geo._CELL_DEGREES[5]
+    height, width = geo.CELL_DEGREES[5]
     assert 4_800 < height * math.pi * R / 180 < 5_000  # about 5 km north to south
 
 
@@ -885,9 +883,9 @@ def test_a_campaign_reaches_a_user_at_most_once(db, campaign_setup):
     campaign = _campaign(store, deal).data
     data = {"message": "again", "store_id": store["id"], "deal_id": deal["id"]}
 
-    again = [nearby.enqueue_message(db, user.user_id, "nearby_campaign", campaign["campaign_id"],
+    again = [consent.enqueue_message(db, user.user_id, "nearby_campaign", campaign["campaign_id"],
                                     datetime.now(UTC), data) for _ in range(3)]
-    racing = run_threads(10, lambda i: nearby.enqueue_message(
+    racing = run_threads(10, lambda i: consent.enqueue_message(
         db, user.user_id, "nearby_campaign", campaign["campaign_id"], datetime.now(UTC), data))
 
     assert again == [0, 0, 0] and racing == [0] * 10
@@ -966,11 +964,11 @@ def test_a_store_deactivated_disappears_and_reappears_when_reactivated():
 
 def test_a_warm_instance_reuses_its_index_until_a_store_changes(db):
     store_at(0, 300)
-    index = nearby.store_index(db)
+    index = spatial.store_index(db)
 
-    assert nearby.store_index(db) is index
+    assert spatial.store_index(db) is index
     store_at(0, 600)
-    assert nearby.store_index(db) is not index
+    assert spatial.store_index(db) is not index
 
 
 def test_a_database_started_afresh_is_not_served_the_old_index(db):

@@ -1,0 +1,241 @@
+"""The search indexes of a warm instance: the active stores (a ``grid.StoreIndex``) and the
+active deals by the store they run at, each rebuilt when its version changes.
+
+Every store write must bump the stores' version and every deal write the deals' version
+(``bump_stores_version`` / ``bump_deals_version``), or warm instances keep answering from what
+they knew. The deal index follows the stores' version too: a deal shows at stores.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable, Optional
+
+from shared.nearby.grid import (
+    PRUNE_MARGIN_M,
+    VIEW_FIELDS,
+    StoreIndex,
+    chord2,
+    load_numpy,
+    metres,
+    ranges,
+)
+from shared.nearby.versioned import VersionedIndex, bump_version, read_versions
+
+STORES_VERSION = "stores_version"
+DEALS_VERSION = "deals_version"
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH_NAIVE = datetime(1970, 1, 1)
+_MICROSECOND = timedelta(microseconds=1)
+
+# a page row of nearby deals: (distance_m, -discount, deal id, store id, deal document)
+DealRow = tuple[float, float, str, str, dict[str, Any]]
+
+
+def bump_stores_version(db: Any) -> None:
+    bump_version(db, STORES_VERSION, "stv")
+
+
+def bump_deals_version(db: Any) -> None:
+    bump_version(db, DEALS_VERSION, "dlv")
+
+
+def read_stores_and_deals_versions(db: Any) -> tuple[Any, Any]:
+    """The stores' and the deals' versions, in one read."""
+    stores_version, deals_version = read_versions(db, (STORES_VERSION, DEALS_VERSION))
+    return stores_version, deals_version
+
+
+# ---- the stores ----------------------------------------------------------------------------
+
+def _build_store_index(db: Any) -> StoreIndex:
+    return StoreIndex.from_documents(db.stores.find({"active": True}, VIEW_FIELDS))
+
+
+_store_index = VersionedIndex((STORES_VERSION,), _build_store_index)
+
+
+def store_index(db: Any, stores_version: Any = None) -> StoreIndex:
+    """The search index of this warm instance, rebuilt when a store changed anywhere
+    (``stores_version``: the version already read, else it is read here)."""
+    return _store_index.get(db, None if stores_version is None else (stores_version,))
+
+
+# ---- the deals -----------------------------------------------------------------------------
+
+def _micros(moment: datetime) -> int:
+    """Microseconds since the epoch: ordered exactly as the datetimes compare."""
+    return (moment - (_EPOCH if moment.tzinfo is not None else _EPOCH_NAIVE)) // _MICROSECOND
+
+
+@dataclass
+class DealTable:
+    """What decides whether a deal is shown, per deal number (DealIndex.deals), as arrays."""
+    starts: Any      # microseconds since the epoch
+    ends: Any
+    kind: Any        # codes of deal.get("kind") / deal.get("category_id"), see kinds/categories
+    category: Any
+    everywhere: Any  # runs at every store
+    kinds: dict[Any, int]
+    categories: dict[Any, int]
+
+
+@dataclass
+class DealIndex:
+    """The active deals of one moment, by the store they run at."""
+    everywhere: list[dict[str, Any]] = field(default_factory=list)  # for all stores
+    by_store: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    deals: list[dict[str, Any]] = field(default_factory=list)  # every one once: its number
+    numbers_by_store: dict[str, list[int]] = field(default_factory=dict)
+    table: Optional[DealTable] = None
+    # (the store index they were made for, first link, link count per grid position, and
+    # the deal numbers of the links): which deals run at the store at each grid position
+    links: Optional[tuple[StoreIndex, Any, Any, Any]] = None
+
+    @classmethod
+    def from_documents(cls, docs: Iterable[dict[str, Any]]) -> "DealIndex":
+        """The index of these deal documents (active ones); whether a deal is on now (and
+        matches the kind and category asked for) is decided per query."""
+        np = load_numpy()
+        fresh = cls()
+        kinds: dict[Any, int] = {}
+        categories: dict[Any, int] = {}
+        starts: list[int] = []
+        ends: list[int] = []
+        kind: list[int] = []
+        category: list[int] = []
+        everywhere: list[bool] = []
+        for deal in docs:
+            if not (isinstance(deal.get("starts_at"), datetime)
+                    and isinstance(deal.get("ends_at"), datetime)):
+                continue  # never on: a query for it by time would not match it either
+            number = len(fresh.deals)
+            fresh.deals.append(deal)
+            starts.append(_micros(deal["starts_at"]))
+            ends.append(_micros(deal["ends_at"]))
+            kind.append(kinds.setdefault(deal.get("kind"), len(kinds)))
+            category.append(categories.setdefault(deal.get("category_id"), len(categories)))
+            everywhere.append(bool(deal.get("all_stores")))
+            if deal.get("all_stores"):
+                fresh.everywhere.append(deal)
+                continue
+            for store_id in set(deal.get("store_ids") or ()):
+                fresh.by_store.setdefault(store_id, []).append(deal)
+                fresh.numbers_by_store.setdefault(store_id, []).append(number)
+        fresh.table = DealTable(
+            starts=np.array(starts, dtype=np.int64), ends=np.array(ends, dtype=np.int64),
+            kind=np.array(kind, dtype=np.intp), category=np.array(category, dtype=np.intp),
+            everywhere=np.array(everywhere, dtype=bool), kinds=kinds, categories=categories)
+        return fresh
+
+    def shown(self, now: datetime, kind: Optional[str], category_id: Optional[str]) -> Any:
+        """Which deals are on now and of the kind and category asked for (if asked)."""
+        table = self.table
+        assert table is not None
+        at = _micros(now)
+        mask = (table.starts <= at) & (at < table.ends)
+        for wanted, codes, column in ((kind, table.kinds, table.kind),
+                                      (category_id, table.categories, table.category)):
+            if wanted:
+                code = codes.get(wanted)
+                mask &= (column == code) if code is not None else False
+        return mask
+
+    def links_for(self, index: StoreIndex) -> tuple[Any, Any, Any]:
+        links = self.links
+        if links is None or links[0] is not index:
+            np = load_numpy()
+            position = {store_id: n for n, store_id in enumerate(index.ids)}
+            pairs = sorted((position[store_id], number)
+                           for store_id, numbers in self.numbers_by_store.items()
+                           if store_id in position for number in numbers)
+            at = np.array([p for p, _ in pairs], dtype=np.intp)
+            counts = np.bincount(at, minlength=len(index.ids)).astype(np.intp)
+            links = (index, np.cumsum(counts) - counts, counts,
+                     np.array([number for _, number in pairs], dtype=np.intp))
+            self.links = links  # the same for every thread that makes it: no lock needed
+        return links[1], links[2], links[3]
+
+    def page(self, index: StoreIndex, lat: float, lng: float, radius_m: float, now: datetime,
+             kind: Optional[str], category_id: Optional[str], skip: int, limit: int) \
+            -> tuple[int, list[DealRow]]:
+        """How many deals are shown, and the rows of the page: each deal on now (of the kind
+        and category asked for) that runs at a store in reach, at the nearest such store
+        (ties by store id), sorted by distance, then deepest discount, then id. Only the deals
+        that can be on the page get exact distances."""
+        np = load_numpy()
+        table = self.table
+        assert table is not None
+        positions, chords = index.reach(lat, lng, radius_m)
+        if not positions.size:
+            return 0, []
+        shown = self.shown(now, kind, category_id)
+        first_link, link_count, linked = self.links_for(index)
+        # the (deal, store) links of the stores in reach, of the deals shown
+        counts = link_count.take(positions)
+        with_deals = np.flatnonzero(counts)
+        counts = counts.take(with_deals)
+        starts = first_link.take(positions.take(with_deals))
+        link_deal = linked.take(ranges(np, starts, starts + counts))
+        link_store = np.repeat(positions.take(with_deals), counts)
+        link_chord = np.repeat(chords.take(with_deals), counts)
+        keep = shown.take(link_deal)
+        link_deal, link_store, link_chord = link_deal[keep], link_store[keep], link_chord[keep]
+        # each deal's nearest store in reach by the chord; the deals for every store are at the
+        # nearest store in reach
+        order = np.lexsort((link_chord, link_deal))
+        by_deal = link_deal.take(order)
+        head = np.ones(by_deal.size, dtype=bool)
+        head[1:] = by_deal[1:] != by_deal[:-1]
+        everywhere = np.flatnonzero(shown & table.everywhere)
+        numbers = np.concatenate([by_deal[head], everywhere])
+        approx = np.concatenate([link_chord.take(order)[head],
+                                 np.full(everywhere.size, chords.min())])
+        total = int(numbers.size)
+        if skip >= total:
+            return total, []
+        wanted = skip + limit
+        if wanted < total:
+            # as for stores (StoreIndex.ordered): no deal among the first ``wanted`` is more
+            # than two margins further by the chord than the wanted-th nearest by the chord
+            kth = float(np.partition(approx, wanted - 1)[wanted - 1])
+            numbers = numbers[approx <= chord2(metres(kth) + 2 * PRUNE_MARGIN_M)]
+        picked = np.zeros(len(self.deals), dtype=bool)
+        picked[numbers] = True
+        # the exact distance of every store in reach of the picked deals: the nearest decides
+        links = picked.take(link_deal)
+        link_deal, link_store = link_deal[links], link_store[links]
+        stores = np.unique(link_store)
+        distance_of = dict(zip(stores.tolist(), index.distances(lat, lng, stores)))
+        nearest: dict[int, tuple[float, str]] = {}
+        for number, position in zip(link_deal.tolist(), link_store.tolist()):
+            candidate = distance_of[position]
+            if number not in nearest or candidate < nearest[number]:
+                nearest[number] = candidate
+        everywhere_at: Optional[tuple[float, str]] = None
+        if picked.take(everywhere).any():
+            everywhere_at = index.ordered(lat, lng, positions, chords, 0, 1)[0]
+        rows: list[DealRow] = []
+        for number in numbers.tolist():
+            deal = self.deals[number]
+            at = nearest.get(number, everywhere_at)
+            assert at is not None  # each deal picked runs at a store in reach or everywhere
+            distance, store_id = at
+            discount = 1 - deal["deal_price"] / max(deal["original_price"], 1)
+            rows.append((distance, -discount, deal["_id"], store_id, deal))
+        rows.sort(key=lambda r: r[:3])
+        return total, rows[skip:wanted]
+
+
+def _build_deal_index(db: Any) -> DealIndex:
+    return DealIndex.from_documents(db.deals.find({"active": True}))
+
+
+_deal_index = VersionedIndex((STORES_VERSION, DEALS_VERSION), _build_deal_index)
+
+
+def deal_index(db: Any, versions: Optional[tuple[Any, Any]] = None) -> DealIndex:
+    """The deals index, rebuilt when a deal or a store changed anywhere (``versions``: the
+    stores' and deals' versions already read, ``read_stores_and_deals_versions``, else they
+    are read here)."""
+    return _deal_index.get(db, versions)
