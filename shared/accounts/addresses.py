@@ -73,7 +73,7 @@ def add_address(ctx: Context, req: AddAddressInput) -> dict[str, Any]:
     doc["is_default"] = req.is_default or count == 0
     ctx.db.addresses.insert_one(doc)
     if doc["is_default"]:
-        _make_only_default(ctx.db, ctx.user_id, doc["_id"])
+        _make_only_default(ctx.db, ctx.shopper_id, doc["_id"])
     return address_view(doc)
 
 
@@ -84,23 +84,23 @@ def list_addresses(ctx: Context, req: NoInput) -> dict[str, Any]:
 
 
 def update_address(ctx: Context, req: UpdateAddressInput) -> dict[str, Any]:
-    find_owned(ctx.db, ctx.user_id, req.address_id)
+    find_owned(ctx.db, ctx.shopper_id, req.address_id)
     changes = {k: v for k, v in req.model_dump(exclude_unset=True).items()
                if k != "address_id" and v is not None}
     changes["updated_at"] = ctx.now
     ctx.db.addresses.update_one({"_id": req.address_id, "user_id": ctx.user_id},
                                 {"$set": changes})
     if req.is_default:
-        _make_only_default(ctx.db, ctx.user_id, req.address_id)
-    return address_view(find_owned(ctx.db, ctx.user_id, req.address_id))
+        _make_only_default(ctx.db, ctx.shopper_id, req.address_id)
+    return address_view(find_owned(ctx.db, ctx.shopper_id, req.address_id))
 
 
 def delete_address(ctx: Context, req: AddressIdInput) -> dict[str, Any]:
-    doc = find_owned(ctx.db, ctx.user_id, req.address_id)
+    doc = find_owned(ctx.db, ctx.shopper_id, req.address_id)
     ctx.db.addresses.delete_one({"_id": req.address_id, "user_id": ctx.user_id})
     if doc.get("is_default"):
         successor = ctx.db.addresses.find_one({"user_id": ctx.user_id},
                                               sort=[("created_at", 1)])
         if successor:
-            _make_only_default(ctx.db, ctx.user_id, successor["_id"])
+            _make_only_default(ctx.db, ctx.shopper_id, successor["_id"])
     return {"deleted": True, "address_id": req.address_id}

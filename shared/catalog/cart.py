@@ -47,7 +47,7 @@ def _sellable_sku(db: Any, sku_id: str) -> dict[str, Any]:
 def cart_add(ctx: Context, req: CartAddInput) -> dict[str, Any]:
     from pymongo import ReturnDocument
     _sellable_sku(ctx.db, req.sku_id)
-    line_id = _line_id(ctx.user_id, req.sku_id)
+    line_id = _line_id(ctx.shopper_id, req.sku_id)
     if not ctx.db.cart_items.find_one({"_id": line_id}, {"_id": 1}):
         if ctx.db.cart_items.count_documents({"user_id": ctx.user_id}) >= MAX_LINES:
             raise ShopError("LIMIT_EXCEEDED", f"at most {MAX_LINES} lines in a cart",
@@ -69,7 +69,7 @@ def cart_update(ctx: Context, req: CartUpdateInput) -> dict[str, Any]:
         changes["quantity"] = req.quantity
     if req.selected is not None:
         changes["selected"] = req.selected
-    result = ctx.db.cart_items.update_one({"_id": _line_id(ctx.user_id, req.sku_id),
+    result = ctx.db.cart_items.update_one({"_id": _line_id(ctx.shopper_id, req.sku_id),
                                            "user_id": ctx.user_id}, {"$set": changes})
     if result.matched_count == 0:
         raise not_found("cart line")

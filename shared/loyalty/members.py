@@ -271,11 +271,11 @@ def sign_in(ctx: Context, req: NoInput) -> dict[str, Any]:
     from shared.loyalty.points import POINTS, balance, record
     day = ctx.now.astimezone(SHANGHAI).date().isoformat()
     granted = ctx.settings.SIGN_IN_POINTS
-    done = record(ctx.db, POINTS, ctx.user_id, granted, "sign_in",
+    done = record(ctx.db, POINTS, ctx.shopper_id, granted, "sign_in",
                   f"sign_in:{ctx.user_id}:{day}", ctx.now)
     if done is None:
         raise ShopError("CONFLICT", "already signed in today", {"date": day})
-    return {"date": day, "points_granted": granted, "points": balance(ctx.db, ctx.user_id)}
+    return {"date": day, "points_granted": granted, "points": balance(ctx.db, ctx.shopper_id)}
 
 
 # ---- merchant actions ----------------------------------------------------------------------

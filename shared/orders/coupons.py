@@ -182,10 +182,10 @@ def claim_coupon(ctx: Context, req: ClaimCouponInput) -> dict[str, Any]:
     template = ctx.db.coupons.find_one({"_id": req.coupon_id, **_claimable_query(ctx.now)})
     if template is None:
         raise not_found("coupon")
-    if template.get("new_user_only") and has_paid_order(ctx.db, ctx.user_id):
+    if template.get("new_user_only") and has_paid_order(ctx.db, ctx.shopper_id):
         raise ShopError("COUPON_UNAVAILABLE", "this coupon is for shoppers' first order only",
                         {"new_user_only": True})
-    claim_id = _count_user_claim(ctx.db, template, ctx.user_id)
+    claim_id = _count_user_claim(ctx.db, template, ctx.shopper_id)
     taken = ctx.db.coupons.update_one(
         {"_id": template["_id"], "remaining": {"$gt": 0}},
         {"$inc": {"claimed": 1, "remaining": -1}})

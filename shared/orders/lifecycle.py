@@ -42,9 +42,14 @@ class MerchantListOrdersInput(ListOrdersInput):
     user_id: Optional[str] = Field(default=None, max_length=64)
 
 
-class ShipOrderInput(OrderIdInput):
+class Shipment(Input):
+    """A parcel on its way: to the shopper (shipping) or back to the shop (a return)."""
     carrier: str = Field(min_length=1, max_length=32)
     tracking_no: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
+
+
+class ShipOrderInput(OrderIdInput, Shipment):
+    pass
 
 
 # ---- views ---------------------------------------------------------------------------------
@@ -172,7 +177,7 @@ def cancel(db: Database, order_id: str, now: datetime, reason: str,
 # ---- shopper actions -----------------------------------------------------------------------
 
 def get_order(ctx: Context, req: OrderIdInput) -> dict[str, Any]:
-    return order_view(owned_order(ctx.db, ctx.user_id, req.order_id))
+    return order_view(owned_order(ctx.db, ctx.shopper_id, req.order_id))
 
 
 def _list_orders(ctx: Context, req: ListOrdersInput, query: dict[str, Any],
@@ -189,12 +194,12 @@ def list_orders(ctx: Context, req: ListOrdersInput) -> dict[str, Any]:
 
 
 def confirm_receipt(ctx: Context, req: OrderIdInput) -> dict[str, Any]:
-    doc = owned_order(ctx.db, ctx.user_id, req.order_id)
+    doc = owned_order(ctx.db, ctx.shopper_id, req.order_id)
     done = _transition(ctx.db, {"_id": doc["_id"], "user_id": ctx.user_id}, "shipped",
                        {"status": "completed", "completed_at": ctx.now})
     if done is not None:
         return order_view(done)
-    doc = owned_order(ctx.db, ctx.user_id, req.order_id)
+    doc = owned_order(ctx.db, ctx.shopper_id, req.order_id)
     if doc["status"] == "completed":
         return order_view(doc)
     raise refuse(doc, "received")

@@ -18,6 +18,8 @@ from shared.core.common import Input, PageInput, iso, new_id, page_of
 from shared.core.context import Context
 from shared.core.errors import ShopError, not_found
 from shared.core.events import OrderEvent
+from shared.orders.lifecycle import Shipment
+from shared.orders.placement import MAX_LINES, OrderLineInput
 from shared.payments import refunds
 
 AfterSaleStatus = Literal["pending_review", "awaiting_return", "return_shipped", "refunding",
@@ -25,15 +27,11 @@ AfterSaleStatus = Literal["pending_review", "awaiting_return", "return_shipped",
 WITHDRAWABLE = ["pending_review", "awaiting_return"]
 
 
-class AfterSaleLineInput(Input):
-    sku_id: str = Field(min_length=1, max_length=64)
-    quantity: int = Field(ge=1, le=999)
-
-
 class RequestAfterSaleInput(Input):
     order_id: str = Field(min_length=1, max_length=64)
     type: Literal["refund_only", "return_refund"]
-    items: Optional[list[AfterSaleLineInput]] = Field(default=None, min_length=1, max_length=50)
+    items: Optional[list[OrderLineInput]] = Field(default=None, min_length=1,
+                                                  max_length=MAX_LINES)
     reason: str = Field(min_length=1, max_length=200)
     images: list[str] = Field(default_factory=list, max_length=9)
 
@@ -50,9 +48,8 @@ class MerchantListAfterSalesInput(ListAfterSalesInput):
     order_id: Optional[str] = Field(default=None, max_length=64)
 
 
-class ReturnShipmentInput(AfterSaleIdInput):
-    carrier: str = Field(min_length=1, max_length=32)
-    tracking_no: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
+class ReturnShipmentInput(AfterSaleIdInput, Shipment):
+    pass
 
 
 class ReviewAfterSaleInput(AfterSaleIdInput):

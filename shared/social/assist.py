@@ -141,7 +141,7 @@ def _gift_address(ctx: Context, campaign: dict[str, Any], address_id: Optional[s
         raise ShopError("VALIDATION_ERROR", "a gift reward needs address_id",
                         {"fields": [{"field": "address_id", "message": "required for a gift",
                                      "type": "missing"}]})
-    return find_owned(ctx.db, ctx.user_id, address_id)["_id"]
+    return find_owned(ctx.db, ctx.shopper_id, address_id)["_id"]
 
 
 def start_assist(ctx: Context, req: StartAssistInput) -> dict[str, Any]:
@@ -207,10 +207,10 @@ def _add_help(db: Any, assist: dict[str, Any], helper: dict[str, Any],
 
 def help_assist(ctx: Context, req: AssistIdInput) -> dict[str, Any]:
     assist = _find(ctx.db, req.assist_id)
-    _check_assistable(assist, ctx.user_id, ctx.now)
-    helper = load_helper(ctx.db, ctx.user_id)
+    _check_assistable(assist, ctx.shopper_id, ctx.now)
+    helper = load_helper(ctx.db, ctx.shopper_id)
     _check_new_user(assist, helper)
-    count_daily_help(ctx.db, "assist", ctx.user_id, ctx.settings.ASSIST_DAILY_HELP_LIMIT,
+    count_daily_help(ctx.db, "assist", ctx.shopper_id, ctx.settings.ASSIST_DAILY_HELP_LIMIT,
                      ctx.now)
     updated = _add_help(ctx.db, assist, helper, ctx.now)
     if updated["help_count"] == updated["assists_needed"]:

@@ -313,11 +313,11 @@ def _apply_next_cut(db: Any, bargain: dict[str, Any], helper: dict[str, Any],
 def help_bargain(ctx: Context, req: BargainIdInput) -> dict[str, Any]:
     """A friend's cut (once each); the starter may make one cut of their own, too."""
     bargain = _find(ctx.db, req.bargain_id)
-    _check_helpable(bargain, ctx.user_id, ctx.now)
+    _check_helpable(bargain, ctx.shopper_id, ctx.now)
     if ctx.user_id != bargain["user_id"]:  # the starter's own cut is not a help to a friend
-        count_daily_help(ctx.db, "bargain", ctx.user_id,
+        count_daily_help(ctx.db, "bargain", ctx.shopper_id,
                          ctx.settings.BARGAIN_DAILY_HELP_LIMIT, ctx.now)
-    updated, cut = _apply_next_cut(ctx.db, bargain, load_helper(ctx.db, ctx.user_id), ctx.now)
+    updated, cut = _apply_next_cut(ctx.db, bargain, load_helper(ctx.db, ctx.shopper_id), ctx.now)
     return {**bargain_view(updated, ctx.user_id, ctx.now), "cut": cut}
 
 
@@ -399,7 +399,7 @@ def buy_bargain(ctx: Context, req: BuyBargainInput) -> dict[str, Any]:
     bargain = ctx.db.bargains.find_one({"_id": req.bargain_id, "user_id": ctx.user_id})
     if bargain is None:
         raise not_found("bargain")
-    placed = find_by_request(ctx.db, ctx.user_id, req.request_id)
+    placed = find_by_request(ctx.db, ctx.shopper_id, req.request_id)
     if placed is not None:  # a retry: answer with the order it made
         if placed.get("bargain_id") != bargain["_id"]:
             raise ShopError("CONFLICT", "this request_id was used for another order")

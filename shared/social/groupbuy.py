@@ -194,7 +194,7 @@ def _live_campaign(ctx: Context, campaign_id: str) -> dict[str, Any]:
 def _existing(ctx: Context, request_id: str) -> Optional[dict[str, Any]]:
     from shared.orders.lifecycle import order_view
     from shared.orders.placement import find_by_request
-    order = find_by_request(ctx.db, ctx.user_id, request_id)
+    order = find_by_request(ctx.db, ctx.shopper_id, request_id)
     if order is None or not order.get("group"):
         return None
     team = ctx.db.teams.find_one({"_id": order["group"]["team_id"]})

@@ -159,7 +159,7 @@ def create_share(ctx: Context, req: CreateShareInput) -> dict[str, Any]:
     key = {"sharer_id": ctx.user_id, "target": req.target, "target_id": req.target_id,
            "channel": req.channel}
     for _ in range(5):
-        parent_id, depth = _place_in_tree(db, ctx.user_id)
+        parent_id, depth = _place_in_tree(db, ctx.shopper_id)
         found = db.shares.find_one_and_update(
             key, {"$inc": {"times": 1}, "$set": {"last_shared_at": ctx.now}},
             return_document=ReturnDocument.AFTER)
@@ -189,7 +189,7 @@ def _owned_share(db: Any, user_id: str, share_id: str) -> dict[str, Any]:
 
 def get_share_code(ctx: Context, req: ShareIdInput) -> dict[str, Any]:
     """The share's mini-program code image in object storage, made on first request."""
-    share = _owned_share(ctx.db, ctx.user_id, req.share_id)
+    share = _owned_share(ctx.db, ctx.shopper_id, req.share_id)
     if share.get("code_image"):
         return {"url": share["code_image"]["url"]}
     from shared.wechat.wxacode import unlimited_code
@@ -266,8 +266,8 @@ def track_share_open(ctx: Context, req: TrackShareOpenInput) -> dict[str, Any]:
     first_touch = False
     # one's own share neither counts as an open nor attributes one's own orders to it
     if not is_own:
-        first_touch = _first_touch(db, ctx.user_id, share, ctx.now)
-        _record_open(db, share, ctx.user_id, ctx.now, first_touch)
+        first_touch = _first_touch(db, ctx.shopper_id, share, ctx.now)
+        _record_open(db, share, ctx.shopper_id, ctx.now, first_touch)
         db.users.update_one({"_id": ctx.user_id}, {"$set": {"last_share": {
             "share_id": share["_id"], "sharer_id": share["sharer_id"], "at": ctx.now}}})
     sharer = db.users.find_one({"_id": share["sharer_id"]}, {"nickname": 1, "avatar_url": 1})
