@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 PORT ?= 8080
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-python test-miniprogram bench bench-nearby bench-marketing package install functions clean
+.PHONY: run test test-python test-miniprogram check check-ruff check-mypy check-imports bench \
+        bench-nearby bench-marketing package install functions clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -30,6 +31,20 @@ test-python: $(STAMP)
 test-miniprogram: $(STAMP)
 	cd miniprogram && npm install --no-audit --no-fund && npm test
 
+# ruff, mypy and the import contracts (.importlinter); all three run, any failing fails `check`
+check: $(STAMP)
+	$(MAKE) --no-print-directory -k check-ruff check-mypy check-imports
+
+check-ruff: $(STAMP)
+	$(BIN)/ruff check shared scripts tests
+
+# what it checks (shared/ and scripts/*) is in pyproject.toml
+check-mypy: $(STAMP)
+	$(BIN)/mypy
+
+check-imports: $(STAMP)
+	$(BIN)/lint-imports
+
 bench: $(STAMP)
 	$(BIN)/python scripts/bench
 
@@ -47,4 +62,4 @@ functions: $(STAMP)
 	$(BIN)/python scripts/gen_functions
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache

@@ -1,7 +1,12 @@
-"""scripts/package builds one zip per function and the layer; run here without pip (--no-deps)."""
+"""scripts/package builds one zip per function and the layer; run here without pip (--no-deps),
+and once with pip when it can fetch the wheels, to see the dev and test packages stay out."""
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import os
+import re
+import socket
 import subprocess
 import sys
 import zipfile
@@ -13,11 +18,31 @@ from tests.conftest import ROOT
 
 SCRIPT = ROOT / "scripts" / "package"
 FUNCTION_NAMES = sorted(path.parent.name for path in (ROOT / "functions").glob("*/index.py"))
+# what dev, tests and the console use and production must not carry: distribution -> import name
+DEV_PACKAGES = {"mongomock": "mongomock", "moto": "moto", "pytest": "pytest",
+                "hypothesis": "hypothesis", "typer": "typer", "rich": "rich",
+                "matplotlib": "matplotlib", "pyyaml": "yaml"}
 
 
-def run_package(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def load_script():
+    loader = importlib.machinery.SourceFileLoader("package_script", str(SCRIPT))
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def distribution(requirement: str) -> str:
+    name = re.match(r"[A-Za-z0-9._-]+", requirement)
+    assert name is not None, requirement
+    return re.sub(r"[-_.]+", "-", name.group(0)).lower()
+
+
+def run_package(*args: str, env: dict[str, str] | None = None,
+                timeout: int = 60) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True,
-                          timeout=60, env=env)
+                          timeout=timeout, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +74,8 @@ def test_the_layer_holds_the_shared_package_at_its_root(packaged):
     # SCF unpacks a layer into /opt and puts /opt on PYTHONPATH: shared/ must sit at the root
     with zipfile.ZipFile(packaged / "dist" / "layer.zip") as archive:
         names = set(archive.namelist())
-        assert archive.read("shared/core/runtime.py") == (ROOT / "shared" / "core" / "runtime.py").read_bytes()
+        runtime = (ROOT / "shared" / "core" / "runtime.py").read_bytes()
+        assert archive.read("shared/core/runtime.py") == runtime
     sources = {path.relative_to(ROOT).as_posix() for path in (ROOT / "shared").rglob("*.py")
                if "__pycache__" not in path.parts}
     assert sources <= names
@@ -75,6 +101,100 @@ def test_the_layer_imports_and_serves_a_function_from_a_clean_interpreter(packag
     origin, answer = result.stdout.strip().splitlines()[-2:]
     assert Path(origin).is_relative_to(opt)
     assert '"ok": true' in answer
+
+
+def test_the_runtime_dependencies_leave_the_dev_and_test_packages_out():
+    script = load_script()
+    runtime = {distribution(req) for req in script.runtime_dependencies(ROOT / "pyproject.toml")}
+    assert {"pymongo", "pydantic", "serverless-wsgi", "boto3"} <= runtime
+    assert not runtime & set(DEV_PACKAGES)
+
+
+def test_the_dev_extra_brings_what_the_runtime_leaves_out():
+    tomllib = pytest.importorskip("tomllib")
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))[
+        "project"]["optional-dependencies"]
+
+    def closure(extra: str) -> set[str]:  # extras may name this project's other extras
+        names: set[str] = set()
+        for req in extras[extra]:
+            if req.startswith("shop-backend["):
+                for inner in req[len("shop-backend["):-1].split(","):
+                    names |= closure(inner.strip())
+            else:
+                names.add(distribution(req))
+        return names
+    assert set(DEV_PACKAGES) <= closure("dev")
+    assert {"mongomock", "moto", "pytest"} <= closure("test")
+
+
+def test_a_dev_package_in_the_layer_is_found(tmp_path):
+    script = load_script()
+    for name in ("mongomock-4.3.0", "moto-5.1.0", "PyYAML-6.0.2", "pymongo-4.18.3",
+                 "Werkzeug-3.1.9"):
+        (tmp_path / f"{name}.dist-info").mkdir()
+    assert script.dev_packages_in(tmp_path) == ["mongomock", "moto", "pyyaml"]
+
+
+@pytest.mark.slow
+def test_the_layer_with_its_dependencies_holds_no_dev_or_test_package(tmp_path):
+    """The real build (pip, manylinux wheels for 3.10); skipped when pip cannot fetch them."""
+    result = run_package("--out", str(tmp_path), timeout=600)
+    if result.returncode == 1 and "could not install the runtime dependencies" in result.stderr:
+        pytest.skip("pip could not fetch the layer's wheels (offline?)")
+    assert result.returncode == 0, result.stderr
+    with zipfile.ZipFile(tmp_path / "dist" / "layer.zip") as archive:
+        tops = {name.split("/", 1)[0] for name in archive.namelist()}
+    modules = {top.split(".")[0] for top in tops if not top.endswith(".dist-info")}
+    dists = {distribution(top[:-len(".dist-info")].rsplit("-", 1)[0])
+             for top in tops if top.endswith(".dist-info")}
+    assert not dists & set(DEV_PACKAGES)
+    assert not modules & set(DEV_PACKAGES.values())
+    assert "_pytest" not in modules
+    # what production imports is there; werkzeug because serverless-wsgi imports it
+    assert {"shared", "pymongo", "pydantic", "serverless_wsgi", "werkzeug", "boto3",
+            "cryptography", "requests", "tencentcloud", "numpy"} <= modules
+    assert "MB unpacked" in result.stdout
+
+
+def test_the_layer_serves_a_production_call_without_any_dev_package(packaged, tmp_path):
+    """Production settings (a real MongoDB, here unreachable) with every dev package blocked:
+    the whole library imports and a call answers UNAVAILABLE, not an ImportError."""
+    user, opt = tmp_path / "user", tmp_path / "opt"
+    with zipfile.ZipFile(packaged / "dist" / "list_categories.zip") as archive:
+        archive.extractall(user)
+    with zipfile.ZipFile(packaged / "dist" / "layer.zip") as archive:
+        archive.extractall(opt)
+    with socket.socket() as probe_socket:  # a port nothing listens on
+        probe_socket.bind(("127.0.0.1", 0))
+        port = probe_socket.getsockname()[1]
+    blocked = sorted(set(DEV_PACKAGES.values()) | {"_pytest"})
+    probe = f"""
+import importlib, json, pkgutil, sys
+sys.path[:0] = {[str(user), str(opt)]!r}
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {blocked!r}:
+            raise ImportError("a dev package imported in production: " + name)
+sys.meta_path.insert(0, Block())
+import index, shared
+assert shared.__file__.startswith({str(opt)!r}), shared.__file__
+for module in pkgutil.walk_packages(shared.__path__, "shared."):
+    importlib.import_module(module.name)
+print(json.dumps(index.main_handler({{}}, {{}})))
+"""
+    env = {"PATH": os.environ.get("PATH", ""), "SHOP_ENV": "production",
+           "MONGODB_URI": f"mongodb://127.0.0.1:{port}/", "TOKEN_SECRET": "t" * 40,
+           "MERCHANT_TOKEN": "m" * 30, "WX_APPID": "wx1234567890", "WX_SECRET": "s" * 32,
+           "WXPAY_MCHID": "1900000001", "WXPAY_NOTIFY_URL": "https://shop.example/pay/notify",
+           "WXPAY_REFUND_NOTIFY_URL": "https://shop.example/pay/refund-notify",
+           "S3_ENDPOINT_URL": "https://cos.ap-guangzhou.myqcloud.com",
+           "TENCENTCLOUD_SECRET_ID": "id", "TENCENTCLOUD_SECRET_KEY": "key"}
+    result = subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True, text=True,
+                            timeout=60, cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    answer = result.stdout.strip().splitlines()[-1]
+    assert '"code": "UNAVAILABLE"' in answer, answer
 
 
 def test_the_zips_are_reproducible(packaged, tmp_path):
