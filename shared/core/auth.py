@@ -57,4 +57,5 @@ def verify_token(token: str, now: Optional[float] = None) -> str:
 
 
 def is_merchant_token(token: Optional[str]) -> bool:
-    return bool(token) and hmac.compare_digest(token.encode(), get_settings().MERCHANT_TOKEN.encode())
+    return token is not None and bool(token) and hmac.compare_digest(
+        token.encode(), get_settings().MERCHANT_TOKEN.encode())

@@ -173,7 +173,7 @@ def _connect() -> Any:
     settings = get_settings()
     if settings.MONGODB_URI:
         from pymongo import MongoClient
-        client = MongoClient(settings.MONGODB_URI, tz_aware=True, serverSelectionTimeoutMS=5000,
+        client: Any = MongoClient(settings.MONGODB_URI, tz_aware=True, serverSelectionTimeoutMS=5000,
                              connectTimeoutMS=5000, appname="shop-backend")
         return client, client[settings.MONGODB_DB]
     import mongomock

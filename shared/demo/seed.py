@@ -5,7 +5,7 @@ Fixed ids make seeding idempotent: running it again changes nothing a shopper ma
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Optional, Union
 
 CATEGORIES = [
     ("cat_fruit", "水果生鲜", 10),
@@ -75,7 +75,8 @@ def generated_stores(count: int = 45) -> list[tuple[str, str, str, float, float]
 
 
 # (id, sku, deal price in fen, kind, stores: "all" or indexes into the store list, daily quantity)
-DEALS = [
+# (deal id, sku, price, kind, stores: "all" or indexes into the stores, daily quantity)
+DEALS: list[tuple[str, str, int, str, Union[str, list[int]], Optional[int]]] = [
     ("deal_001", "sku_001_1", 2990, "today_special", "all", 50),
     ("deal_002", "sku_002_1", 6900, "featured", [0, 1, 2], 20),
     ("deal_003", "sku_009_1", 6990, "featured", "all", None),

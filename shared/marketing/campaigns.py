@@ -44,10 +44,14 @@ DATA_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")  # thing1, time2, charact
 # ---- inputs --------------------------------------------------------------------------------
 
 def _in_range(moment: Optional[datetime], name: str) -> Optional[datetime]:
+    return None if moment is None else _utc_in_range(moment, name)
+
+
+def _utc_in_range(moment: datetime, name: str) -> datetime:
     # year 1 or 9999 with an offset overflows when converted to UTC (a 500)
-    if moment is not None and not 2000 <= moment.year <= 2100:
+    if not 2000 <= moment.year <= 2100:
         raise ValueError(f"{name} must fall in the years 2000-2100")
-    return moment.astimezone(timezone.utc) if moment is not None else None
+    return moment.astimezone(timezone.utc)
 
 
 class AudienceInput(Input):
@@ -108,7 +112,7 @@ class CreateCampaignInput(Input):
 
     @model_validator(mode="after")
     def consistent(self) -> "CreateCampaignInput":
-        self.send_at = _in_range(self.send_at, "send_at")
+        self.send_at = _utc_in_range(self.send_at, "send_at")
         # sending consumes one of the user's subscriptions to template_id, so an audience
         # subscribed to another template would be skipped to the last user
         if self.audience.subscribed_template != self.template_id:

@@ -187,7 +187,7 @@ def birthday_coupon_id(year: int, user_id: str) -> str:
 
 
 def _claimable(template: Optional[dict[str, Any]], now: datetime) -> bool:
-    return bool(template) and template.get("status") == "active" and (
+    return template is not None and template.get("status") == "active" and (
         template.get("valid_to") is None or _utc(template["valid_to"]) > now)
 
 

@@ -76,7 +76,9 @@ def start_job(ctx: Context, kind: str, job_id: str, population: dict[str, Any],
 def _plan(ctx: Context, job: dict[str, Any]) -> None:
     """Cut the population into ``_id`` ranges; re-planning a job writes the same ranges."""
     size = ctx.settings.MARKETING_BATCH_SIZE
-    batch, first, last, count = 0, None, None, 0
+    batch, count = 0, 0
+    first: Any = None  # the first and last _id of the batch being counted
+    last: Any = None
     cursor = ctx.db.users.find(_decode(job["population"]), {"_id": 1}).sort([("_id", 1)])
     for doc in cursor:
         if first is None:

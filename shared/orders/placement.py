@@ -321,7 +321,8 @@ def _confirm(ctx: Context, req: PlaceOrderInput, order: dict[str, Any]) -> dict[
     publish(db, OrderEvent("order_placed", order, ctx.now))
     if order["total"] == 0:
         # a gift: nothing to pay, so it is paid now
-        return order_view(settle_paid(db, order["_id"], ctx.now, {"payment.method": "free"}))
+        paid = settle_paid(db, order["_id"], ctx.now, {"payment.method": "free"})
+        return order_view(paid or order)
     return order_view(order)
 
 

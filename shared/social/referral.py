@@ -287,7 +287,7 @@ def _reward_view(doc: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
             "updated_at": iso(doc.get("updated_at"))}
 
 
-def set_referral_reward(ctx: Context, req: ReferralRewardInput) -> dict[str, Any]:
+def set_referral_reward(ctx: Context, req: ReferralRewardInput) -> Optional[dict[str, Any]]:
     if req.kind == "coupon" and ctx.db.coupons.find_one(
             {"_id": req.coupon_id, "status": "active"}, {"_id": 1}) is None:
         raise not_found("coupon")
@@ -513,7 +513,7 @@ def fission_report(ctx: Context, req: FissionReportInput) -> dict[str, Any]:
         children[user["invited_by"]].append(user["_id"])
         if user["_id"] in new_users:
             direct_new[user["invited_by"]] += 1
-    contributors = [{"user_id": user_id, "shares": sharers.get(user_id, 0),
+    contributors: list[dict[str, Any]] = [{"user_id": user_id, "shares": sharers.get(user_id, 0),
                      "direct": len(children.get(user_id, ())),
                      "downstream": _descendants(children, user_id),
                      "new_users": direct_new.get(user_id, 0),
