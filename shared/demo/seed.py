@@ -180,7 +180,7 @@ def _seed_deals(db: Any, store_ids: list[str], now: datetime) -> None:
         product = db.products.find_one({"_id": sku["product_id"]})
         db.deals.update_one({"_id": deal_id}, {"$setOnInsert": {
             "all_stores": where == "all",
-            "store_ids": [] if where == "all" else [store_ids[i] for i in where],
+            "store_ids": [] if isinstance(where, str) else [store_ids[i] for i in where],
             "sku_id": sku_id, "product_id": product["_id"], "title": product["title"],
             "image": (product.get("images") or [""])[0], "category_id": product["category_id"],
             "deal_price": price, "original_price": sku["price"],
