@@ -35,8 +35,9 @@ class NotifyRejected(Exception):
 
 
 def _client(ctx: Any) -> Any:
+    from shared.core.http import deliver_in_process
     from shared.wechat.pay import get_pay_client
-    return get_pay_client(ctx.settings)
+    return get_pay_client(ctx.settings, deliver=deliver_in_process)
 
 
 def _owned_unpaid(ctx: Any, order_id: str) -> dict[str, Any]:
@@ -100,7 +101,8 @@ def sandbox_pay(ctx: Any, req: PayOrderInput) -> dict[str, Any]:
         raise ShopError("FORBIDDEN", "sandbox_pay needs the WeChat Pay sandbox (WXPAY_MCHID unset)")
     order = _owned_unpaid(ctx, req.order_id)
     _prepay_id(ctx, order)
-    delivery = get_sandbox().confirm_payment(order["_id"])
+    from shared.core.http import deliver_in_process
+    delivery = get_sandbox(deliver=deliver_in_process).confirm_payment(order["_id"])
     from shared.orders.lifecycle import order_view
     paid = ctx.db.orders.find_one({"_id": order["_id"]})
     return {"notify_status": delivery["status"], "order": order_view(paid)}
@@ -176,8 +178,9 @@ def handle_notify(headers: dict[str, str], body: bytes, kind: str,
     from shared.core.common import utcnow
     from shared.core.config import get_settings
     from shared.core.db import get_db
+    from shared.core.http import deliver_in_process
     from shared.wechat.pay import SignatureError, decrypt_resource, get_pay_client, verify_signed
-    config = get_pay_client(get_settings()).config
+    config = get_pay_client(get_settings(), deliver=deliver_in_process).config
     try:
         verify_signed(config, headers, body)
         envelope = json.loads(body)

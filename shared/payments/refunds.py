@@ -102,9 +102,10 @@ def start_refund(db: Any, order: dict[str, Any], *, amount: int, reason: str, re
 
 def _send(db: Any, record: dict[str, Any], now: datetime) -> None:
     from shared.core.config import get_settings
+    from shared.core.http import deliver_in_process
     from shared.wechat.pay import WxPayError, get_pay_client
     try:
-        answer = get_pay_client(get_settings()).refund(
+        answer = get_pay_client(get_settings(), deliver=deliver_in_process).refund(
             out_trade_no=record["order_id"], out_refund_no=record["_id"],
             refund=record["amount"], total=record["order_total"], reason=record["reason"])
     except WxPayError as exc:
@@ -222,10 +223,11 @@ def _apply_notified_refund(db: Any, config: Any, refund: dict[str, Any], now: da
 def reconcile_refunds(ctx: Any) -> dict[str, int]:
     """Send again refunds WeChat Pay never took, and ask about those whose notify is late."""
     from shared.core.config import get_settings
+    from shared.core.http import deliver_in_process
     from shared.wechat.pay import WxPayError, get_pay_client
     since = ctx.now - timedelta(seconds=ctx.settings.PAY_RECONCILE_AFTER_SECONDS)
     counts = {"refunds_checked": 0, "refunds_finished": 0}
-    client = get_pay_client(get_settings())
+    client = get_pay_client(get_settings(), deliver=deliver_in_process)
     for record in ctx.db.refunds.find({"status": {"$in": OPEN}, "updated_at": {"$lte": since}}) \
             .limit(ctx.settings.TIMER_BATCH_SIZE):
         counts["refunds_checked"] += 1
