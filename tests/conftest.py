@@ -1,5 +1,7 @@
 """Shared fixtures: a fresh database per test (mongomock, or a real server when
-TEST_MONGODB_URI is set), a caller that goes through the real dispatcher, and small factories."""
+TEST_MONGODB_URI is set), a caller that goes through the real dispatcher, small factories, the
+WeChat Pay sandbox in its synchronous mode, and the test helpers of tests/helpers.py: one
+``wait_until`` and one ``Clock`` (fixture ``clock``)."""
 from __future__ import annotations
 
 import itertools
@@ -12,6 +14,8 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import pytest
+
+from tests.helpers import Clock
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = Path(__file__).resolve().parent / "events"
@@ -54,6 +58,26 @@ def shop_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def db(shop_env: None) -> Any:
     from shared.core.db import get_db
     return get_db()
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The shop's clock for this test: the real time when the test starts, standing still until
+    the test moves it (``clock.advance(seconds=1)``)."""
+    return Clock().install(monkeypatch)
+
+
+@pytest.fixture(autouse=True)
+def pay_sandbox(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The process's WeChat Pay sandbox (used whenever WXPAY_MCHID is unset), synchronous: a
+    refund it is asked for has landed, its notify handled by the shop, when the request
+    returns; so no test waits for a refund. (The dev gateway keeps the default: a moment
+    later, from the sandbox's own thread, as WeChat Pay does.)"""
+    from shared.core.http import deliver_in_process
+    from shared.wechat.pay_sandbox import get_sandbox
+    sandbox = get_sandbox(deliver=deliver_in_process)
+    monkeypatch.setattr(sandbox, "sync_refunds", True)
+    return sandbox
 
 
 @dataclass

@@ -95,7 +95,8 @@ def sandbox_pay(ctx: Context, req: PayOrderInput) -> dict[str, Any]:
         raise ShopError("FORBIDDEN", "sandbox_pay needs the WeChat Pay sandbox (WXPAY_MCHID unset)")
     order = _owned_unpaid(ctx, req.order_id)
     _prepay_id(ctx, order)
-    delivery = get_sandbox().confirm_payment(order["_id"])
+    from shared.core.http import deliver_in_process
+    delivery = get_sandbox(deliver=deliver_in_process).confirm_payment(order["_id"])
     from shared.orders.lifecycle import order_view
     paid = ctx.db.orders.find_one({"_id": order["_id"]})
     return {"notify_status": delivery["status"], "order": order_view(paid)}

@@ -13,21 +13,27 @@ from __future__ import annotations
 
 import base64
 import json
-import secrets
 import time
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Optional
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar, cast
 from urllib.parse import urlsplit
 
 from shared.core.config import ConfigError, Settings
 from shared.core.errors import ShopError
 from shared.core.log import get_logger, log_event
+# the protocol's primitives, shared with the sandbox (still importable from here)
+from shared.wechat.pay_crypto import PayConfig, nonce, rfc3339, rsa_sign, rsa_verify
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
+    from requests import Response
+
+    from shared.wechat.pay_sandbox import Deliver
 
 logger = get_logger("shop.wxpay")
 
 MAX_CLOCK_SKEW_SECONDS = 300
-CHINA = timezone(timedelta(hours=8))
+_Key = TypeVar("_Key")
 
 
 class SignatureError(Exception):
@@ -40,48 +46,6 @@ class WxPayError(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status, self.code, self.message = status, code, message
-
-
-@dataclass(frozen=True)
-class PayConfig:
-    appid: str
-    mchid: str
-    serial_no: str
-    private_key: Any            # cryptography RSAPrivateKey (the merchant's)
-    apiv3_key: bytes
-    public_key_id: str
-    public_key: Any             # cryptography RSAPublicKey (WeChat Pay's)
-    api_base: str
-    notify_url: str
-    refund_notify_url: str
-
-
-def rfc3339(moment: datetime) -> str:
-    """WeChat Pay's time format: ``2018-06-08T10:34:56+08:00``."""
-    return moment.astimezone(CHINA).replace(microsecond=0).isoformat()
-
-
-def nonce() -> str:
-    return secrets.token_hex(16).upper()
-
-
-def rsa_sign(private_key: Any, message: str) -> str:
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding
-    signature = private_key.sign(message.encode("utf-8"), padding.PKCS1v15(), hashes.SHA256())
-    return base64.b64encode(signature).decode("ascii")
-
-
-def rsa_verify(public_key: Any, message: bytes, signature_b64: str) -> bool:
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import padding
-    try:
-        public_key.verify(base64.b64decode(signature_b64, validate=True), message,
-                          padding.PKCS1v15(), hashes.SHA256())
-        return True
-    except (InvalidSignature, ValueError, TypeError):
-        return False
 
 
 def _header(headers: dict[str, str], name: str) -> str:
@@ -180,10 +144,11 @@ class WxPayClient:
                       reason=str(exc))
             raise WxPayError(response.status_code, "BAD_SIGNATURE",
                              "the answer of WeChat Pay did not verify") from None
-        return response.json() if response.content else None
+        answer: Optional[dict[str, Any]] = response.json() if response.content else None
+        return answer
 
     @staticmethod
-    def _error(response: Any, path: str) -> WxPayError:
+    def _error(response: Response, path: str) -> WxPayError:
         try:
             body = response.json()
             code, message = str(body.get("code", "ERROR")), str(body.get("message", ""))
@@ -236,21 +201,29 @@ def as_shop_error(exc: WxPayError) -> ShopError:
 
 # ---- configuration -------------------------------------------------------------------------
 
-_clients: dict[tuple, WxPayClient] = {}
+_clients: dict[tuple[Optional[str], ...], WxPayClient] = {}
 
 
-def _load_key(path: Optional[str], private: bool) -> Any:
-    from cryptography.hazmat.primitives import serialization
+def _load_key(path: Optional[str], load: Callable[[bytes], _Key]) -> _Key:
     if not path:
         raise ConfigError("a WeChat Pay key path is not set")
     try:
-        data = open(path, "rb").read()
-        if private:
-            return serialization.load_pem_private_key(data, password=None)
-        return serialization.load_pem_public_key(data)
+        with open(path, "rb") as file:
+            return load(file.read())
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot load the WeChat Pay key at {path}: {type(exc).__name__}") \
             from None
+
+
+# WeChat Pay's keys are RSA 2048: typed so; as before, nothing more is checked here
+def _private_key(pem: bytes) -> RSAPrivateKey:
+    from cryptography.hazmat.primitives import serialization
+    return cast("RSAPrivateKey", serialization.load_pem_private_key(pem, password=None))
+
+
+def _public_key(pem: bytes) -> RSAPublicKey:
+    from cryptography.hazmat.primitives import serialization
+    return cast("RSAPublicKey", serialization.load_pem_public_key(pem))
 
 
 def _configured(settings: Settings) -> PayConfig:
@@ -266,17 +239,20 @@ def _configured(settings: Settings) -> PayConfig:
     return PayConfig(
         appid=str(settings.WX_APPID), mchid=str(settings.WXPAY_MCHID),
         serial_no=str(settings.WXPAY_CERT_SERIAL_NO),
-        private_key=_load_key(settings.WXPAY_PRIVATE_KEY_PATH, private=True),
+        private_key=_load_key(settings.WXPAY_PRIVATE_KEY_PATH, _private_key),
         apiv3_key=apiv3_key, public_key_id=str(settings.WXPAY_PUBLIC_KEY_ID),
-        public_key=_load_key(settings.WXPAY_PUBLIC_KEY_PATH, private=False),
+        public_key=_load_key(settings.WXPAY_PUBLIC_KEY_PATH, _public_key),
         api_base=settings.WXPAY_API_BASE,
         notify_url=settings.WXPAY_NOTIFY_URL or "https://shop.invalid/pay/notify",
         refund_notify_url=settings.WXPAY_REFUND_NOTIFY_URL
         or "https://shop.invalid/pay/refund-notify")
 
 
-def get_pay_client(settings: Settings) -> WxPayClient:
-    """The WeChat Pay client of this warm instance: the real API, or the dev/test sandbox."""
+def get_pay_client(settings: Settings, deliver: Optional[Deliver] = None) -> WxPayClient:
+    """The WeChat Pay client of this warm instance: the real API, or the dev/test sandbox.
+
+    ``deliver`` is handed to the sandbox (dev and tests only): how its notifies to the
+    shop's default ``https://shop.invalid/...`` URLs reach the app; real URLs are POSTed."""
     key = (settings.WXPAY_MCHID, settings.WXPAY_API_BASE, settings.WXPAY_PRIVATE_KEY_PATH,
            settings.WXPAY_PUBLIC_KEY_PATH, settings.WXPAY_NOTIFY_URL, settings.WX_APPID)
     client = _clients.get(key)
@@ -285,7 +261,7 @@ def get_pay_client(settings: Settings) -> WxPayClient:
             if not settings.is_dev_or_test:
                 raise ConfigError("the WeChat Pay sandbox is refused in production")
             from shared.wechat.pay_sandbox import sandbox_config
-            config = sandbox_config(settings)
+            config = sandbox_config(settings, deliver)
         else:
             config = _configured(settings)
         client = _clients[key] = WxPayClient(config, settings.WXPAY_TIMEOUT_SECONDS)

@@ -4,6 +4,17 @@ It makes its own merchant key, WeChat Pay (platform) key and APIv3 key, listens 
 127.0.0.1, checks every request's merchant signature, signs every answer, and sends genuinely
 signed, encrypted notifies back to the shop. The shop's code cannot tell it from WeChat Pay;
 production refuses it (see ``get_pay_client``).
+
+Notifies to a real URL are POSTed over HTTP. Those to the shop's default URLs, on the reserved
+``.invalid`` domain, go to the sandbox's ``deliver`` callable (url, headers, body -> HTTP
+status), which the shop hands over (``shared.core.http.deliver_in_process``: into the app
+in-process); an adapter never imports the app itself.
+
+Refunds: like WeChat Pay, the sandbox answers ``PROCESSING`` and finishes the refund a moment
+later on its own thread (the default; the dev gateway runs so). With ``sync_refunds`` (tests)
+the refund finishes in the call that asked for it: its REFUND.SUCCESS notify is delivered just
+before the answer goes back, so a caller finds the refund landed when its request returns, and
+the shop sees the notify before the answer (it must take them in either order anyway).
 """
 from __future__ import annotations
 
@@ -14,26 +25,38 @@ import secrets
 import threading
 import time
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 from urllib.parse import urlsplit
 
 from shared.core.config import Settings
 from shared.core.log import get_logger, log_event
-from shared.wechat.pay import PayConfig, nonce, rfc3339, rsa_sign, rsa_verify
+from shared.wechat.pay_crypto import PayConfig, nonce, rfc3339, rsa_sign, rsa_verify
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+    from werkzeug.serving import BaseWSGIServer
 
 logger = get_logger("shop.wxpay.sandbox")
+
+Deliver = Callable[[str, dict[str, str], bytes], int]
+"""How a notify reaches the shop: (url, headers, body) -> the HTTP status it answered."""
+Answer = tuple[int, Optional[dict[str, Any]]]
+StartResponse = Callable[..., Any]
 
 _AUTH = re.compile(r'(\w+)="([^"]*)"')
 
 
-def _new_key() -> Any:
+def _new_key() -> RSAPrivateKey:
     from cryptography.hazmat.primitives.asymmetric import rsa
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
 class PaySandbox:
-    def __init__(self, appid: str) -> None:
+    def __init__(self, appid: str, deliver: Optional[Deliver] = None,
+                 sync_refunds: bool = False) -> None:
         self.appid = appid
+        self.deliver = deliver
+        self.sync_refunds = sync_refunds
         self.mchid = "1900000001"
         self.serial_no = secrets.token_hex(20).upper()
         self.merchant_key = _new_key()
@@ -45,7 +68,7 @@ class PaySandbox:
         self.refunds: dict[str, dict[str, Any]] = {}
         self.lock = threading.Lock()
         self.base_url = ""
-        self._server: Any = None
+        self._server: Optional[BaseWSGIServer] = None
 
     # ---- the HTTP server -------------------------------------------------------------------
 
@@ -56,7 +79,7 @@ class PaySandbox:
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
                          daemon=True, name="wxpay-sandbox").start()
 
-    def wsgi(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    def wsgi(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         from werkzeug.wrappers import Request
         request = Request(environ)
         body = request.get_data()
@@ -64,7 +87,10 @@ class PaySandbox:
         if not self._authorised(request.method, path, body, request.headers.get("Authorization")):
             return self._answer(start_response, 401, {"code": "SIGN_ERROR",
                                                       "message": "签名错误"})
-        status, payload = self._route(request.method, request.path, request.args, body)
+        due: list[str] = []
+        status, payload = self._route(request.method, request.path, request.args, body, due)
+        for out_refund_no in due:  # sync_refunds: the refund asked for lands before the answer
+            self.finish_refund(out_refund_no)
         return self._answer(start_response, status, payload)
 
     def _authorised(self, method: str, path: str, body: bytes, header: Optional[str]) -> bool:
@@ -90,7 +116,7 @@ class PaySandbox:
                 "Wechatpay-Serial": self.public_key_id,
                 "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048"}
 
-    def _answer(self, start_response: Any, status: int,
+    def _answer(self, start_response: StartResponse, status: int,
                 payload: Optional[dict[str, Any]]) -> list[bytes]:
         body = b"" if payload is None else json.dumps(payload, ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json", "Content-Length": str(len(body)),
@@ -100,8 +126,8 @@ class PaySandbox:
 
     # ---- the API ---------------------------------------------------------------------------
 
-    def _route(self, method: str, path: str, args: Any, body: bytes) \
-            -> tuple[int, Optional[dict[str, Any]]]:
+    def _route(self, method: str, path: str, args: Mapping[str, str], body: bytes,
+               due: list[str]) -> Answer:
         try:
             payload = json.loads(body) if body else {}
         except ValueError:
@@ -115,7 +141,7 @@ class PaySandbox:
             if match and method == "POST" and match.group(2):
                 return self._close(match.group(1))
             if method == "POST" and path == "/v3/refund/domestic/refunds":
-                return self._refund(payload)
+                return self._refund(payload, due)
             match = re.fullmatch(r"/v3/refund/domestic/refunds/([^/]+)", path)
             if match and method == "GET":
                 refund = self.refunds.get(match.group(1))
@@ -152,7 +178,7 @@ class PaySandbox:
             return 404, {"code": "ORDER_NOT_EXIST", "message": "订单不存在"}
         return 200, self._public_transaction(tx)
 
-    def _close(self, out_trade_no: str) -> tuple[int, Optional[dict[str, Any]]]:
+    def _close(self, out_trade_no: str) -> Answer:
         tx = self.transactions.get(out_trade_no)
         if tx is None:
             return 204, None  # closing an order WeChat Pay never saw is harmless
@@ -161,7 +187,7 @@ class PaySandbox:
         tx.update(trade_state="CLOSED", trade_state_desc="已关闭")
         return 204, None
 
-    def _refund(self, p: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def _refund(self, p: dict[str, Any], due: list[str]) -> tuple[int, dict[str, Any]]:
         tx = self.transactions.get(p.get("out_trade_no", ""))
         amount = p.get("amount") or {}
         if tx is None or tx["trade_state"] not in ("SUCCESS", "REFUND"):
@@ -183,9 +209,12 @@ class PaySandbox:
                   "notify_url": p.get("notify_url", "")}
         self.refunds[p["out_refund_no"]] = refund
         tx.update(trade_state="REFUND", trade_state_desc="转入退款")
-        # finish the refund right after answering, as WeChat Pay does a moment later
-        threading.Thread(target=self.finish_refund, args=(p["out_refund_no"],),
-                         daemon=True).start()
+        if self.sync_refunds:
+            due.append(p["out_refund_no"])  # finished in this request, before it answers
+        else:
+            # finish the refund right after answering, as WeChat Pay does a moment later
+            threading.Thread(target=self.finish_refund, args=(p["out_refund_no"],),
+                             daemon=True).start()
         return 200, {k: v for k, v in refund.items() if k != "notify_url"}
 
     # ---- what the sandbox does on its own: pay, refund, notify ------------------------------
@@ -234,41 +263,47 @@ class PaySandbox:
                          "associated_data": original_type, "nonce": iv}},
             ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json", **self.signed_headers(body)}
-        status = deliver(url, headers, body)
+        status = self.post(url, headers, body)
         log_event(logger, "sandbox notify delivered", event_type=event_type, status=status)
         return {"event_type": event_type, "status": status}
 
-
-def deliver(url: str, headers: dict[str, str], body: bytes) -> int:
-    """POST a notify to the shop: over HTTP when the URL is real, else into the app in-process."""
-    parts = urlsplit(url)
-    if parts.hostname and not parts.hostname.endswith(".invalid"):
-        import requests
-        try:
-            return requests.post(url, data=body, headers=headers, timeout=10).status_code
-        except requests.RequestException as exc:
-            log_event(logger, "sandbox notify undeliverable", error=type(exc).__name__)
+    def post(self, url: str, headers: dict[str, str], body: bytes) -> int:
+        """Send a notify to the shop: over HTTP when the URL is real, else to ``deliver``;
+        the status the shop answered, 0 when it could not be reached."""
+        hostname = urlsplit(url).hostname
+        if hostname and not hostname.endswith(".invalid"):
+            import requests
+            try:
+                return requests.post(url, data=body, headers=headers, timeout=10).status_code
+            except requests.RequestException as exc:
+                log_event(logger, "sandbox notify undeliverable", error=type(exc).__name__)
+                return 0
+        if self.deliver is None:
+            log_event(logger, "sandbox notify undeliverable", error="no deliver for .invalid")
             return 0
-    from werkzeug.test import Client
-    from shared.core.http import app
-    return Client(app).post(parts.path, data=body, headers=headers).status_code
+        return self.deliver(url, headers, body)
 
 
 _sandbox: Optional[PaySandbox] = None
 _sandbox_lock = threading.Lock()
 
 
-def get_sandbox(appid: str = "wx0000000000sandbox") -> PaySandbox:
+def get_sandbox(appid: str = "wx0000000000sandbox",
+                deliver: Optional[Deliver] = None) -> PaySandbox:
+    """The sandbox of this process, started on first use; a ``deliver`` given becomes its way
+    to the shop if it has none yet."""
     global _sandbox
     with _sandbox_lock:
         if _sandbox is None:
-            _sandbox = PaySandbox(appid)
+            _sandbox = PaySandbox(appid, deliver=deliver)
             _sandbox.start()
+        elif _sandbox.deliver is None:
+            _sandbox.deliver = deliver
     return _sandbox
 
 
-def sandbox_config(settings: Settings) -> PayConfig:
-    sandbox = get_sandbox(settings.WX_APPID or "wx0000000000sandbox")
+def sandbox_config(settings: Settings, deliver: Optional[Deliver] = None) -> PayConfig:
+    sandbox = get_sandbox(settings.WX_APPID or "wx0000000000sandbox", deliver)
     return PayConfig(
         appid=sandbox.appid, mchid=sandbox.mchid, serial_no=sandbox.serial_no,
         private_key=sandbox.merchant_key, apiv3_key=sandbox.apiv3_key,

@@ -35,7 +35,7 @@ def get_access_token(db: Any, settings: Settings, force_refresh: bool = False,
     cached = db.wechat_tokens.find_one({"_id": _cache_id(settings)})
     if cached and cached["expires_at"] > now + EXPIRY_MARGIN:
         if not force_refresh or (failed_token and cached["token"] != failed_token):
-            return cached["token"]
+            return str(cached["token"])
     token, expires_in = _stable_token(settings, force_refresh)
     db.wechat_tokens.update_one(
         {"_id": _cache_id(settings)},

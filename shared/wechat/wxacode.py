@@ -11,7 +11,7 @@ import hashlib
 import struct
 import zlib
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from shared.core.config import Settings
 from shared.core.errors import ShopError
@@ -52,7 +52,7 @@ def unlimited_code(db: Any, settings: Settings, scene: str, page: str) -> CodeIm
     return answer
 
 
-def _request(settings: Settings, token: str, payload: dict[str, Any]) -> Any:
+def _request(settings: Settings, token: str, payload: dict[str, Any]) -> Union[CodeImage, int]:
     """The image, or WeChat's errcode (an int)."""
     import requests
     url = settings.WECHAT_API_BASE.rstrip("/") + "/wxa/getwxacodeunlimit"

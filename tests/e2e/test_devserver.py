@@ -7,7 +7,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from typing import Any, Iterator
 
@@ -15,6 +14,7 @@ import pytest
 import requests
 
 from tests.conftest import ROOT
+from tests.helpers import wait_until
 
 MERCHANT = "e2e-merchant-token-0123456789"
 
@@ -23,6 +23,14 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def ready(base: str) -> bool:
+    """The gateway at ``base`` answers its health check (not yet listening: not ready)."""
+    try:
+        return requests.get(f"{base}/healthz", timeout=1).status_code == 200
+    except requests.ConnectionError:
+        return False
 
 
 @pytest.fixture(scope="module")
@@ -39,18 +47,12 @@ def devserver() -> Iterator[str]:
                                 "--port", str(port)], cwd=ROOT, env=env,
                                stdout=log, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
+
+    def gateway_log() -> str:
+        log.seek(0)
+        return "the dev gateway did not become ready:\n" + log.read()
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.2)
-        else:
-            process.kill()
-            log.seek(0)
-            pytest.fail("the dev gateway did not become ready:\n" + log.read())
+        wait_until(lambda: ready(base), timeout=30, interval=0.2, message=gateway_log)
         yield base
     finally:
         process.terminate()

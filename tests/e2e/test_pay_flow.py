@@ -12,16 +12,16 @@ import os
 import re
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 import requests
 
 from tests.conftest import ROOT
-from tests.e2e.test_devserver import _free_port
+from tests.e2e.test_devserver import _free_port, ready
+from tests.helpers import wait_until
 
 MERCHANT = "e2e-pay-merchant-token-0123456789"
 SHOPCTL = str(ROOT / "scripts" / "shopctl")
@@ -46,18 +46,14 @@ def devserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, P
                                     "--port", str(port)], cwd=ROOT, env=env,
                                    stdout=sink, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
+
+    def started() -> bool:
+        if process.poll() is not None:
+            pytest.fail("the dev gateway exited:\n" + log.read_text())
+        return ready(base)
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail("the dev gateway exited:\n" + log.read_text())
-            try:
-                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("the dev gateway did not become ready:\n" + log.read_text())
+        wait_until(started, timeout=30, interval=0.2,
+                   message=lambda: "the dev gateway did not become ready:\n" + log.read_text())
         yield base, log
     finally:
         process.terminate()
@@ -82,16 +78,6 @@ def shopctl(base: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "200"}
     return subprocess.run([sys.executable, SHOPCTL, "--api", base, "--token", MERCHANT, *args],
                           capture_output=True, text=True, timeout=60, cwd=ROOT, env=env)
-
-
-def poll(read: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 20.0) -> Any:
-    """Read until ``done`` holds or time is up; the last value read either way."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if done(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.1)
 
 
 def served(log: Path, path: str) -> list[str]:
@@ -140,7 +126,7 @@ def test_a_new_user_pays_asks_a_refund_and_gets_money_and_stock_back(
     seen = api(base, "get_order", {"order_id": order["id"]}, token)
     assert seen["status"] == "paid" and seen["transaction_id"] and seen["paid_at"]
     # it came in over real HTTP, once (the gateway logs the request as it answers)
-    assert poll(lambda: served(log, "/pay/notify"), lambda v: bool(v), 5) == ["204"]
+    assert wait_until(lambda: served(log, "/pay/notify"), timeout=5) == ["204"]
     assert sku_state(base, product["id"], sku["id"]) == {
         **before, "stock": before["stock"] - 2, "sold": before["sold"] + 2}
 
@@ -159,15 +145,18 @@ def test_a_new_user_pays_asks_a_refund_and_gets_money_and_stock_back(
     assert approved.returncode == 0, approved.stderr
     assert json.loads(approved.stdout)["status"] in ("refunding", "refunded")
 
-    # WeChat Pay (the sandbox) refunds a moment later and notifies /pay/refund-notify
-    final = poll(lambda: api(base, "get_order", {"order_id": order["id"]}, token),
-                 lambda o: o["status"] == "refunded")
-    assert final["status"] == "refunded", final
+    # WeChat Pay (the sandbox, here as in `make run`) refunds a moment later, on its own
+    # thread, and notifies /pay/refund-notify: this process can only wait for it
+    def refunded_order() -> Any:
+        seen = api(base, "get_order", {"order_id": order["id"]}, token)
+        return seen if seen["status"] == "refunded" else None
+    final = wait_until(refunded_order, timeout=20, interval=0.1,
+                       message=f"order {order['id']} was not refunded")
     assert final["refunded_amount"] == final["total"] == order["total"]
     assert final["refundable"] == 0 and final["refunded_at"]
     assert api(base, "get_after_sale", {"after_sale_id": after_sale["id"]},
                token)["status"] == "refunded"
-    assert poll(lambda: served(log, "/pay/refund-notify"), lambda v: bool(v), 5) == ["204"]
+    assert wait_until(lambda: served(log, "/pay/refund-notify"), timeout=5) == ["204"]
     # the two units are on sale again, and no longer counted as sold
     assert sku_state(base, product["id"], sku["id"]) == before
     shown = shopctl(base, "orders", "show", order["id"])

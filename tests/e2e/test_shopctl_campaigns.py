@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import pytest
 
 from tests.conftest import MERCHANT_TOKEN, merchant, new_shopper
 from tests.e2e.test_shopctl import SHOPCTL, data_of, shopctl
+from tests.helpers import wait_until
 
 TEMPLATE = "tpl_e2e_promo"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -134,17 +134,28 @@ def test_outbox_list_filters_by_user_as_json(gateway: str, db: Any) -> None:
     assert listed["total"] == 1
 
 
-def test_stats_wait_polls_until_the_timer_has_sent_the_campaign(gateway: str, db: Any) -> None:
+def test_stats_wait_polls_until_the_timer_has_sent_the_campaign(
+        gateway: str, db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.core import http
     shoppers(db, [["vip"], ["vip"]])
     campaign = data_of(shopctl("--json", *create_args(), api=gateway))
+    asked: list[str] = []  # the actions the gateway served, in order
+    real_dispatch = http.dispatch
+
+    def counted(action: str, *args: Any) -> Any:
+        asked.append(action)
+        return real_dispatch(action, *args)
+    monkeypatch.setattr(http, "dispatch", counted)
     env = {**os.environ, "COLUMNS": "200"}
     waiting = subprocess.Popen(
         [sys.executable, SHOPCTL, "--api", gateway, "--token", MERCHANT_TOKEN, "--json",
          "campaigns", "stats", campaign["id"], "--wait", "--interval", "0.1", "--timeout", "20"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
-        time.sleep(1.0)
-        assert waiting.poll() is None, waiting.communicate()  # still scheduled: it waits
+        # it asked, found the campaign still scheduled, and asked again: it waits
+        wait_until(lambda: asked.count("merchant_campaign_stats") >= 2, timeout=20,
+                   message="shopctl never asked for the stats twice")
+        assert waiting.poll() is None, waiting.communicate()
         run_timer("campaign_dispatch")
         stdout, stderr = waiting.communicate(timeout=20)
     finally:

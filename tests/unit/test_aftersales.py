@@ -3,9 +3,10 @@ machine, stock and coupons coming back, races, refunds WeChat Pay refuses, the r
 and ownership.
 
 Orders are paid through the loopback WeChat Pay sandbox (a genuine, signed notify), and every
-refund goes to the sandbox, which answers PROCESSING and then posts a genuine REFUND.* notify
-into the app from a background thread; so a test either polls for the final state or holds the
-sandbox's notifies (``held``) to look at the states in between.
+refund goes to the sandbox, which posts a genuine REFUND.* notify into the app; in tests it does
+so synchronously (conftest's ``pay_sandbox``), so a refund has landed when the call that asked
+for it returns. A test that looks at the states in between holds the sandbox's refunds
+(``held``) and finishes them itself.
 """
 from __future__ import annotations
 
@@ -22,7 +23,6 @@ import pytest
 
 from tests.conftest import merchant, new_address, new_product, new_shopper, run_threads
 
-FINAL = {"refunded", "refund_failed", "rejected", "cancelled"}
 _request_ids = itertools.count(1)
 
 
@@ -66,15 +66,6 @@ class Buyer:
 
     def order(self, order_id: str) -> dict:
         return self.call("get_order", {"order_id": order_id}).data
-
-    def settled(self, after_sale_id: str, timeout: float = 5.0) -> dict:
-        """The after-sale once the sandbox's refund notify has landed (or it never moves)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            doc = self.after_sale(after_sale_id)
-            if doc["status"] in FINAL or time.monotonic() > deadline:
-                return doc
-            time.sleep(0.02)
 
 
 def review(after_sale_id: str, decision: str = "approve") -> Any:
@@ -127,25 +118,21 @@ def buyer() -> Buyer:
 class Held:
     """The sandbox takes refunds but finishes none until the test says so."""
 
-    def __init__(self) -> None:
-        from shared.wechat.pay_sandbox import get_sandbox
-        self.sandbox = get_sandbox()
+    def __init__(self, sandbox: Any) -> None:
+        self.sandbox = sandbox
         self.taken: list[str] = []
         self.original: Any = None
 
     def finish(self, out_refund_no: str, status: str = "SUCCESS") -> dict:
-        # wait for the sandbox's own thread to hand the refund over, so it can never run later
-        deadline = time.monotonic() + 5
-        while out_refund_no not in self.taken:
-            assert time.monotonic() < deadline, "the sandbox never took the refund"
-            time.sleep(0.01)
+        # the synchronous sandbox handed the refund over before answering the shop
+        assert out_refund_no in self.taken, "the sandbox never took the refund"
         return self.original(self.sandbox, out_refund_no, status)
 
 
 @pytest.fixture
-def held(monkeypatch: pytest.MonkeyPatch) -> Held:
+def held(pay_sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> Held:
     from shared.wechat.pay_sandbox import PaySandbox
-    holder = Held()
+    holder = Held(pay_sandbox)
     holder.original = PaySandbox.finish_refund
     monkeypatch.setattr(PaySandbox, "finish_refund",
                         lambda self, no, status="SUCCESS": holder.taken.append(no) or {})
@@ -153,9 +140,10 @@ def held(monkeypatch: pytest.MonkeyPatch) -> Held:
 
 
 @pytest.fixture
-def deliveries(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict, bytes]]:
-    """Every notify the sandbox posts, recorded as it goes out (url, headers, body)."""
-    from shared.wechat import pay_sandbox
+def deliveries(pay_sandbox: Any, monkeypatch: pytest.MonkeyPatch) \
+        -> list[tuple[str, dict, bytes]]:
+    """Every notify the sandbox delivers to the shop, recorded as it goes out (url, headers,
+    body)."""
     sent: list[tuple[str, dict, bytes]] = []
     real = pay_sandbox.deliver
 
@@ -178,7 +166,7 @@ def refund_notify(out_refund_no: str, *, key: Any = None, apiv3_key: Optional[by
     """A REFUND.* notify built here from the protocol, signed with the sandbox's WeChat Pay
     key unless another ``key`` is given."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-    from shared.wechat.pay import rfc3339, rsa_sign
+    from shared.wechat.pay_crypto import rfc3339, rsa_sign
     from shared.wechat.pay_sandbox import get_sandbox
     sandbox = get_sandbox()
     record = sandbox.refunds[out_refund_no]
@@ -227,7 +215,7 @@ def test_whole_order_refund_goes_paid_refunding_refunded(buyer, held, db):
     assert buyer.order(order["id"])["status"] == "refunding"
 
     held.finish(asked["id"])
-    assert buyer.settled(asked["id"])["status"] == "refunded"
+    assert buyer.after_sale(asked["id"])["status"] == "refunded"
     done = buyer.order(order["id"])
     assert (done["status"], done["refunded_amount"], done["refundable"]) == ("refunded", 3600, 0)
 
@@ -242,7 +230,7 @@ def test_whole_order_refund_returns_unshipped_stock_and_the_coupon(buyer, db):
     asked = buyer.ask(order["id"]).data
     review(asked["id"]).data
 
-    assert buyer.settled(asked["id"])["status"] == "refunded"
+    assert buyer.after_sale(asked["id"])["status"] == "refunded"
     assert (stock(db, apple), stock(db, pear)) == ((10, 0, 0), (10, 0, 0))
     assert db.user_coupons.find_one({"_id": coupon_id})["status"] == "available"
 
@@ -256,7 +244,7 @@ def test_refund_of_one_line_of_two_is_its_share_after_the_coupon(buyer, db):
     assert asked["amount"] == 1000 * 3600 // 4000
     review(asked["id"]).data
 
-    assert buyer.settled(asked["id"])["status"] == "refunded"
+    assert buyer.after_sale(asked["id"])["status"] == "refunded"
     after = buyer.order(order["id"])
     assert (after["status"], after["refunded_amount"]) == ("paid", 900)
     assert (stock(db, apple), stock(db, pear)) == ((10, 0, 0), (9, 0, 1))
@@ -271,7 +259,7 @@ def test_refund_of_one_unit_of_two_keeps_the_order_paid(buyer, db):
     assert asked["amount"] == 1000
     review(asked["id"]).data
 
-    assert buyer.settled(asked["id"])["status"] == "refunded"
+    assert buyer.after_sale(asked["id"])["status"] == "refunded"
     after = buyer.order(order["id"])
     assert (after["status"], after["refunded_amount"], after["refundable"]) == ("paid", 1000,
                                                                                 1000)
@@ -287,7 +275,7 @@ def test_last_partial_request_gets_exactly_the_remainder(buyer, db):
     for _ in range(3):
         asked = buyer.ask(order["id"], [(apple, 1)]).data
         review(asked["id"]).data
-        assert buyer.settled(asked["id"])["status"] == "refunded"
+        assert buyer.after_sale(asked["id"])["status"] == "refunded"
         amounts.append(asked["amount"])
 
     assert amounts == [967, 967, 969] and sum(amounts) == 2903
@@ -341,7 +329,7 @@ def test_return_refund_goes_through_the_return_and_keeps_shipped_goods_out_of_st
     assert sent["return_shipment"]["tracking_no"] == "YT9876543210"
     assert confirm_received(asked["id"]).data["status"] in ("refunding", "refunded")
 
-    assert buyer.settled(asked["id"])["status"] == "refunded"
+    assert buyer.after_sale(asked["id"])["status"] == "refunded"
     done = buyer.order(order["id"])
     assert (done["status"], done["refunded_amount"]) == ("refunded", 2000)
     assert stock(db, apple) == (8, 0, 2)  # the goods went out: the merchant restocks by hand
@@ -359,7 +347,7 @@ def test_return_refund_shows_the_order_refunding_until_the_money_lands(buyer, he
 
     assert buyer.order(order["id"])["status"] == "refunding"
     held.finish(asked["id"])
-    assert buyer.settled(asked["id"])["status"] == "refunded"
+    assert buyer.after_sale(asked["id"])["status"] == "refunded"
     assert buyer.order(order["id"])["status"] == "refunded"
 
 
@@ -428,7 +416,7 @@ def test_approving_twice_is_refused(buyer):
     again = review(asked["id"])
 
     assert (again.status, again.code) == (409, "INVALID_STATE")
-    assert buyer.settled(asked["id"])["status"] == "refunded"
+    assert buyer.after_sale(asked["id"])["status"] == "refunded"
     assert buyer.order(order["id"])["refunded_amount"] == 1000
 
 
@@ -478,7 +466,7 @@ def test_shopper_cannot_cancel_once_the_refund_is_under_way(buyer, held):
 
     assert (answer.status, answer.code) == (409, "INVALID_STATE")
     held.finish(asked["id"])
-    assert buyer.settled(asked["id"])["status"] == "refunded"
+    assert buyer.after_sale(asked["id"])["status"] == "refunded"
 
 
 def _completed_days_ago(buyer: Buyer, db: Any, days: float) -> dict:
@@ -573,7 +561,7 @@ def test_concurrent_approvals_refund_once(buyer, db, eager_thread_switching):
     answers = run_threads(5, lambda i: review(asked["id"]))
 
     assert sorted(a.code or "ok" for a in answers) == ["INVALID_STATE"] * 4 + ["ok"]
-    assert buyer.settled(asked["id"])["status"] == "refunded"
+    assert buyer.after_sale(asked["id"])["status"] == "refunded"
     assert db.refunds.count_documents({"order_id": order["id"]}) == 1
     assert len(sandbox_refunds(order["id"])) == 1
     done = buyer.order(order["id"])
@@ -591,7 +579,7 @@ def test_refund_wechat_pay_refuses_fails_and_releases_the_reservation(buyer, db)
 
     review(asked["id"]).data
 
-    failed = buyer.settled(asked["id"])
+    failed = buyer.after_sale(asked["id"])
     assert failed["status"] == "refund_failed" and failed["failure"]
     after = buyer.order(order["id"])
     assert (after["status"], after["refundable"], after["refunded_amount"]) == ("paid", 2000, 0)
@@ -727,7 +715,7 @@ def test_duplicated_refund_notify_is_applied_once(buyer, db, deliveries, eager_t
     order = buyer.paid_order([(apple, 2)])
     asked = buyer.ask(order["id"], [(apple, 1)]).data
     review(asked["id"]).data
-    assert buyer.settled(asked["id"])["status"] == "refunded"
+    assert buyer.after_sale(asked["id"])["status"] == "refunded"
     url, headers, body = next(d for d in deliveries if d[0].endswith("/pay/refund-notify"))
 
     again = [post_refund_notify(headers, body)] + run_threads(

@@ -1,19 +1,15 @@
 """Friend assist (好友助力): helps, the reward granted once (coupon or gift), abuse refused."""
 import sys
-import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 
 from tests.conftest import merchant, new_address, new_product, new_shopper, run_threads
+from tests.helpers import Clock
 
 
 def _iso(moment):
     return moment.isoformat().replace("+00:00", "Z")
-
-
-def _now():
-    return datetime.now(timezone.utc)
 
 
 def _coupon_template(total=100):
@@ -23,9 +19,10 @@ def _coupon_template(total=100):
 
 
 def _create(reward, **terms):
+    now = Clock().now
     payload = {"reward": reward, "assists_needed": 3, "ttl_minutes": 60, "reward_limit": 10,
-               "starts_at": _iso(_now() - timedelta(hours=1)),
-               "ends_at": _iso(_now() + timedelta(days=1))}
+               "starts_at": _iso(now - timedelta(hours=1)),
+               "ends_at": _iso(now + timedelta(days=1))}
     payload.update(terms)
     return merchant("merchant_create_assist", payload)
 
@@ -56,12 +53,6 @@ def _start(shopper, campaign_id, **payload):
 
 def _help(assist_id, count):
     return [new_shopper().call("help_assist", {"assist_id": assist_id}) for _ in range(count)]
-
-
-def _ctx(db):
-    from shared.core.config import get_settings
-    from shared.core.context import Context
-    return Context(db=db, settings=get_settings(), now=_now(), request_id="test")
 
 
 # ---- merchant -------------------------------------------------------------------------------
@@ -103,8 +94,8 @@ def test_a_gift_assist_needs_an_address_of_ones_own(gift_sku, owner):
 
 def test_a_campaign_that_ended_refuses_to_start(coupon_id, owner):
     over = _create({"kind": "coupon", "coupon_id": coupon_id},
-                   starts_at=_iso(_now() - timedelta(days=2)),
-                   ends_at=_iso(_now() - timedelta(days=1))).data
+                   starts_at=_iso(Clock().now - timedelta(days=2)),
+                   ends_at=_iso(Clock().now - timedelta(days=1))).data
 
     answer = owner.call("start_assist", {"campaign_id": over["id"]})
 
@@ -152,11 +143,12 @@ def test_anyone_sees_an_assist_without_personal_data(campaign, owner):
 def test_an_expired_assist_refuses_help_and_the_timer_expires_it_once(campaign, owner, db):
     from shared.social.assist import expire_assists
     assist = _start(owner, campaign["id"])
+    clock = Clock()
     db.assists.update_one({"_id": assist["id"]},
-                          {"$set": {"expires_at": _now() - timedelta(seconds=1)}})
+                          {"$set": {"expires_at": clock.now - timedelta(seconds=1)}})
 
     answer = new_shopper().call("help_assist", {"assist_id": assist["id"]})
-    first, second = expire_assists(_ctx(db)), expire_assists(_ctx(db))
+    first, second = expire_assists(clock.context(db)), expire_assists(clock.context(db))
 
     assert (answer.status, answer.body["error"]["details"]["reason"]) == (409, "expired")
     assert (first["expired"], second["expired"]) == (1, 0)
@@ -176,13 +168,13 @@ def test_a_helper_past_the_daily_limit_is_rate_limited(campaign, monkeypatch, db
     assert db.assists.find_one({"_id": assists[2]["id"]})["help_count"] == 0
 
 
-def test_new_users_only_counts_accounts_made_after_the_assist(coupon_id, db):
+def test_new_users_only_counts_accounts_made_after_the_assist(coupon_id, db, clock):
     campaign = _create({"kind": "coupon", "coupon_id": coupon_id}, new_users_only=True,
                        assists_needed=1).data
     old_friend = new_shopper()
     owner = new_shopper()
     assist = _start(owner, campaign["id"])
-    time.sleep(0.01)  # stored times have millisecond precision
+    clock.advance(seconds=1)
     new_friend = new_shopper()
 
     refused = old_friend.call("help_assist", {"assist_id": assist["id"]})
@@ -239,9 +231,9 @@ def test_finishing_a_grant_again_gives_no_second_reward(gift_sku, owner, db):
     # as if the instance had died after delivering, before noting the grant
     db.assists.update_one({"_id": assist["id"]},
                           {"$set": {"reward_status": "granting", "reward_granted": False,
-                                    "completed_at": _now() - timedelta(minutes=10)}})
+                                    "completed_at": Clock().now - timedelta(minutes=10)}})
 
-    finished = expire_assists(_ctx(db))
+    finished = expire_assists(Clock().context(db))
 
     assert finished["grants_finished"] == 1
     assert db.orders.count_documents({"assist_id": assist["id"]}) == 1

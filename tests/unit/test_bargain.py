@@ -2,13 +2,14 @@
 import itertools
 import random
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
 from shared.social.bargain import allocate_cuts
 from tests.conftest import merchant, new_address, new_product, new_shopper, run_threads
+from tests.helpers import Clock
 
 _request_ids = itertools.count(1)
 
@@ -17,15 +18,12 @@ def _iso(moment):
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def _now():
-    return datetime.now(timezone.utc)
-
-
 def _create(sku_id, **terms):
+    now = Clock().now
     payload = {"sku_id": sku_id, "start_price": 1000, "floor_price": 100, "helpers_needed": 5,
                "ttl_minutes": 60, "stock_limit": 10,
-               "starts_at": _iso(_now() - timedelta(hours=1)),
-               "ends_at": _iso(_now() + timedelta(days=1))}
+               "starts_at": _iso(now - timedelta(hours=1)),
+               "ends_at": _iso(now + timedelta(days=1))}
     payload.update(terms)
     return merchant("merchant_create_bargain", payload)
 
@@ -138,9 +136,10 @@ def test_starting_again_answers_with_the_running_bargain(campaign, owner):
 
 
 def test_a_campaign_not_started_or_ended_refuses_to_start(sku_id, owner):
-    later = _create(sku_id, starts_at=_iso(_now() + timedelta(hours=1))).data
-    over = _create(sku_id, starts_at=_iso(_now() - timedelta(days=2)),
-                   ends_at=_iso(_now() - timedelta(days=1))).data
+    now = Clock().now
+    later = _create(sku_id, starts_at=_iso(now + timedelta(hours=1))).data
+    over = _create(sku_id, starts_at=_iso(now - timedelta(days=2)),
+                   ends_at=_iso(now - timedelta(days=1))).data
 
     for campaign_id in (later["id"], over["id"]):
         answer = owner.call("start_bargain", {"campaign_id": campaign_id})
@@ -229,7 +228,7 @@ def test_a_helper_past_the_daily_limit_is_rate_limited(sku_id, monkeypatch, db):
 def test_an_expired_bargain_refuses_help_and_buy(campaign, owner, db):
     bargain = _start(owner, campaign["id"])
     db.bargains.update_one({"_id": bargain["id"]},
-                           {"$set": {"expires_at": _now() - timedelta(seconds=1)}})
+                           {"$set": {"expires_at": Clock().now - timedelta(seconds=1)}})
 
     helped = new_shopper().call("help_bargain", {"bargain_id": bargain["id"]})
     bought = _buy(owner, bargain["id"])
@@ -241,12 +240,11 @@ def test_an_expired_bargain_refuses_help_and_buy(campaign, owner, db):
 
 def test_the_timer_expires_bargains_once_and_frees_a_new_start(campaign, owner, db):
     from shared.social.bargain import expire_bargains
-    from shared.core.config import get_settings
-    from shared.core.context import Context
     bargain = _start(owner, campaign["id"])
+    clock = Clock()
     db.bargains.update_one({"_id": bargain["id"]},
-                           {"$set": {"expires_at": _now() - timedelta(seconds=1)}})
-    ctx = Context(db=db, settings=get_settings(), now=_now(), request_id="t")
+                           {"$set": {"expires_at": clock.now - timedelta(seconds=1)}})
+    ctx = clock.context(db)
 
     first, second = expire_bargains(ctx), expire_bargains(ctx)
 
@@ -369,7 +367,7 @@ def test_a_cancelled_bargain_order_gives_the_unit_back_and_can_be_bought_again(c
     from shared.social.bargain import on_order_cancelled
     cancelled = owner.call("cancel_order", {"order_id": order["id"]}).data
     on_order_cancelled(db, OrderEvent("order_cancelled", db.orders.find_one(
-        {"_id": cancelled["id"]}), _now()))  # the hook
+        {"_id": cancelled["id"]}), Clock().now))  # the hook
 
     assert _stored(db, bargain["id"])["status"] == "active"
     assert db.bargain_campaigns.find_one({"_id": campaign["id"]})["sold"] == 0

@@ -1,18 +1,18 @@
 """Merchant campaigns: the audience filter, the dispatch timer, stats and the campaign coupon.
 
-The clock is set by hand (a Context with a chosen ``now``): the timer and the sender run at
+The clock is set by hand (``Clock(T0).context(db)``): the timer and the sender run at
 10:00 Beijing time, outside quiet hours. Users are written straight into the database with
 exactly the fields the audience filter reads, so every filter has a known answer.
 """
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
 import pytest
 
 from tests.conftest import merchant, new_address, new_product, new_shopper, run_threads
+from tests.helpers import Clock
 
 T0 = datetime(2030, 5, 1, 2, 0, tzinfo=timezone.utc)  # 10:00 in Beijing
 TEMPLATE = "tpl_promo"
@@ -21,15 +21,9 @@ DAY = timedelta(days=1)
 
 # ---- factories -----------------------------------------------------------------------------
 
-def ctx_at(db: Any, now: datetime, user_id: Optional[str] = None) -> Any:
-    from shared.core.config import get_settings
-    from shared.core.context import Context
-    return Context(db=db, settings=get_settings(), now=now, request_id="test", user_id=user_id)
-
-
 def subscribe(db: Any, user_id: str, template_id: str = TEMPLATE) -> None:
     from shared.messaging.outbox import RecordSubscriptionInput, record_subscription
-    record_subscription(ctx_at(db, T0 - DAY, user_id), RecordSubscriptionInput(
+    record_subscription(Clock(T0 - DAY).context(db, user_id), RecordSubscriptionInput(
         template_ids=[template_id], results={template_id: "accept"}))
 
 
@@ -52,12 +46,12 @@ def create(audience: Optional[dict[str, Any]] = None, send_at: datetime = T0,
 
 def dispatch(db: Any, now: datetime = T0) -> dict[str, Any]:
     from shared.marketing.campaigns import dispatch_campaigns
-    return dispatch_campaigns(ctx_at(db, now))
+    return dispatch_campaigns(Clock(now).context(db))
 
 
 def drain(db: Any, now: datetime = T0 + timedelta(minutes=1)) -> dict[str, int]:
     from shared.messaging.outbox import drain_outbox
-    return drain_outbox(ctx_at(db, now))
+    return drain_outbox(Clock(now).context(db))
 
 
 def messaged(db: Any, campaign_id: str) -> list[str]:
@@ -250,7 +244,7 @@ def test_the_coupon_is_granted_once_per_user_however_often_a_batch_runs(db: Any)
     dispatch(db)
     job = db.jobs.find_one({"_id": campaign["id"]})
 
-    rerun = campaign_batch(ctx_at(db, T0 + DAY), job, ["u1", "u4", "u6"])
+    rerun = campaign_batch(Clock(T0 + DAY).context(db), job, ["u1", "u4", "u6"])
 
     assert rerun == {"users": 3, "queued": 2, "not_subscribed": 1, "coupons": 2}
     held = list(db.user_coupons.find({"coupon_id": coupon["id"]}))
@@ -268,7 +262,7 @@ def test_a_rerun_batch_still_counts_users_whose_subscription_the_send_spent(db: 
     dispatch(db)
     drain(db)  # u1 and u4 spent their one subscription on it
 
-    rerun = campaign_batch(ctx_at(db, T0 + DAY), db.jobs.find_one({"_id": campaign["id"]}),
+    rerun = campaign_batch(Clock(T0 + DAY).context(db), db.jobs.find_one({"_id": campaign["id"]}),
                            ["u1", "u4", "u6"])
 
     assert (rerun["queued"], rerun["not_subscribed"]) == (2, 1)
@@ -329,9 +323,9 @@ def test_stats_of_an_unknown_campaign_are_not_found(db: Any) -> None:
 
 # ---- creating campaigns --------------------------------------------------------------------
 
-def test_a_created_campaign_is_scheduled_and_listed_newest_first(db: Any) -> None:
+def test_a_created_campaign_is_scheduled_and_listed_newest_first(db: Any, clock: Clock) -> None:
     first = create(send_at=T0)
-    time.sleep(0.01)  # created_at is kept to the millisecond
+    clock.advance(seconds=1)
     second = create({"tags": ["vip"], "min_total_spent": 100}, send_at=T0 + DAY, name="第二波")
 
     listed = merchant("merchant_list_campaigns", {"page_size": 10}).data

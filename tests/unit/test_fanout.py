@@ -26,6 +26,7 @@ from typing import Any, Iterator, Optional
 import pytest
 
 from tests.conftest import ROOT, run_threads
+from tests.helpers import Clock
 
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)  # 10:00 in Beijing
 TEMPLATE = "tpl_cart"
@@ -42,12 +43,6 @@ def fanout_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # ---- factories -----------------------------------------------------------------------------
-
-def ctx_at(db: Any, now: datetime) -> Any:
-    from shared.core.config import get_settings
-    from shared.core.context import Context
-    return Context(db=db, settings=get_settings(), now=now, request_id="test")
-
 
 def bulk_insert(db: Any, collection: str, docs: list[dict[str, Any]]) -> None:
     """insert_many in chunks; on the embedded database without its unique indexes meanwhile
@@ -106,7 +101,7 @@ def test_10000_users_in_20_batches_one_failing_once_are_each_messaged_exactly_on
         return real_batch(ctx, job, user_ids)
     monkeypatch.setattr(marketing, "cart_reminder_batch", crashes_once_halfway)
 
-    first = marketing.cart_reminder(ctx_at(db, T0))
+    first = marketing.cart_reminder(Clock(T0).context(db))
     assert (first["batches"], first["batches_done"], first["status"]) == (20, 19, "running")
     assert db.jobs.find_one({"_id": first["job_id"]})["status"] == "running"
     failed = db.job_batches.find_one({"job_id": first["job_id"], "status": "failed"})
@@ -114,7 +109,7 @@ def test_10000_users_in_20_batches_one_failing_once_are_each_messaged_exactly_on
         (10, "usr_005000", "usr_005499")
     assert sum(messages_per_user(db).values()) == 9_750
 
-    assert fanout.dispatch(ctx_at(db, T0 + timedelta(minutes=1))) == 1
+    assert fanout.dispatch(Clock(T0 + timedelta(minutes=1)).context(db)) == 1
     summary = fanout.job_summary(db, first["job_id"])
     assert (summary["status"], summary["batches_done"]) == ("done", 20)
     per_user = messages_per_user(db)
@@ -136,12 +131,12 @@ def test_the_job_reports_done_only_when_its_last_batch_is(db: Any, monkeypatch) 
             raise RuntimeError("boom")
         return real_batch(ctx, job, user_ids)
     monkeypatch.setattr(marketing, "cart_reminder_batch", flaky)
-    job_id = marketing.cart_reminder(ctx_at(db, T0))["job_id"]
+    job_id = marketing.cart_reminder(Clock(T0).context(db))["job_id"]
     for minute in (1, 2):
-        fanout.dispatch(ctx_at(db, T0 + timedelta(minutes=minute)))
+        fanout.dispatch(Clock(T0 + timedelta(minutes=minute)).context(db))
         assert fanout.job_summary(db, job_id)["status"] == "running"
     fail.clear()
-    fanout.dispatch(ctx_at(db, T0 + timedelta(minutes=3)))
+    fanout.dispatch(Clock(T0 + timedelta(minutes=3)).context(db))
     assert fanout.job_summary(db, job_id)["status"] == "done"
     assert db.job_batches.find_one({"_id": f"{job_id}:000002"})["attempts"] == 4
 
@@ -152,14 +147,14 @@ def test_running_a_batch_twice_sends_nobody_twice(db: Any, monkeypatch) -> None:
     from shared.messaging.outbox import drain_outbox
     shoppers_with_forgotten_carts(db, 30)
     small_batches(monkeypatch, 10)
-    job_id = marketing.cart_reminder(ctx_at(db, T0))["job_id"]
-    assert drain_outbox(ctx_at(db, T0 + timedelta(minutes=1))) == {"sent": 30}
+    job_id = marketing.cart_reminder(Clock(T0).context(db))["job_id"]
+    assert drain_outbox(Clock(T0 + timedelta(minutes=1)).context(db)) == {"sent": 30}
 
     # the ledger is rewound as if the batch's first run had been lost, and it runs again
     db.job_batches.update_one({"_id": f"{job_id}:000001"}, {"$set": {"status": "pending"}})
-    again = fanout.run_batch(ctx_at(db, T0 + timedelta(minutes=2)), job_id, 1)
+    again = fanout.run_batch(Clock(T0 + timedelta(minutes=2)).context(db), job_id, 1)
     assert again["queued"] == 10  # its users count as queued, by its first run
-    assert drain_outbox(ctx_at(db, T0 + timedelta(minutes=3))) == {}
+    assert drain_outbox(Clock(T0 + timedelta(minutes=3)).context(db)) == {}
     per_user = messages_per_user(db)
     assert len(per_user) == 30 and set(per_user.values()) == {1}
     assert db.outbox.count_documents({"status": "sent"}) == 30
@@ -170,7 +165,7 @@ def test_two_runners_claiming_one_batch_at_once_run_it_once(db: Any, monkeypatch
     from shared.marketing import reminders as marketing
     shoppers_with_forgotten_carts(db, 10)
     small_batches(monkeypatch, 10)
-    job_id = marketing.cart_reminder(ctx_at(db, T0))["job_id"]
+    job_id = marketing.cart_reminder(Clock(T0).context(db))["job_id"]
     db.job_batches.update_one({"_id": f"{job_id}:000000"}, {"$set": {"status": "failed"}})
     ran: list[int] = []
     real_batch = marketing.cart_reminder_batch
@@ -179,7 +174,7 @@ def test_two_runners_claiming_one_batch_at_once_run_it_once(db: Any, monkeypatch
         ran.append(len(user_ids))
         return real_batch(ctx, job, user_ids)
     monkeypatch.setattr(marketing, "cart_reminder_batch", counting)
-    results = run_threads(4, lambda i: fanout.run_batch(ctx_at(db, T0), job_id, 0))
+    results = run_threads(4, lambda i: fanout.run_batch(Clock(T0).context(db), job_id, 0))
     assert ran == [10]
     assert sum(1 for r in results if r == {"skipped": "not due"}) == 3
     assert len(messages_per_user(db)) == 10
@@ -322,7 +317,7 @@ def test_scf_invokes_are_signed_and_their_client_context_runs_the_batch(db: Any,
     now = utcnow()
     shoppers_with_forgotten_carts(db, 3, now)
 
-    summary = marketing.cart_reminder(ctx_at(db, now))
+    summary = marketing.cart_reminder(Clock(now).context(db))
 
     assert (summary["batches"], summary["batches_done"], summary["status"]) == (2, 0, "running")
     assert scf.refused == [] and len(scf.invokes) == 2
@@ -351,7 +346,7 @@ def test_a_forged_batch_invoke_is_refused_with_403(db: Any, scf) -> None:
     from shared.core.errors import ShopError
     now = utcnow()
     shoppers_with_forgotten_carts(db, 3, now)
-    job_id = marketing.cart_reminder(ctx_at(db, now))["job_id"]
+    job_id = marketing.cart_reminder(Clock(now).context(db))["job_id"]
     genuine = json.loads(scf.invokes[0]["ClientContext"])
     function = load_function("marketing_push_batch")
 
@@ -386,10 +381,10 @@ def test_queued_invokes_are_not_sent_again_until_their_lease_passes(db: Any, scf
     from shared.core.common import utcnow
     now = utcnow()
     shoppers_with_forgotten_carts(db, 3, now)
-    marketing.cart_reminder(ctx_at(db, now))
+    marketing.cart_reminder(Clock(now).context(db))
     assert len(scf.invokes) == 2
     # the every-minute dispatch while SCF still holds the two invokes in its queue
-    assert fanout.dispatch(ctx_at(db, now + timedelta(minutes=1))) == 0
+    assert fanout.dispatch(Clock(now + timedelta(minutes=1)).context(db)) == 0
     assert len(scf.invokes) == 2
-    assert fanout.dispatch(ctx_at(db, now + fanout.BATCH_LEASE)) == 2
+    assert fanout.dispatch(Clock(now + fanout.BATCH_LEASE).context(db)) == 2
     assert len(scf.invokes) == 4

@@ -4,8 +4,9 @@ Every call goes through the real dispatcher. Payments go through the loopback We
 sandbox (``sandbox_pay``: a genuine signed notify), except the expiry tests, which configure
 the shop for the independent WeChat Pay double (tests/wxpay_double.py) as a real merchant
 would, so that what the shop asks WeChat Pay for (one refund per paid member, amounts) is
-seen from outside the shop's own client. Refunds finish asynchronously (a REFUND.* notify),
-so the tests poll for them.
+seen from outside the shop's own client. A refund lands with its REFUND.* notify: the sandbox
+(synchronous in tests) sends it before it answers the refund request, the double when the test
+says so (``wx.finish_refund``).
 
 Invariants checked throughout: a team never has more seats held or paid than its size; per
 SKU, stock + locked + sold never changes; a team's final state does not move again.
@@ -16,21 +17,17 @@ import itertools
 import json
 import sys
 import threading
-import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, Iterator, Optional
 
 import pytest
 
 from tests.conftest import (Answer, Shopper, call, merchant, new_address, new_product,
                             new_shopper, run_threads)
+from tests.helpers import Clock
 
 _request_ids = itertools.count(1)
 GROUP_PRICE_OFF = 200  # the group price is the SKU's price minus this
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def stamp(moment: datetime) -> str:
@@ -84,7 +81,7 @@ def buyers(count: int) -> list[Buyer]:
 
 
 def make_campaign(product: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    now = utcnow()
+    now = Clock().now
     payload = {"product_id": product["id"],
                "sku_prices": [{"sku_id": s["id"], "group_price": s["price"] - GROUP_PRICE_OFF}
                               for s in product["skus"]],
@@ -122,13 +119,13 @@ def campaign_doc(db: Any, campaign_id: str) -> dict[str, Any]:
 def expire(db: Any, team_id: str) -> None:
     """Move the team's deadline into the past (what the passing of its TTL does)."""
     db.teams.update_one({"_id": team_id},
-                        {"$set": {"expires_at": utcnow() - timedelta(seconds=1)}})
+                        {"$set": {"expires_at": Clock().now - timedelta(seconds=1)}})
 
 
 def age_order(db: Any, order_id: str) -> None:
     """Move the order's pay deadline into the past."""
     db.orders.update_one({"_id": order_id},
-                         {"$set": {"pay_deadline": utcnow() - timedelta(seconds=1)}})
+                         {"$set": {"pay_deadline": Clock().now - timedelta(seconds=1)}})
 
 
 NOTHING_DONE = {"succeeded": 0, "failed": 0, "refunds": 0}
@@ -151,17 +148,13 @@ def ship(order_id: str) -> Answer:
                                             "tracking_no": "SF1234567890"})
 
 
-def wait_refunds_finished(db: Any, order_ids: list[str], timeout: float = 10.0) \
-        -> list[dict[str, Any]]:
-    """Every refund record of these orders, once none is still open (the sandbox finishes
-    refunds on its own thread and posts the REFUND.SUCCESS notify)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        records = list(db.refunds.find({"order_id": {"$in": order_ids}}))
-        if records and all(r["status"] not in ("requested", "processing") for r in records):
-            return records
-        assert time.monotonic() < deadline, [(r["_id"], r["status"]) for r in records]
-        time.sleep(0.02)
+def finished_refunds(db: Any, order_ids: list[str]) -> list[dict[str, Any]]:
+    """Every refund record of these orders, none of them still open (the sandbox finished each
+    refund, its REFUND.SUCCESS notify handled, before it answered the shop's request)."""
+    records = list(db.refunds.find({"order_id": {"$in": order_ids}}))
+    assert records and all(r["status"] not in ("requested", "processing") for r in records), \
+        [(r["_id"], r["status"]) for r in records]
+    return records
 
 
 def sandbox_refunds(order_id: str) -> list[dict[str, Any]]:
@@ -250,7 +243,7 @@ def test_a_team_forms_when_the_leader_pays_and_succeeds_when_every_seat_is_paid(
     assert team["members"] == [{"nickname": "leader",
                                 "avatar": "https://img.test/avatar/leader.png", "is_leader": True}]
     expires = datetime.fromisoformat(team["expires_at"].replace("Z", "+00:00"))
-    assert timedelta(minutes=59) < expires - utcnow() <= timedelta(minutes=60)
+    assert timedelta(minutes=59) < expires - Clock().now <= timedelta(minutes=60)
     listed = call("get_group_buy", {"campaign_id": campaign["id"]}).data
     assert [t["id"] for t in listed["teams"]] == [team_id]
 
@@ -357,7 +350,7 @@ def test_30_users_race_to_join_and_pay_for_the_last_seats(db, product, sku_id, s
     # any order other than the five seats' must have been refused its seat and refunded in full
     extra = [o["_id"] for o in orders if o["_id"] not in {s["order_id"] for s in team["seats"]}]
     if extra:
-        for record in wait_refunds_finished(db, extra):
+        for record in finished_refunds(db, extra):
             assert record["status"] == "succeeded"
     for order in db.orders.find({"group.team_id": team_id}):
         if order["_id"] in extra:
@@ -578,7 +571,7 @@ def test_a_payment_for_a_seat_gone_with_a_failed_team_is_refunded_in_full(db, pr
     assert db.orders.find_one({"_id": bob_order["id"]})["status"] == "cancelled"
 
     assert get_sandbox().confirm_payment(bob_order["id"])["status"] == 204
-    records = wait_refunds_finished(db, [bob_order["id"], leader_order["id"]])
+    records = finished_refunds(db, [bob_order["id"], leader_order["id"]])
     assert sorted((r["order_id"], r["amount"], r["status"]) for r in records) == sorted(
         [(bob_order["id"], 800, "succeeded"), (leader_order["id"], 800, "succeeded")])
     assert [r["amount"]["refund"] for r in sandbox_refunds(bob_order["id"])] == [800]
@@ -607,7 +600,7 @@ def test_a_payment_landing_between_a_teams_failure_and_its_settlement_is_refunde
 
     expire(db, team_id)
     run_timer("group_buy_expire")
-    records = wait_refunds_finished(db, [bob_order["id"], leader_order["id"]])
+    records = finished_refunds(db, [bob_order["id"], leader_order["id"]])
     assert sorted((r["order_id"], r["amount"], r["status"]) for r in records) == sorted(
         [(bob_order["id"], 800, "succeeded"), (leader_order["id"], 800, "succeeded")])
     for order_id in (bob_order["id"], leader_order["id"]):
@@ -697,7 +690,7 @@ def test_a_team_past_its_deadline_fails_and_every_paid_member_is_refunded_once(d
     assert quotas(db) == {}
     from shared.core.events import OrderEvent, publish
     publish(db, OrderEvent("order_refunded", db.orders.find_one({"_id": leader_order["id"]}),
-                           utcnow()))
+                           Clock().now))
     assert campaign_doc(db, campaign["id"])["remaining"] == 20
     assert quotas(db) == {}
     assert db.products.find_one({"_id": product["id"]}).get("sales", 0) == 0
@@ -783,7 +776,7 @@ def test_auto_fill_does_not_rescue_a_team_two_seats_short(db, product, sku_id):
     result = run_timer("group_buy_expire")
     assert (result["succeeded"], result["failed"], result["refunds"]) == (0, 1, 2)
     assert get_team(team_id)["status"] == "failed"
-    records = wait_refunds_finished(db, [leader_order["id"], bob_order["id"]])
+    records = finished_refunds(db, [leader_order["id"], bob_order["id"]])
     assert sorted(r["status"] for r in records) == ["succeeded", "succeeded"]
     assert units(db, sku_id) == (100, 0, 0)
 
@@ -831,7 +824,7 @@ def test_an_ended_campaign_refuses_new_teams_and_joins(db, product):
 
 @pytest.mark.parametrize("window", ["not_started", "over"])
 def test_a_campaign_outside_its_window_refuses_new_teams(db, product, window):
-    now = utcnow()
+    now = Clock().now
     starts, ends = ((now + timedelta(hours=1), now + timedelta(days=1)) if window == "not_started"
                     else (now - timedelta(days=2), now - timedelta(seconds=1)))
     campaign = make_campaign(product, starts_at=stamp(starts), ends_at=stamp(ends))
@@ -854,7 +847,7 @@ def test_the_merchant_lists_campaigns_newest_first_and_pages(db, product):
 
 def test_bad_campaign_input_is_refused_with_4xx(db, product, sku_id):
     other = new_product(price=500, stock=5, title="别的商品")
-    now = utcnow()
+    now = Clock().now
     good = {"product_id": product["id"], "sku_prices": [{"sku_id": sku_id, "group_price": 800}],
             "team_size": 3, "team_ttl_minutes": 60, "starts_at": stamp(now),
             "ends_at": stamp(now + timedelta(days=1))}

@@ -1,6 +1,6 @@
 """Marketing timers: the abandoned-cart reminder and the birthday coupon.
 
-The clock is set by hand (a Context with a chosen ``now``); unless a test says otherwise the
+The clock is set by hand (``Clock(T0).context(db)``); unless a test says otherwise the
 timers run at 10:00 Beijing time, outside quiet hours. Users, carts, orders and reminders are
 written straight into the database with the fields the rules read, so that every user of a
 crafted population has a known answer. Sends go to the dev sandbox (no WX_APPID): the
@@ -15,6 +15,7 @@ from typing import Any, Optional
 import pytest
 
 from tests.conftest import ROOT, run_threads
+from tests.helpers import Clock
 
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)  # Friday 20 Nov 2026, 10:00 in Beijing
 DAY, HOUR, SECOND = timedelta(days=1), timedelta(hours=1), timedelta(seconds=1)
@@ -38,16 +39,10 @@ def marketing_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # ---- factories -----------------------------------------------------------------------------
 
-def ctx_at(db: Any, now: datetime, user_id: Optional[str] = None) -> Any:
-    from shared.core.config import get_settings
-    from shared.core.context import Context
-    return Context(db=db, settings=get_settings(), now=now, request_id="test", user_id=user_id)
-
-
 def subscribe(db: Any, user_id: str, template_id: str = CART_TEMPLATE, times: int = 1) -> None:
     from shared.messaging.outbox import RecordSubscriptionInput, record_subscription
     for _ in range(times):
-        record_subscription(ctx_at(db, T0 - 3 * DAY, user_id), RecordSubscriptionInput(
+        record_subscription(Clock(T0 - 3 * DAY).context(db, user_id), RecordSubscriptionInput(
             template_ids=[template_id], results={template_id: "accept"}))
 
 
@@ -91,12 +86,12 @@ def add_reminder(db: Any, user_id: str, created_at: datetime) -> None:
 
 def remind(db: Any, now: datetime = T0) -> dict[str, Any]:
     from shared.marketing.reminders import cart_reminder
-    return cart_reminder(ctx_at(db, now))
+    return cart_reminder(Clock(now).context(db))
 
 
 def drain(db: Any, now: datetime) -> dict[str, int]:
     from shared.messaging.outbox import drain_outbox
-    return drain_outbox(ctx_at(db, now))
+    return drain_outbox(Clock(now).context(db))
 
 
 def reminded_users(db: Any) -> list[str]:
@@ -270,7 +265,7 @@ def birthday_coupon(db: Any, monkeypatch: pytest.MonkeyPatch, total: int = 100,
                     **fields: Any) -> str:
     from shared.core.config import reset_settings
     from shared.orders.coupons import CreateCouponInput, create_coupon
-    coupon = create_coupon(ctx_at(db, T0 - 30 * DAY), CreateCouponInput(
+    coupon = create_coupon(Clock(T0 - 30 * DAY).context(db), CreateCouponInput(
         name="生日快乐 20 元券", kind="fixed", amount=2000, threshold=5000, total=total,
         **({"valid_days": 30} if not fields else fields)))
     monkeypatch.setenv("BIRTHDAY_COUPON_ID", coupon["id"])
@@ -280,7 +275,7 @@ def birthday_coupon(db: Any, monkeypatch: pytest.MonkeyPatch, total: int = 100,
 
 def celebrate(db: Any, day: datetime) -> dict[str, Any]:
     from shared.marketing.reminders import birthday_coupons
-    return birthday_coupons(ctx_at(db, day))
+    return birthday_coupons(Clock(day).context(db))
 
 
 def nine_am(year: int, month: int, day: int) -> datetime:
@@ -365,7 +360,7 @@ def test_the_birthday_coupon_ignores_the_per_user_claim_limit(db: Any, monkeypat
     from shared.orders.coupons import ClaimCouponInput, claim_coupon
     coupon_id = birthday_coupon(db, monkeypatch)  # per_user_limit 1
     add_user(db, "u1", birthday="1990-11-20")
-    claim_coupon(ctx_at(db, T0 - DAY, "u1"), ClaimCouponInput(coupon_id=coupon_id))
+    claim_coupon(Clock(T0 - DAY).context(db, "u1"), ClaimCouponInput(coupon_id=coupon_id))
     celebrate(db, nine_am(2026, 11, 20))
     assert len(birthday_coupons_of(db, "u1")) == 2
     assert db.coupons.find_one({"_id": coupon_id})["remaining"] == 98
@@ -387,7 +382,7 @@ def test_one_birthday_batch_run_twice_at_once_grants_one_coupon(db: Any, monkeyp
              for n in range(5)]
     job = {"_id": "birthday:2026-11-20", "params": {"year": 2026, "coupon_id": coupon_id,
                                                     "template_id": BIRTHDAY_TEMPLATE}}
-    run_threads(4, lambda i: birthday_batch(ctx_at(db, nine_am(2026, 11, 20)), job, users))
+    run_threads(4, lambda i: birthday_batch(Clock(nine_am(2026, 11, 20)).context(db), job, users))
     assert db.user_coupons.count_documents({}) == 5
     template = db.coupons.find_one({"_id": coupon_id})
     assert (template["claimed"], template["remaining"]) == (5, 95)

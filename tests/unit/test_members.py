@@ -4,12 +4,11 @@ ledger always adds up to the balance, also under concurrent earn, spend and refu
 threads. Coupons: scope, new-user coupons and expiry reminders.
 
 Paid orders go through the WeChat Pay sandbox (``sandbox_pay``), refunds through after-sales,
-which the sandbox finishes on its own thread: tests poll for them.
+which the sandbox (synchronous in tests) has finished when the merchant's approval returns.
 """
 from __future__ import annotations
 
 import itertools
-import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
@@ -17,6 +16,7 @@ import pytest
 
 from tests.conftest import (Shopper, merchant, new_address, new_category, new_product,
                             new_shopper, run_threads)
+from tests.helpers import Clock
 
 _request_ids = itertools.count(1)
 SHANGHAI = timezone(timedelta(hours=8))
@@ -59,14 +59,11 @@ class Member:
                                                 "decision": "approve", "note": "同意"}).data
         return asked["id"]
 
-    def refunded(self, after_sale_id: str, timeout: float = 10.0) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            doc = self.call("get_after_sale", {"after_sale_id": after_sale_id}).data
-            if doc["status"] in ("refunded", "refund_failed") or time.monotonic() > deadline:
-                assert doc["status"] == "refunded", doc
-                return doc
-            time.sleep(0.02)
+    def refunded(self, after_sale_id: str) -> dict:
+        """The after-sale, refunded (the sandbox finished the refund when it was approved)."""
+        doc = self.call("get_after_sale", {"after_sale_id": after_sale_id}).data
+        assert doc["status"] == "refunded", doc
+        return doc
 
     def membership(self) -> dict:
         return self.call("get_membership").data
@@ -93,12 +90,6 @@ def assert_ledger_matches(db: Any, user_id: str) -> int:
         assert not user.get(book.pending)
         assert user.get(book.field, 0) == ledger_balance(db, user_id, book) >= 0
     return user.get("points", 0)
-
-
-def ctx_at(db: Any, now: datetime, user_id: Optional[str] = None) -> Any:
-    from shared.core.config import get_settings
-    from shared.core.context import Context
-    return Context(db=db, settings=get_settings(), now=now, request_id="test", user_id=user_id)
 
 
 def set_levels(*levels: tuple[str, int, int]) -> dict:
@@ -380,10 +371,10 @@ def test_sign_in_days_are_shanghai_days(db, member):
     from shared.core.errors import ShopError
     # 15:59 and 16:01 UTC are two Shanghai days; 16:01 and 23:59 UTC are one
     day = datetime(2030, 3, 1, 15, 59, tzinfo=timezone.utc)
-    sign_in(ctx_at(db, day, member.user_id), None)
-    second = sign_in(ctx_at(db, day + timedelta(minutes=2), member.user_id), None)
+    sign_in(Clock(day).context(db, member.user_id), None)
+    second = sign_in(Clock(day + timedelta(minutes=2)).context(db, member.user_id), None)
     with pytest.raises(ShopError) as refused:
-        sign_in(ctx_at(db, day + timedelta(hours=8), member.user_id), None)
+        sign_in(Clock(day + timedelta(hours=8)).context(db, member.user_id), None)
 
     assert second["date"] == "2030-03-02" and refused.value.status == 409
     assert member.membership()["points"] == 20
@@ -407,9 +398,9 @@ def test_expiry_takes_the_unspent_remainder_of_old_points_first_in_first_out(db,
     record(db, POINTS, uid, 50, "sign_in", "lot-b", t0 + timedelta(days=200))
     record(db, POINTS, uid, -120, "checkout", "spend-1", t0 + timedelta(days=250))  # a, then b
 
-    first = expire_points(ctx_at(db, t0 + timedelta(days=366)))
-    again = expire_points(ctx_at(db, t0 + timedelta(days=366)))
-    later = expire_points(ctx_at(db, t0 + timedelta(days=200 + 366)))
+    first = expire_points(Clock(t0 + timedelta(days=366)).context(db))
+    again = expire_points(Clock(t0 + timedelta(days=366)).context(db))
+    later = expire_points(Clock(t0 + timedelta(days=200 + 366)).context(db))
 
     assert (first["expired_entries"], first["expired_points"]) == (0, 0)  # a was all spent
     assert (again["expired_entries"], later["expired_points"]) == (0, 30)  # b: 50 - 20
@@ -425,9 +416,9 @@ def test_expiry_after_a_year_and_once_only(db, member):
     record(db, POINTS, member.user_id, -30, "checkout", "spent", t0 + timedelta(days=10))
     record(db, POINTS, member.user_id, 40, "sign_in", "young", t0 + timedelta(days=300))
 
-    early = expire_points(ctx_at(db, t0 + timedelta(days=364)))
-    due = expire_points(ctx_at(db, t0 + timedelta(days=366)))
-    twice = expire_points(ctx_at(db, t0 + timedelta(days=366)))
+    early = expire_points(Clock(t0 + timedelta(days=364)).context(db))
+    due = expire_points(Clock(t0 + timedelta(days=366)).context(db))
+    twice = expire_points(Clock(t0 + timedelta(days=366)).context(db))
 
     assert early["expired_points"] == 0
     assert (due["expired_users"], due["expired_points"]) == (1, 70)
@@ -445,7 +436,7 @@ def test_expiry_racing_spends_keeps_the_ledger_and_the_balance_together(db, memb
 
     def work(i: int) -> Any:
         if i == 0:
-            return expire_points(ctx_at(db, now))
+            return expire_points(Clock(now).context(db))
         return member.place([(apple, 1)], points=100)
     results = run_threads(12, work)
 
@@ -478,7 +469,7 @@ def test_the_daily_timer_finishes_entries_a_crash_cut_short(db, member):
                                  "lease_until": datetime.now(timezone.utc) + timedelta(hours=1)})
 
     result = run_timer("points_expiry").envelope["data"]
-    expire_points(ctx_at(db, datetime.now(timezone.utc)))
+    expire_points(Clock().context(db))
 
     assert result["points_repaired"] == 2
     user = db.users.find_one({"_id": uid})
@@ -495,7 +486,7 @@ def test_a_spend_the_balance_no_longer_covers_is_dropped_by_the_repair(db, membe
                                  "reason": "adjust", "created_at": past, "applied": False,
                                  "lease_until": past})
 
-    result = expire_points(ctx_at(db, datetime.now(timezone.utc)))
+    result = expire_points(Clock().context(db))
 
     assert result["points_dropped"] == 1
     assert assert_ledger_matches(db, member.user_id) == 0
@@ -539,10 +530,10 @@ def test_adjusting_an_unknown_user_is_404():
                                                "reason": "x"}).status == 404
 
 
-def test_the_ledger_pages_newest_first(member):
+def test_the_ledger_pages_newest_first(member, clock):
     for n in range(1, 6):
         give_points(member, n, f"r{n}")
-        time.sleep(0.002)  # stored times have millisecond precision
+        clock.advance(seconds=1)
 
     page = member.call("list_points_ledger", {"page": 2, "page_size": 2}).data
 

@@ -12,12 +12,13 @@ import json
 import threading
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 from tests.conftest import new_shopper, run_threads
+from tests.helpers import Clock
 
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)  # 10:00 in Beijing
 TEMPLATE = "tpl_order_shipped"
@@ -123,12 +124,6 @@ def wechat(db: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeWeChat]:
 
 # ---- factories -----------------------------------------------------------------------------
 
-def ctx_at(db: Any, now: datetime, user_id: Optional[str] = None) -> Any:
-    from shared.core.config import get_settings
-    from shared.core.context import Context
-    return Context(db=db, settings=get_settings(), now=now, request_id="test", user_id=user_id)
-
-
 def add_user(db: Any, user_id: str, subscriptions: int = 1) -> str:
     db.users.insert_one({"_id": user_id, "openid": f"openid-{user_id}", "created_at": T0})
     if subscriptions:
@@ -146,7 +141,7 @@ def queue(db: Any, user_id: str, occasion: str = "ord_1", now: datetime = T0) ->
 
 def drain(db: Any, now: datetime = T0) -> dict[str, int]:
     from shared.messaging.outbox import drain_outbox
-    return drain_outbox(ctx_at(db, now))
+    return drain_outbox(Clock(now).context(db))
 
 
 def message(db: Any, user_id: str, occasion: str = "ord_1") -> dict[str, Any]:
