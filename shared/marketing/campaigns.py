@@ -301,8 +301,8 @@ def _user_coupon_id(campaign_id: str, user_id: str) -> str:
 def _grant_coupon(db: Any, template: dict[str, Any], campaign_id: str, user_id: str,
                   now: datetime) -> bool:
     """The campaign's coupon to one user; the id makes it once per user and campaign."""
-    from shared.orders.coupons import TERMS, _validity
-    valid_from, valid_to = _validity(template, now)
+    from shared.orders.coupons import TERMS, validity
+    valid_from, valid_to = validity(template, now)
     try:
         db.user_coupons.insert_one({
             "_id": _user_coupon_id(campaign_id, user_id), "user_id": user_id,

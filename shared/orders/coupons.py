@@ -157,7 +157,7 @@ def list_coupons(ctx: Context, req: ListCouponsInput) -> dict[str, Any]:
     return page_of(items, ctx.db.coupons.count_documents(query), req)
 
 
-def _validity(template: dict[str, Any], now: datetime) -> tuple[datetime, datetime]:
+def validity(template: dict[str, Any], now: datetime) -> tuple[datetime, datetime]:
     if template.get("valid_days"):
         return now, now + timedelta(days=template["valid_days"])
     return template["valid_from"], template["valid_to"]
@@ -192,7 +192,7 @@ def claim_coupon(ctx: Context, req: ClaimCouponInput) -> dict[str, Any]:
     if taken.modified_count == 0:
         ctx.db.coupon_claims.update_one({"_id": claim_id}, {"$inc": {"count": -1}})
         raise ShopError("COUPON_SOLD_OUT")
-    valid_from, valid_to = _validity(template, ctx.now)
+    valid_from, valid_to = validity(template, ctx.now)
     doc = {"_id": new_id("ucp"), "user_id": ctx.user_id, "coupon_id": template["_id"],
            **{k: template.get(k) for k in TERMS}, "status": "available", "order_id": None,
            "valid_from": valid_from, "valid_to": valid_to, "claimed_at": ctx.now}
