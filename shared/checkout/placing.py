@@ -13,10 +13,7 @@ from typing import Any, Optional
 
 from shared.accounts.addresses import SNAPSHOT_FIELDS, find_owned
 from shared.core.context import Context, Database
-from shared.loyalty import points
 from shared.loyalty.members import checkout_level
-from shared.nearby import deals as nearby_deals
-from shared.nearby.stores import pickup_store
 from shared.orders.placement import (
     DealPrice,
     Hold,
@@ -38,12 +35,13 @@ class DealUnitHold:
     after_stock: bool = False
 
     def take(self, db: Database, order: dict[str, Any]) -> None:
-        order["deal"]["day_key"] = nearby_deals.take_daily_quantity(
+        from shared.nearby.deals import take_daily_quantity
+        order["deal"]["day_key"] = take_daily_quantity(
             db, self.deal, order["deal"]["quantity"], order["created_at"])
 
     def give_back(self, db: Database, order: dict[str, Any]) -> None:
-        nearby_deals.give_back_daily_quantity(db, order["deal"]["day_key"],
-                                              order["deal"]["quantity"])
+        from shared.nearby.deals import give_back_daily_quantity
+        give_back_daily_quantity(db, order["deal"]["day_key"], order["deal"]["quantity"])
 
 
 @dataclass
@@ -52,11 +50,13 @@ class PointsHold:
     after_stock: bool = True
 
     def take(self, db: Database, order: dict[str, Any]) -> None:
-        points.spend_for_order(db, order["user_id"], order["_id"], order["points_used"],
+        from shared.loyalty.points import spend_for_order
+        spend_for_order(db, order["user_id"], order["_id"], order["points_used"],
                                order["created_at"])
 
     def give_back(self, db: Database, order: dict[str, Any]) -> None:
-        points.give_back_for_order(db, order["_id"])
+        from shared.loyalty.points import give_back_for_order
+        give_back_for_order(db, order["_id"])
 
 
 def place_order(ctx: Context, req: PlaceOrderInput,
@@ -74,7 +74,8 @@ def _terms(ctx: Context, req: PlaceOrderInput, lines: list[dict[str, Any]],
     holds: list[Hold] = []
     deal = None
     if req.deal_id:
-        doc = nearby_deals.deal_for_order(ctx.db, req.deal_id, [l["sku_id"] for l in lines],
+        from shared.nearby.deals import deal_for_order  # nearby loads only for a deal
+        doc = deal_for_order(ctx.db, req.deal_id, [l["sku_id"] for l in lines],
                                           req.store_id, ctx.now)
         deal = DealPrice(deal_id=doc["_id"], sku_id=doc["sku_id"], price=doc["deal_price"],
                          daily_quantity=doc.get("daily_quantity"))
@@ -91,6 +92,7 @@ def _fulfilment(ctx: Context, req: PlaceOrderInput) \
         -> tuple[Optional[dict[str, Any]], Optional[dict[str, Any]]]:
     """(pickup, address): self-pickup at a store with a fresh 8-digit code, or delivery."""
     if req.store_id:
+        from shared.nearby.stores import pickup_store
         store = pickup_store(ctx.db, req.store_id)
         return {"store_id": store["_id"], "store_name": store["name"],
                 "store_address": store["address"],
