@@ -48,8 +48,8 @@ def shop_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.setenv("MONGODB_DB", f"shop_test_{uuid.uuid4().hex[:12]}")
     _reset()
     yield
-    from shared.core.db import reset_db
     from shared.core.config import reset_settings
+    from shared.core.db import reset_db
     reset_db(drop=True)
     reset_settings()
 
@@ -177,6 +177,7 @@ def load_event(name: str, **overrides: Any) -> dict[str, Any]:
 def gateway(db: Any) -> Iterator[str]:
     """The shop's WSGI app served over real HTTP on a free loopback port; yields its base URL."""
     from werkzeug.serving import make_server
+
     from shared.core.http import app
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},

@@ -342,7 +342,8 @@ class WxPayDouble:
     def refund(self, out_refund_no: str) -> Dict[str, Any]:
         return self.refunds[out_refund_no]
 
-    def requests_to(self, path_fragment: str, method: Optional[str] = None) -> List[RecordedRequest]:
+    def requests_to(self, path_fragment: str,
+                    method: Optional[str] = None) -> List[RecordedRequest]:
         return [r for r in list(self.requests)
                 if path_fragment in r.url and (method is None or r.method == method.upper())]
 
@@ -659,7 +660,7 @@ class WxPayDouble:
                 try:
                     data = json.loads(body.decode("utf-8"))
                 except (ValueError, UnicodeDecodeError):
-                    raise _param_error("请求体不是合法的JSON")
+                    raise _param_error("请求体不是合法的JSON") from None
                 if not isinstance(data, dict):
                     raise _param_error("请求体必须是JSON对象")
             with self._lock:
@@ -728,7 +729,7 @@ class WxPayDouble:
         try:
             expire_ts = datetime.fromisoformat(time_expire).timestamp()
         except ValueError:
-            raise _param_error("time_expire 不是合法时间", "time_expire")
+            raise _param_error("time_expire 不是合法时间", "time_expire") from None
         if expire_ts <= self.clock():
             raise _param_error("time_expire 已过期", "time_expire")
         if not isinstance(amount, dict):
@@ -866,7 +867,8 @@ class WxPayDouble:
             by_id = next((o for o in self.orders.values()
                           if o["transaction_id"] == transaction_id), None)
             if order is not None and by_id is not order:
-                raise _param_error("transaction_id 与 out_trade_no 不属于同一订单", "transaction_id")
+                raise _param_error("transaction_id 与 out_trade_no 不属于同一订单",
+                                   "transaction_id")
             order = by_id
         if order is None:
             raise WxPayApiError(404, "RESOURCE_NOT_EXISTS", "订单不存在")

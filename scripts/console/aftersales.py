@@ -10,8 +10,17 @@ from rich.text import Text
 
 from .base import done, emit, out, shop
 from .options import list_page, page_option, page_size_option
-from .views import (cell, details, fitted_table, id_width, print_page, shipment_text,
-                    status_text, when, yuan)
+from .views import (
+    cell,
+    details,
+    fitted_table,
+    id_width,
+    print_page,
+    shipment_text,
+    status_text,
+    when,
+    yuan,
+)
 
 app = typer.Typer(help="After-sales (refund only, or return and refund): review "
                        "them; an approval refunds through WeChat Pay.",

@@ -6,8 +6,19 @@ import sys
 import typer
 from rich.text import Text
 
-from . import (aftersales, campaigns, categories, coupons, db, fission, groupbuy, members,
-               orders, outbox, products)
+from . import (
+    aftersales,
+    campaigns,
+    categories,
+    coupons,
+    db,
+    fission,
+    groupbuy,
+    members,
+    orders,
+    outbox,
+    products,
+)
 from .base import DEFAULT_API, DEV_MERCHANT_TOKEN, Shop, err
 
 HELP = ("The shop's merchant console: products, categories, orders, after-sales, coupons.\n\n"

@@ -207,8 +207,7 @@ def write_campaign_png(data: dict[str, Any], path: Path) -> None:
 def wait_until_done(client: Shop, campaign_id: str, interval: float,
                     timeout: float) -> dict[str, Any]:
     """Poll the stats until the campaign is done, with a progress bar of its batches."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, \
-        TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     payload = {"campaign_id": campaign_id}
     deadline = time.monotonic() + timeout
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -21,6 +21,7 @@ def configured_db(label: str) -> Iterator[Any]:
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     from pymongo.errors import PyMongoError
+
     from shared.core.config import ConfigError, get_settings
     from shared.core.db import get_db
     try:

@@ -10,8 +10,17 @@ from rich.text import Text
 
 from .base import done, emit, out, shop
 from .options import list_page, page_option, page_size_option, parse_moment, present
-from .views import (cell, details, fitted_table, id_width, price_range, print_page, status_text,
-                    when, yuan)
+from .views import (
+    cell,
+    details,
+    fitted_table,
+    id_width,
+    price_range,
+    print_page,
+    status_text,
+    when,
+    yuan,
+)
 
 app = typer.Typer(help="Group-buy (拼团) campaigns: teams of shoppers buy a product at "
                        "the group price once every seat is paid; teams that do not "

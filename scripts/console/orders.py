@@ -9,8 +9,7 @@ from rich.table import Table
 
 from .base import done, emit, out, shop
 from .options import list_page, page_option, page_size_option
-from .views import (cell, details, print_page, shipment_text, specs_text, status_text, when,
-                    yuan)
+from .views import cell, details, print_page, shipment_text, specs_text, status_text, when, yuan
 
 app = typer.Typer(help="Orders: list, show, ship.", no_args_is_help=True)
 

@@ -1,8 +1,8 @@
 """Checkout: an order's terms gathered from the areas that own them, then placed.
 
-``place_order`` is the shopper's action; campaigns (group-buy, bargain, assist) call
-``place_order`` with their own prices (``special``). The member's level (loyalty), a deal's price and the
-pickup store (nearby) and the delivery address (accounts) are looked up here and handed to
+``place_order`` is the shopper's action; campaigns (group-buy, bargain, assist) call it with
+their own prices (``special``). The member's level (loyalty), a deal's price and the pickup
+store (nearby) and the delivery address (accounts) are looked up here and handed to
 order placement as values; a deal's daily unit and spent points are handed over as holds.
 """
 from __future__ import annotations

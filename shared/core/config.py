@@ -61,7 +61,8 @@ class Settings(BaseModel):
                              pattern=r"^(off|([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d)$")
     OUTBOX_MAX_ATTEMPTS: int = Field(default=5, ge=1, le=50)
     OUTBOX_BATCH_SIZE: int = Field(default=500, ge=1, le=10_000)
-    # marketing timers (shared.marketing.reminders): abandoned carts and birthdays; unset ids: timer off
+    # marketing timers (shared.marketing.reminders): abandoned carts and birthdays; unset ids:
+    # the timer is off
     CART_REMINDER_DELAY_SECONDS: int = Field(default=86400, ge=60, le=30 * 86400)
     CART_REMINDER_TEMPLATE_ID: Optional[str] = None
     BIRTHDAY_COUPON_ID: Optional[str] = Field(default=None, description="a coupon template id")

@@ -58,7 +58,8 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
     "outbox": [([("status", 1), ("created_at", 1)], {}),
                ([("user_id", 1), ("purpose", 1)], {})],
     "nearby_campaigns": [([("created_at", -1)], {})],
-    # referral and fission (shared.social.referral); a share is reused per sharer, target and channel
+    # referral and fission (shared.social.referral); a share is reused per sharer, target and
+    # channel
     "shares": [([("code", 1)], {"unique": True}),
                ([("sharer_id", 1), ("target", 1), ("target_id", 1), ("channel", 1)],
                 {"unique": True}),
@@ -66,8 +67,8 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
                ([("created_at", 1)], {})],
     "share_opens": [([("share_id", 1), ("at", 1)], {}), ([("at", 1)], {})],
     "referral_rewards": [([("inviter_id", 1), ("created_at", -1)], {})],
-    # points and growth ledgers (shared.loyalty.points): the repair finds unapplied entries, the expiry
-    # open lots; members are listed by level and growth
+    # points and growth ledgers (shared.loyalty.points): the repair finds unapplied entries, the
+    # expiry open lots; members are listed by level and growth
     "points_ledger": [([("user_id", 1), ("created_at", -1)], {}),
                       ([("applied", 1), ("lease_until", 1)], {}),
                       ([("expiry_open", 1), ("created_at", 1)], {"sparse": True})],
@@ -88,7 +89,8 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
     "group_buy_quota": [],
     "campaigns": [([("status", 1), ("send_at", 1)], {}), ([("created_at", -1)], {})],
     "jobs": [([("status", 1)], {})],
-    "job_batches": [([("job_id", 1), ("status", 1)], {}), ([("status", 1), ("lease_until", 1)], {})],
+    "job_batches": [([("job_id", 1), ("status", 1)], {}),
+                    ([("status", 1), ("lease_until", 1)], {})],
     "subscriptions": [([("user_id", 1), ("template_id", 1)], {})],
 }
 
@@ -173,8 +175,9 @@ def _connect() -> Any:
     settings = get_settings()
     if settings.MONGODB_URI:
         from pymongo import MongoClient
-        client: Any = MongoClient(settings.MONGODB_URI, tz_aware=True, serverSelectionTimeoutMS=5000,
-                             connectTimeoutMS=5000, appname="shop-backend")
+        client: Any = MongoClient(settings.MONGODB_URI, tz_aware=True,
+                                  serverSelectionTimeoutMS=5000, connectTimeoutMS=5000,
+                                  appname="shop-backend")
         return client, client[settings.MONGODB_DB]
     import mongomock
     client = mongomock.MongoClient(tz_aware=True)

@@ -105,8 +105,9 @@ def dispatch(action_name: str, payload: Any, creds: Credentials,
     token = request_id_var.set(request_id)
     started = time.perf_counter()
     outcome = _dispatch(action_name, payload, creds, request_id)
+    duration_ms = round((time.perf_counter() - started) * 1000, 2)
     log_event(logger, "action", action=action_name, status=outcome.status,
-              ok=outcome.envelope["ok"], duration_ms=round((time.perf_counter() - started) * 1000, 2),
+              ok=outcome.envelope["ok"], duration_ms=duration_ms,
               error=None if outcome.envelope["ok"] else outcome.envelope["error"]["code"])
     request_id_var.reset(token)
     return outcome

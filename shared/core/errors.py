@@ -32,7 +32,8 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "UNAVAILABLE": (503, "服务繁忙，请稍后再试", "The service is unavailable, try again later"),
     "PAYMENT_UNAVAILABLE": (502, "微信支付暂时不可用，请稍后再试",
                             "WeChat Pay is unavailable, try again later"),
-    "UPSTREAM_ERROR": (502, "微信服务暂时不可用，请稍后再试", "WeChat is unavailable, try again later"),
+    "UPSTREAM_ERROR": (502, "微信服务暂时不可用，请稍后再试",
+                       "WeChat is unavailable, try again later"),
 }
 
 

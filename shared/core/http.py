@@ -242,5 +242,6 @@ def deliver_in_process(url: str, headers: dict[str, str], body: bytes) -> int:
     """POST a notify straight into the app, no network (the sandbox's notifies to the shop's
     default ``https://shop.invalid/...`` URLs); the HTTP status the app answered."""
     from urllib.parse import urlsplit
+
     from werkzeug.test import Client
     return Client(app).post(urlsplit(url).path, data=body, headers=headers).status_code

@@ -1,7 +1,7 @@
 """Marketing timers: the abandoned-cart reminder and the birthday coupon.
 
-Both plan their population through :func:`shared.messaging.fanout.start_job` under a job id of their run
-(the UTC hour, the Shanghai day), so a timer that fires twice plans and sends nothing new.
+Both plan their population through :func:`shared.messaging.fanout.start_job` under a job id of
+their run (the UTC hour, the Shanghai day), so a timer that fires twice plans and sends nothing new.
 Each batch does the per-user checks and queues outbox messages under idempotency keys; the
 ``outbox_send`` timer delivers them (quiet hours, one-time subscriptions, retries), so these
 timers never send anything themselves.

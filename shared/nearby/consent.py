@@ -18,6 +18,8 @@ from shared.nearby import geo
 from shared.nearby.stores import MAX_RADIUS_M
 
 CONSENT_PRECISION = 5  # a cell of about 4.9 km x 4.9 km: where, not exactly where
+# the mini-program page a nearby campaign message opens
+DEALS_PAGE = "packages/nearby/pages/deals/deals?store_id={store_id}"
 
 
 # ---- inputs --------------------------------------------------------------------------------
@@ -86,7 +88,7 @@ def nearby_campaign(ctx: Context, req: NearbyCampaignInput) -> dict[str, Any]:
         queued += enqueue_message(ctx.db, user["_id"], "nearby_campaign", campaign_id, ctx.now,
                                   {"message": req.message, "store_id": store["_id"],
                                    "deal_id": deal["_id"],
-                                   "page": f"packages/nearby/pages/deals/deals?store_id={store['_id']}"})
+                                   "page": DEALS_PAGE.format(store_id=store["_id"])})
     ctx.db.nearby_campaigns.insert_one({"_id": campaign_id, "store_id": store["_id"],
                                         "deal_id": deal["_id"], "radius_m": req.radius_m,
                                         "message": req.message, "cells": cells,

@@ -20,6 +20,8 @@ from shared.nearby.spatial import bump_stores_version, store_index
 
 DEFAULT_RADIUS_M = 3000
 MAX_RADIUS_M = 50_000
+# opening hours as "HH:MM-HH:MM" (24:00 closes at midnight)
+HOURS_PATTERN = r"^([01]\d|2[0-4]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$"
 
 
 # ---- inputs --------------------------------------------------------------------------------
@@ -42,7 +44,7 @@ class UpsertStoreInput(Input):
     lat: float = Field(ge=-90, le=90)
     coord_system: Literal["gcj02", "wgs84"] = "gcj02"
     phone: str = Field(default="", max_length=32)
-    hours: str = Field(default="00:00-24:00", pattern=r"^([01]\d|2[0-4]):[0-5]\d-([01]\d|2[0-4]):[0-5]\d$")
+    hours: str = Field(default="00:00-24:00", pattern=HOURS_PATTERN)
     tags: list[str] = Field(default_factory=list, max_length=10)
     active: bool = True
 

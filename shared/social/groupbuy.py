@@ -239,7 +239,8 @@ def _place_group_order(ctx: Context, campaign: dict[str, Any], team_id: str, sku
     from shared.checkout.placing import OrderLineInput, PlaceOrderInput, Special, place_order
     if sku_id not in campaign["sku_prices"]:
         raise ShopError("VALIDATION_ERROR", "that SKU is not in this group-buy",
-                        {"fields": [{"field": "sku_id", "message": sku_id, "type": "not_in_campaign"}]})
+                        {"fields": [{"field": "sku_id", "message": sku_id,
+                                     "type": "not_in_campaign"}]})
     quota_key = _take_user_quota(ctx, campaign)
     stock_taken = False
     try:

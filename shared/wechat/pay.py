@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from shared.core.config import ConfigError, Settings
 from shared.core.errors import ShopError
 from shared.core.log import get_logger, log_event
+
 # the protocol's primitives, shared with the sandbox (still importable from here)
 from shared.wechat.pay_crypto import PayConfig, nonce, rfc3339, rsa_sign, rsa_verify
 

@@ -15,8 +15,15 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.conftest import (MERCHANT_TOKEN, ROOT, merchant, new_address, new_category,
-                            new_product, new_shopper)
+from tests.conftest import (
+    MERCHANT_TOKEN,
+    ROOT,
+    merchant,
+    new_address,
+    new_category,
+    new_product,
+    new_shopper,
+)
 
 SHOPCTL = str(ROOT / "scripts" / "shopctl")
 

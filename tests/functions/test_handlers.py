@@ -8,15 +8,13 @@ import importlib.util
 import json
 import sys
 from datetime import timedelta
-from pathlib import Path
 from types import ModuleType
 from typing import Any, Optional
 
 import pytest
 import yaml
 
-from tests.conftest import (MERCHANT_TOKEN, ROOT, load_event, new_address, new_product,
-                            new_shopper)
+from tests.conftest import MERCHANT_TOKEN, ROOT, load_event, new_address, new_product, new_shopper
 
 FUNCTIONS = ROOT / "functions"
 FUNCTION_NAMES = sorted(path.parent.name for path in FUNCTIONS.glob("*/index.py"))

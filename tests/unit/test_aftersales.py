@@ -156,6 +156,7 @@ def deliveries(pay_sandbox: Any, monkeypatch: pytest.MonkeyPatch) \
 
 def post_refund_notify(headers: dict, body: bytes) -> int:
     from werkzeug.test import Client
+
     from shared.core.http import app
     return Client(app).post("/pay/refund-notify", data=body, headers=headers).status_code
 
@@ -166,6 +167,7 @@ def refund_notify(out_refund_no: str, *, key: Any = None, apiv3_key: Optional[by
     """A REFUND.* notify built here from the protocol, signed with the sandbox's WeChat Pay
     key unless another ``key`` is given."""
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
     from shared.wechat.pay_crypto import rfc3339, rsa_sign
     from shared.wechat.pay_sandbox import get_sandbox
     sandbox = get_sandbox()

@@ -12,8 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from shared.core.actions import (ACTIONS, IDENTITY_RESOLVER, INTERNAL_FUNCTIONS, NOTIFY_ROUTES,
-                                 SUBSCRIBERS, TIMERS)
+from shared.core.actions import (
+    ACTIONS,
+    IDENTITY_RESOLVER,
+    INTERNAL_FUNCTIONS,
+    NOTIFY_ROUTES,
+    SUBSCRIBERS,
+    TIMERS,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 LIBRARY = ROOT / "shared"

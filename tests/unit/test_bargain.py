@@ -5,7 +5,8 @@ import sys
 from datetime import timedelta
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared.social.bargain import allocate_cuts
 from tests.conftest import merchant, new_address, new_product, new_shopper, run_threads

@@ -37,7 +37,8 @@ def add_user(db: Any, user_id: str, subscribed: bool = True, **fields: Any) -> s
 
 def create(audience: Optional[dict[str, Any]] = None, send_at: datetime = T0,
            **fields: Any) -> dict[str, Any]:
-    payload = {"name": "五一大促", "audience": {"subscribed_template": TEMPLATE, **(audience or {})},
+    audience = {"subscribed_template": TEMPLATE, **(audience or {})}
+    payload = {"name": "五一大促", "audience": audience,
                "template_id": TEMPLATE, "page": "pages/index/index",
                "data": {"thing1": "全场八折", "time2": {"value": "2030-05-01"}},
                "send_at": send_at.isoformat(), **fields}

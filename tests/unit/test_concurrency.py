@@ -14,9 +14,15 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.conftest import (Answer, Shopper, merchant, new_address, new_product, new_shopper,
-                            run_threads)
-
+from tests.conftest import (
+    Answer,
+    Shopper,
+    merchant,
+    new_address,
+    new_product,
+    new_shopper,
+    run_threads,
+)
 
 # ---- helpers -------------------------------------------------------------------------------
 
@@ -245,7 +251,8 @@ def test_the_same_request_id_from_20_threads_makes_one_order(db):
                    "items": [{"sku_id": sku_id, "quantity": 3}]}
 
         with StockWatch(db, {sku_id: 20}):
-            results = answers(run_threads(20, lambda i: alice.call("place_order", payload)))
+            results = answers(run_threads(20, lambda i: alice.call("place_order",
+                                                                   payload)))  # noqa: B023
 
         assert all(a.ok for a in results), [a.body for a in results if not a.ok]
         assert len({a.data["id"] for a in results}) == 1
@@ -286,8 +293,9 @@ def test_one_coupon_used_by_concurrent_orders_goes_to_one(db):
         mine = alice.call("claim_coupon", {"coupon_id": coupon["id"]}).data["id"]
 
         def order(i: int) -> Answer:
-            return alice.call("place_order", {"request_id": f"cpn-race-{round_}-{i:03d}",
-                                              "address_id": address_id, "coupon_id": mine,
+            # run_threads below calls it within this round
+            return alice.call("place_order", {"request_id": f"cpn-race-{round_}-{i:03d}",  # noqa: B023
+                                              "address_id": address_id, "coupon_id": mine,  # noqa: B023
                                               "items": [{"sku_id": sku_id, "quantity": 1}]})
 
         with StockWatch(db, {sku_id: 50}):

@@ -87,8 +87,8 @@ def small_batches(monkeypatch: pytest.MonkeyPatch, size: int) -> None:
 
 def test_10000_users_in_20_batches_one_failing_once_are_each_messaged_exactly_once(
         db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from shared.messaging import fanout
     from shared.marketing import reminders as marketing
+    from shared.messaging import fanout
     users = shoppers_with_forgotten_carts(db, 10_000)
     real_batch = marketing.cart_reminder_batch
     crashed: list[str] = []
@@ -119,8 +119,8 @@ def test_10000_users_in_20_batches_one_failing_once_are_each_messaged_exactly_on
 
 
 def test_the_job_reports_done_only_when_its_last_batch_is(db: Any, monkeypatch) -> None:
-    from shared.messaging import fanout
     from shared.marketing import reminders as marketing
+    from shared.messaging import fanout
     shoppers_with_forgotten_carts(db, 30)
     small_batches(monkeypatch, 10)
     real_batch = marketing.cart_reminder_batch
@@ -142,8 +142,8 @@ def test_the_job_reports_done_only_when_its_last_batch_is(db: Any, monkeypatch) 
 
 
 def test_running_a_batch_twice_sends_nobody_twice(db: Any, monkeypatch) -> None:
-    from shared.messaging import fanout
     from shared.marketing import reminders as marketing
+    from shared.messaging import fanout
     from shared.messaging.outbox import drain_outbox
     shoppers_with_forgotten_carts(db, 30)
     small_batches(monkeypatch, 10)
@@ -161,8 +161,8 @@ def test_running_a_batch_twice_sends_nobody_twice(db: Any, monkeypatch) -> None:
 
 
 def test_two_runners_claiming_one_batch_at_once_run_it_once(db: Any, monkeypatch) -> None:
-    from shared.messaging import fanout
     from shared.marketing import reminders as marketing
+    from shared.messaging import fanout
     shoppers_with_forgotten_carts(db, 10)
     small_batches(monkeypatch, 10)
     job_id = marketing.cart_reminder(Clock(T0).context(db))["job_id"]
@@ -312,8 +312,8 @@ def load_function(name: str) -> Any:
 
 
 def test_scf_invokes_are_signed_and_their_client_context_runs_the_batch(db: Any, scf) -> None:
-    from shared.marketing import reminders as marketing
     from shared.core.common import utcnow
+    from shared.marketing import reminders as marketing
     now = utcnow()
     shoppers_with_forgotten_carts(db, 3, now)
 
@@ -341,9 +341,9 @@ def test_scf_invokes_are_signed_and_their_client_context_runs_the_batch(db: Any,
 
 
 def test_a_forged_batch_invoke_is_refused_with_403(db: Any, scf) -> None:
-    from shared.marketing import reminders as marketing
     from shared.core.common import utcnow
     from shared.core.errors import ShopError
+    from shared.marketing import reminders as marketing
     now = utcnow()
     shoppers_with_forgotten_carts(db, 3, now)
     job_id = marketing.cart_reminder(Clock(now).context(db))["job_id"]
@@ -363,8 +363,8 @@ def test_a_forged_batch_invoke_is_refused_with_403(db: Any, scf) -> None:
 
 def test_the_loopback_scf_refuses_a_request_signed_with_another_key(
         db: Any, scf, monkeypatch) -> None:
-    from tencentcloud.common.exception.tencent_cloud_sdk_exception import (
-        TencentCloudSDKException)
+    from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
+
     from shared.cloud.scf import invoke_async
     from shared.core.config import get_settings, reset_settings
     monkeypatch.setenv("TENCENTCLOUD_SECRET_KEY", "not-the-key-scf-knows")
@@ -376,9 +376,9 @@ def test_the_loopback_scf_refuses_a_request_signed_with_another_key(
 
 
 def test_queued_invokes_are_not_sent_again_until_their_lease_passes(db: Any, scf) -> None:
-    from shared.messaging import fanout
-    from shared.marketing import reminders as marketing
     from shared.core.common import utcnow
+    from shared.marketing import reminders as marketing
+    from shared.messaging import fanout
     now = utcnow()
     shoppers_with_forgotten_carts(db, 3, now)
     marketing.cart_reminder(Clock(now).context(db))

@@ -15,7 +15,7 @@ geo_settings = settings(max_examples=300, deadline=None,
                         suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-# ---- a reference geometry, written independently of shared.nearby.geo ------------------------------
+# ---- a reference geometry, written independently of shared.nearby.geo --------------------
 
 def destination(lat, lng, bearing_deg, distance_m):
     """The point ``distance_m`` from (lat, lng) along the initial bearing (spherical Earth)."""

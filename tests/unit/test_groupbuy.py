@@ -22,8 +22,16 @@ from typing import Any, Iterator, Optional
 
 import pytest
 
-from tests.conftest import (Answer, Shopper, call, merchant, new_address, new_product,
-                            new_shopper, run_threads)
+from tests.conftest import (
+    Answer,
+    Shopper,
+    call,
+    merchant,
+    new_address,
+    new_product,
+    new_shopper,
+    run_threads,
+)
 from tests.helpers import Clock
 
 _request_ids = itertools.count(1)

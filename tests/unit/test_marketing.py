@@ -245,6 +245,7 @@ def test_with_no_cart_old_enough_no_job_is_planned(db: Any) -> None:
 
 def test_the_cart_reminder_timer_event_runs_through_the_function(db: Any) -> None:
     import importlib.util
+
     from shared.core.common import utcnow
     add_catalog(db)
     add_user(db, "u1"), add_line(db, "u1", utcnow() - 2 * DAY)

@@ -14,8 +14,15 @@ from typing import Any, Optional
 
 import pytest
 
-from tests.conftest import (Shopper, merchant, new_address, new_category, new_product,
-                            new_shopper, run_threads)
+from tests.conftest import (
+    Shopper,
+    merchant,
+    new_address,
+    new_category,
+    new_product,
+    new_shopper,
+    run_threads,
+)
 from tests.helpers import Clock
 
 _request_ids = itertools.count(1)
@@ -367,8 +374,8 @@ def test_sign_in_twice_on_one_day_grants_once(db, member):
 
 
 def test_sign_in_days_are_shanghai_days(db, member):
-    from shared.loyalty.members import sign_in
     from shared.core.errors import ShopError
+    from shared.loyalty.members import sign_in
     # 15:59 and 16:01 UTC are two Shanghai days; 16:01 and 23:59 UTC are one
     day = datetime(2030, 3, 1, 15, 59, tzinfo=timezone.utc)
     sign_in(Clock(day).context(db, member.user_id), None)
@@ -448,8 +455,8 @@ def test_expiry_racing_spends_keeps_the_ledger_and_the_balance_together(db, memb
 # ---- crash repair --------------------------------------------------------------------------
 
 def test_the_daily_timer_finishes_entries_a_crash_cut_short(db, member):
-    from shared.loyalty.members import expire_points
     from shared.core.dispatch import run_timer
+    from shared.loyalty.members import expire_points
     give_points(member, 100)
     past = datetime.now(timezone.utc) - timedelta(minutes=5)
     uid = member.user_id

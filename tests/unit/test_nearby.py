@@ -11,10 +11,17 @@ import pytest
 from hypothesis import HealthCheck, example, given, note, settings
 from hypothesis import strategies as st
 
-from shared.nearby import consent, deals, geo, grid, spatial
 from shared.core.errors import ShopError
-from tests.conftest import (call, merchant, new_address, new_category, new_product,
-                            new_shopper, run_threads)
+from shared.nearby import consent, deals, geo, grid, spatial
+from tests.conftest import (
+    call,
+    merchant,
+    new_address,
+    new_category,
+    new_product,
+    new_shopper,
+    run_threads,
+)
 from tests.unit.test_geo import centres, destination, radii, snap_to_border, widest_point
 
 R = geo.EARTH_RADIUS_M
@@ -948,7 +955,8 @@ def test_a_store_moved_is_found_where_it_now_is():
     near = destination(*LUJIAZUI, 180, 1000)
     add_store(*near, store_id=store["id"])
     items = stores_near(*LUJIAZUI).data["items"]
-    assert [(s["id"], s["distance_m"]) for s in items] == [(store["id"], pytest.approx(1000, abs=0.1))]
+    assert [(s["id"], s["distance_m"]) for s in items] == [
+        (store["id"], pytest.approx(1000, abs=0.1))]
 
 
 def test_a_store_deactivated_disappears_and_reappears_when_reactivated():

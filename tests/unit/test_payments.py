@@ -13,13 +13,19 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
 
-from tests.conftest import (Shopper, _forget_pay_clients, new_address, new_product, new_shopper,
-                            run_threads)
+from tests.conftest import (
+    Shopper,
+    _forget_pay_clients,
+    new_address,
+    new_product,
+    new_shopper,
+    run_threads,
+)
 from tests.wxpay_double import WxPayDouble, new_rsa_key
 
 CST = timezone(timedelta(hours=8))

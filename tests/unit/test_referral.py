@@ -22,8 +22,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
-from tests.conftest import (Shopper, merchant, new_address, new_product, new_shopper,
-                            run_threads)
+from tests.conftest import Shopper, merchant, new_address, new_product, new_shopper, run_threads
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _request_ids = itertools.count(1)

@@ -7,7 +7,9 @@ import time
 
 import pytest
 import requests
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from tests.conftest import MERCHANT_TOKEN, call, new_address, new_product, new_shopper
 

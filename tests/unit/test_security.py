@@ -12,10 +12,17 @@ from typing import Any, Optional
 
 import pytest
 
-from tests.conftest import (MERCHANT_TOKEN, Answer, Shopper, call, merchant, new_address,
-                            new_product, new_shopper)
-
 from shared.core.actions import ACTIONS
+from tests.conftest import (
+    MERCHANT_TOKEN,
+    Answer,
+    Shopper,
+    call,
+    merchant,
+    new_address,
+    new_product,
+    new_shopper,
+)
 
 USER_ACTIONS = sorted(name for name, a in ACTIONS.items() if a.auth == "user")
 MERCHANT_ACTIONS = sorted(name for name, a in ACTIONS.items() if a.auth in ("merchant", "dev"))
@@ -369,8 +376,8 @@ def test_dev_only_actions_are_refused_in_production(db, monkeypatch):
     _check_merchant directly would skip check_production and the dispatcher's order of
     checks, which is what is under test.)"""
     from shared.core import db as db_module
-    from shared.core.config import get_settings, reset_settings
     from shared.core.auth import issue_token
+    from shared.core.config import get_settings, reset_settings
 
     # the control, in test: the same calls pass the credential check
     assert merchant("merchant_mark_paid", {"order_id": "ord_missing"}).code == "NOT_FOUND"

@@ -10,7 +10,6 @@ import pytest
 
 from tests.conftest import call, new_shopper
 
-
 # ---- the dev sandbox ------------------------------------------------------------------------
 
 def test_same_dev_name_logs_in_as_the_same_user():

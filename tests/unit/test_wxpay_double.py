@@ -295,7 +295,8 @@ def test_close_unknown_and_fail_next(double: WxPayDouble, env: Dict[str, str]) -
     close = _call(env, "POST", f"/v3/pay/transactions/out-trade-no/{otn}/close",
                   {"mchid": env["WXPAY_MCHID"]})
     assert close.status_code == 204 and close.content == b"" and _response_verifies(env, close)
-    missing = _call(env, "GET", f"/v3/pay/transactions/out-trade-no/NOPE12345?mchid={env['WXPAY_MCHID']}")
+    missing = _call(env, "GET",
+                    f"/v3/pay/transactions/out-trade-no/NOPE12345?mchid={env['WXPAY_MCHID']}")
     assert missing.status_code == 404 and missing.json()["code"] == "ORDER_NOT_EXIST"
 
     double.fail_next("/v3/pay/transactions/out-trade-no/", 500, "SYSTEM_ERROR")
