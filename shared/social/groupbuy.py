@@ -358,17 +358,25 @@ def on_order_paid(db: Any, event: OrderEvent) -> None:
             {"$set": {"status": "forming", "seats.$.paid": True,
                       "expires_at": now + timedelta(minutes=campaign["team_ttl_minutes"])},
              "$inc": {"paid": 1}})
-        if opened.modified_count == 0:
+        if opened.modified_count == 0 and not _seat_paid(db, team["_id"], order["_id"]):
             _refund_lost_seat(db, order, now, "the team could not open")
         return
     filled = db.teams.update_one(
         {"_id": team["_id"], "status": "forming",
          "seats": {"$elemMatch": {"order_id": order["_id"], "paid": False}}},
         {"$set": {"seats.$.paid": True}, "$inc": {"paid": 1}})
-    if filled.modified_count == 0:
+    if filled.modified_count == 0 and not _seat_paid(db, team["_id"], order["_id"]):
         _refund_lost_seat(db, order, now, "the seat was gone when the payment came")
         return
     _succeed_if_full(db, team["_id"], team["team_size"], now)
+
+
+def _seat_paid(db: Any, team_id: str, order_id: str) -> bool:
+    """The order's seat is marked paid already: this order_paid is a repeat, not a payment
+    for a seat that is gone. (Without this check a repeated event found nothing to mark and
+    refunded a leader or member whose payment the team had counted.)"""
+    return db.teams.find_one({"_id": team_id, "seats": {"$elemMatch": {
+        "order_id": order_id, "paid": True}}}, {"_id": 1}) is not None
 
 
 def _succeed_if_full(db: Any, team_id: str, team_size: int, now: datetime) -> None:
@@ -395,7 +403,13 @@ def on_order_cancelled(db: Any, event: OrderEvent) -> None:
     if not order.get("group"):
         return
     group = order["group"]
-    _give_back(db, group["campaign_id"], group.get("quota_key"), group.get("stock_taken", False))
+    # once per order, under the mark on_order_refunded uses too: the mark first, then the
+    # give-back, so a repeated order_cancelled cannot return the unit and the quota again
+    claimed = db.orders.update_one({"_id": order["_id"], "group.given_back": {"$ne": True}},
+                                   {"$set": {"group.given_back": True}})
+    if claimed.modified_count:
+        _give_back(db, group["campaign_id"], group.get("quota_key"),
+                   group.get("stock_taken", False))
     if group["role"] == "leader":
         db.teams.update_one({"_id": group["team_id"], "status": "opening"},
                             {"$set": {"status": "failed", "finished_at": now,
