@@ -59,9 +59,10 @@ def bench_pay_notify(db: Any, notifies: int, batch: int = 50) -> dict[str, Any]:
     from shared.core.config import get_settings
     from shared.core.dispatch import Credentials, dispatch
     from shared.core.http import app
-    from shared.wechat.pay import decrypt_resource, get_pay_client, verify_signed
+    from shared.payments.notify import pay_client
+    from shared.wechat.pay import decrypt_resource, verify_signed
     from shared.wechat.pay_sandbox import get_sandbox
-    config = get_pay_client(get_settings()).config  # the sandbox's, as in dev and tests
+    config = pay_client(get_settings()).config  # the sandbox's, as in dev and tests
     sandbox = get_sandbox(config.appid)
     warmup = max(5, notifies // 20)
     pairs = notifies + warmup

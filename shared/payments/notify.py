@@ -24,10 +24,13 @@ Apply = Callable[[Database, "PayConfig", dict[str, Any], datetime], Any]
 
 
 def pay_client(settings: Settings) -> WxPayClient:
-    """The WeChat Pay client the shop's payments and refunds use; in dev and tests the
-    sandbox delivers its notifies for the shop's own (``.invalid``) URLs into the WSGI app."""
-    from shared.core.http import deliver_in_process
+    """The WeChat Pay client the shop's payments and refunds use (the one way to get it); in
+    dev and tests the sandbox delivers its notifies for the shop's own (``.invalid``) URLs
+    into the WSGI app, which production, talking to WeChat Pay itself, never loads."""
     from shared.wechat.pay import get_pay_client
+    if not settings.uses_pay_sandbox:
+        return get_pay_client(settings)
+    from shared.core.http import deliver_in_process
     return get_pay_client(settings, deliver=deliver_in_process)
 
 

@@ -15,6 +15,7 @@ from shared.core.common import Input
 from shared.core.context import Context
 from shared.core.errors import NotifyRejected, ShopError, not_found
 from shared.core.log import get_logger, log_event
+from shared.orders import lifecycle
 from shared.payments.notify import accept_notify, pay_client
 
 if TYPE_CHECKING:
@@ -94,12 +95,10 @@ def sandbox_pay(ctx: Context, req: PayOrderInput) -> dict[str, Any]:
     if not ctx.settings.uses_pay_sandbox:
         raise ShopError("FORBIDDEN", "sandbox_pay needs the WeChat Pay sandbox (WXPAY_MCHID unset)")
     order = _owned_unpaid(ctx, req.order_id)
-    _prepay_id(ctx, order)
-    from shared.core.http import deliver_in_process
-    delivery = get_sandbox(deliver=deliver_in_process).confirm_payment(order["_id"])
-    from shared.orders.lifecycle import order_view
+    _prepay_id(ctx, order)  # through pay_client, which gave the sandbox its way to the shop
+    delivery = get_sandbox().confirm_payment(order["_id"])
     paid = ctx.db.orders.find_one({"_id": order["_id"]})
-    return {"notify_status": delivery["status"], "order": order_view(paid)}
+    return {"notify_status": delivery["status"], "order": lifecycle.order_view(paid)}
 
 
 # ---- applying a transaction (notify and reconcile share this) ------------------------------
@@ -122,7 +121,6 @@ def apply_transaction(db: Any, config: Any, transaction: dict[str, Any], now: da
     Returns what happened: ``paid``, ``already_paid`` or ``refunding`` (paid after cancel).
     Raises NotifyRejected when the transaction does not belong to this shop's order.
     """
-    from shared.orders.lifecycle import settle_paid
     if transaction.get("trade_state") != "SUCCESS":
         raise NotifyRejected("mismatch", "trade_state is not SUCCESS")
     if transaction.get("appid") != config.appid or transaction.get("mchid") != config.mchid:
@@ -136,7 +134,7 @@ def apply_transaction(db: Any, config: Any, transaction: dict[str, Any], now: da
         log_event(logger, "payment amount mismatch", order_id=order_id, paid=paid_total,
                   expected=order["total"], source=source)
         raise NotifyRejected("mismatch", "amount does not match the order")
-    paid = settle_paid(db, order_id, now, _payment_fields(transaction, now))
+    paid = lifecycle.settle_paid(db, order_id, now, _payment_fields(transaction, now))
     if paid is not None:
         log_event(logger, "order paid", order_id=order_id, source=source)
         return "paid"
@@ -235,7 +233,6 @@ def _close_quietly(client: Any, out_trade_no: str) -> bool:
 
 def reconcile_payments(ctx: Context) -> dict[str, Any]:
     """Timer pay_reconcile: ask WeChat Pay about orders whose notify may have gone missing."""
-    from shared.orders.lifecycle import move_lines
     from shared.payments.refunds import reconcile_refunds
     from shared.wechat.pay import WxPayError
     db, batch = ctx.db, ctx.settings.TIMER_BATCH_SIZE
@@ -270,6 +267,6 @@ def reconcile_payments(ctx: Context) -> dict[str, Any]:
     for order in db.orders.find({"status": {"$nin": ["pending_payment", "cancelled", "failed",
                                                      "reserving"]},
                                  "items.stock": "locked"}).limit(batch):
-        counts["repaired"] += 1 if move_lines(db, order, "sold") else 0
+        counts["repaired"] += 1 if lifecycle.move_lines(db, order, "sold") else 0
     counts.update(reconcile_refunds(ctx))
     return counts
