@@ -4,10 +4,12 @@ Nothing else in the code reads ``os.environ``; call :func:`get_settings`.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
-from typing import Literal, Optional
+from functools import lru_cache
+from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 DEV_TOKEN_SECRET = "dev-token-secret-change-me-in-production"
 DEV_MERCHANT_TOKEN = "dev-merchant-token"
@@ -15,6 +17,16 @@ DEV_MERCHANT_TOKEN = "dev-merchant-token"
 
 class ConfigError(RuntimeError):
     """The settings are unusable (missing or dev values in production)."""
+
+
+Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+
+
+@lru_cache(maxsize=8)
+def parse_networks(text: str) -> tuple[Network, ...]:
+    """``"10.0.0.1, 10.1.0.0/16"`` as networks; ValueError on an entry that is neither."""
+    return tuple(ipaddress.ip_network(part.strip(), strict=False)
+                 for part in text.split(",") if part.strip())
 
 
 class Settings(BaseModel):
@@ -32,7 +44,7 @@ class Settings(BaseModel):
     WECHAT_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0)
     ORDER_PAY_TIMEOUT_SECONDS: int = Field(default=900, ge=60)
     TRUST_CLOUDBASE_IDENTITY: bool = False
-    LOG_LEVEL: str = "INFO"
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     TIMER_BATCH_SIZE: int = Field(default=200, ge=1, le=5000)
     # WeChat Pay v3; WXPAY_MCHID unset in dev/test means the loopback sandbox
     WXPAY_MCHID: Optional[str] = None
@@ -74,7 +86,14 @@ class Settings(BaseModel):
     SCF_REGION: str = "ap-guangzhou"
     SCF_NAMESPACE: str = "default"
     SCF_ENDPOINT: str = "scf.tencentcloudapi.com"
-    LOGIN_RATE_LIMIT_PER_MINUTE: int = Field(default=30, ge=1)
+    # logins (shared.accounts.users): no bucket shared by unrelated shoppers. Successful logins
+    # are bounded per client IP only, sized for carrier NAT (hundreds of phones behind one
+    # address); failed code exchanges per caller (CloudBase openid, else IP) and per code
+    LOGIN_PER_IP_PER_MINUTE: int = Field(default=600, ge=1)
+    LOGIN_FAILURES_PER_MINUTE: int = Field(default=20, ge=1)
+    # comma-separated IPs/CIDRs of the proxies in front of the WSGI app; X-Forwarded-For is
+    # honoured only from these (empty: trust none, the client is the socket's peer)
+    TRUSTED_PROXIES: str = ""
     COUPON_CLAIM_RATE_LIMIT_PER_MINUTE: int = Field(default=20, ge=1)
     # helps one shopper may give per day (China time) to friends' bargains / assists
     BARGAIN_DAILY_HELP_LIMIT: int = Field(default=10, ge=1)
@@ -90,6 +109,21 @@ class Settings(BaseModel):
     # coupons about to expire get one reminder (outbox purpose coupon_expiry) this long before
     COUPON_EXPIRY_REMIND_DAYS: int = Field(default=3, ge=1, le=30)
     COUPON_EXPIRY_TEMPLATE_ID: Optional[str] = None
+
+    @field_validator("LOG_LEVEL", mode="before")
+    @classmethod
+    def _level_in_capitals(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("TRUSTED_PROXIES")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        parse_networks(value)  # a ValueError here names the setting in the ConfigError
+        return value
+
+    @property
+    def trusted_proxies(self) -> tuple[Network, ...]:
+        return parse_networks(self.TRUSTED_PROXIES)
 
     @property
     def is_production(self) -> bool:

@@ -69,13 +69,18 @@ def _load(module: str, name: str) -> Any:
 
 
 def _resolve_user(action: Action, creds: Credentials, ctx: Context) -> None:
-    from shared.core.auth import verify_token
+    from shared.core.auth import check_token_version, verify_claims
     if creds.cloudbase_openid and ctx.settings.TRUST_CLOUDBASE_IDENTITY:
         ctx.user_id = _load(*IDENTITY_RESOLVER)(ctx.db, creds.cloudbase_openid, ctx.now)
         return
     if not creds.bearer:
         raise ShopError("UNAUTHENTICATED", "missing token")
-    ctx.user_id = verify_token(creds.bearer)
+    claims = verify_claims(creds.bearer)
+    # the one read a token costs: its user's version, so a block or a deletion revokes it
+    user = ctx.db.users.find_one({"_id": claims.user_id},
+                                 {"token_version": 1, "blocked": 1, "deleted_at": 1})
+    check_token_version(user, claims)
+    ctx.user_id = claims.user_id
 
 
 def _check_merchant(action: Action, creds: Credentials, settings: Settings) -> None:
@@ -94,8 +99,10 @@ def _check_merchant(action: Action, creds: Credentials, settings: Settings) -> N
 
 def _make_context(request_id: str, creds: Credentials) -> Context:
     from shared.core.db import get_db
-    return Context(db=get_db(), settings=get_settings(), now=utcnow(),
-                   request_id=request_id, client_ip=creds.client_ip)
+    settings = get_settings()
+    openid = creds.cloudbase_openid if settings.TRUST_CLOUDBASE_IDENTITY else None
+    return Context(db=get_db(), settings=settings, now=utcnow(), request_id=request_id,
+                   client_ip=creds.client_ip, caller_openid=openid)
 
 
 def dispatch(action_name: str, payload: Any, creds: Credentials,
