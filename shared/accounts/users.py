@@ -70,7 +70,7 @@ def _upsert_user(db: Any, openid: str, now: datetime, on_insert: dict[str, Any],
 def _failure_limits(ctx: Context, code: str) -> list[tuple[str, int]]:
     """The buckets a failed code exchange counts in: the code, and the caller (its trusted
     CloudBase openid, else its IP). A caller with neither shares no bucket with anyone."""
-    digest = hashlib.sha256(code.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+    digest = hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     limits = [(f"login_fail:code:{digest}", CODE_FAILURE_LIMIT)]
     caller = (f"openid:{ctx.caller_openid}" if ctx.caller_openid
               else f"ip:{ctx.client_ip}" if ctx.client_ip else None)

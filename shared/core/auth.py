@@ -86,4 +86,4 @@ def check_token_version(user: Optional[dict[str, Any]], claims: Claims) -> None:
 
 def is_merchant_token(token: Optional[str]) -> bool:
     return token is not None and bool(token) and hmac.compare_digest(
-        token.encode("utf-8", "surrogateescape"), get_settings().MERCHANT_TOKEN.encode())
+        token.encode("utf-8", "surrogatepass"), get_settings().MERCHANT_TOKEN.encode())

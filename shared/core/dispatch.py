@@ -64,6 +64,29 @@ def _validation_error(exc: Any) -> ShopError:
                      {"fields": fields})
 
 
+# no input of the shop nests deeper than a few levels; a deeper one is hostile, and would
+# reach recursive code (validation, BSON, logs) that a few thousand levels crash
+MAX_INPUT_DEPTH = 32
+
+
+def nesting_exceeds(value: Any, limit: int) -> bool:
+    """Whether lists/dicts in ``value`` nest more than ``limit`` deep (walked without
+    recursion, so a 100k-deep value is measured, not a crash)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, (list, tuple)):
+            children = item
+        else:
+            continue
+        if depth >= limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def _load(module: str, name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
@@ -129,6 +152,9 @@ def _dispatch(action_name: str, payload: Any, creds: Credentials, request_id: st
                             {"action": str(action_name)[:64]})
         if not isinstance(payload, dict):
             raise ShopError("BAD_REQUEST", "the body must be a JSON object")
+        if nesting_exceeds(payload, MAX_INPUT_DEPTH):
+            raise ShopError("BAD_REQUEST", "the input is nested too deeply",
+                            {"max_depth": MAX_INPUT_DEPTH})
         settings = get_settings()
         if action.auth in ("merchant", "dev"):
             _check_merchant(action, creds, settings)

@@ -139,6 +139,8 @@ def _read_json_body(environ: dict[str, Any]) -> Any:
         return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise ShopError("BAD_REQUEST", "the body is not valid JSON") from None
+    except RecursionError:  # "[" * 100_000: the parser gives up before the body ends
+        raise ShopError("BAD_REQUEST", "the body is nested too deeply") from None
 
 
 def _healthz() -> Outcome:
