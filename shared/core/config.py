@@ -5,6 +5,7 @@ Nothing else in the code reads ``os.environ``; call :func:`get_settings`.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 from functools import lru_cache
 from typing import Any, Literal, Optional, Union
@@ -156,8 +157,10 @@ class Settings(BaseModel):
             problems.append("WX_APPID and WX_SECRET are required (no login sandbox)")
         if self.uses_pay_sandbox:
             problems.append("WXPAY_MCHID and its keys are required (no WeChat Pay sandbox)")
-        elif not (self.WXPAY_NOTIFY_URL and self.WXPAY_REFUND_NOTIFY_URL):
-            problems.append("WXPAY_NOTIFY_URL and WXPAY_REFUND_NOTIFY_URL are required")
+        else:
+            if not (self.WXPAY_NOTIFY_URL and self.WXPAY_REFUND_NOTIFY_URL):
+                problems.append("WXPAY_NOTIFY_URL and WXPAY_REFUND_NOTIFY_URL are required")
+            problems.extend(self._pay_key_problems())
         if not self.S3_ENDPOINT_URL:
             problems.append("S3_ENDPOINT_URL is required (no moto object storage)")
         has_cloud_keys = bool(self.TENCENTCLOUD_SECRET_ID and self.TENCENTCLOUD_SECRET_KEY)
@@ -168,6 +171,32 @@ class Settings(BaseModel):
             problems.append("TENCENTCLOUD_SECRET_ID/KEY are required to invoke fan-out batches")
         if problems:
             raise ConfigError("production refuses to start: " + "; ".join(problems))
+
+
+    def _pay_key_problems(self) -> list[str]:
+        """WeChat Pay's keys, checked at start rather than at the first payment."""
+        problems = []
+        for name in ("WXPAY_PRIVATE_KEY_PATH", "WXPAY_PUBLIC_KEY_PATH"):
+            path = getattr(self, name)
+            if path and not _is_pem_file(path):
+                problems.append(f"{name} must name a readable PEM key file")
+        if self.WXPAY_APIV3_KEY is not None and len(self.WXPAY_APIV3_KEY.encode()) != 32:
+            problems.append("WXPAY_APIV3_KEY must be exactly 32 bytes "
+                            f"(it is {len(self.WXPAY_APIV3_KEY.encode())})")
+        return problems
+
+
+def _is_pem_file(path: str) -> bool:
+    try:
+        with open(path, "rb") as file:
+            head = file.read(4096)
+    except OSError:
+        return False
+    return b"-----BEGIN " in head
+
+
+def _apply_log_level(settings: Settings) -> None:
+    logging.getLogger("shop").setLevel(settings.LOG_LEVEL)
 
 
 _settings: Optional[Settings] = None
@@ -182,6 +211,7 @@ def _from_environment() -> Settings:
         fields = ", ".join(str(err["loc"][0]) for err in exc.errors())
         raise ConfigError(f"invalid settings: {fields}") from None
     settings.check_production()
+    _apply_log_level(settings)
     return settings
 
 

@@ -176,10 +176,14 @@ def _dispatch(action_name: str, payload: Any, creds: Credentials, request_id: st
 
 def unexpected_error(exc: Exception, where: str, request_id: str) -> ShopError:
     """Map what no domain code raised on purpose; the stack trace goes to the log only."""
-    from pymongo.errors import ConnectionFailure
+    from pymongo.errors import ConfigurationError, ConnectionFailure
     if isinstance(exc, ConfigError):
         log_event(logger, "configuration refused", logging.ERROR, reason=str(exc))
         return ShopError("CONFIG_ERROR")
+    if isinstance(exc, ConfigurationError):  # MONGODB_URI unusable (syntax, SRV lookup)
+        log_event(logger, "database configuration refused", logging.ERROR, where=where,
+                  error=type(exc).__name__)
+        return ShopError("CONFIG_ERROR", details={"request_id": request_id})
     if isinstance(exc, ConnectionFailure):
         log_event(logger, "database unreachable", logging.ERROR, where=where,
                   error=type(exc).__name__)
