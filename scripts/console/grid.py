@@ -1,0 +1,177 @@
+"""Tables that fit the terminal: every column kept, ids shortened only when they must be.
+
+A list is drawn the first way that fits the terminal's width: boxed with whole ids; without
+borders with whole ids; without borders with each id cut to the shortest prefix that is still
+unique among the ids shown (like git's short hashes; ``--full-ids`` keeps them whole). Ids,
+money, statuses and times never wrap; free text (titles, reasons, nicknames) folds onto more
+lines rather than ending in "…" or pushing a column out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal, Optional, Sequence
+
+from rich import box
+from rich.cells import cell_len
+from rich.table import Table
+from rich.text import Text
+
+from .base import out
+from .views import page_footer
+
+Kind = Literal["id", "text", "fixed"]
+# the hex after "ord_" kept at least: 16 million values, so a page of ids rarely needs more
+MIN_ID_HEX = 6
+# a folding column is given at least this many cells (3 Chinese characters) before ids are cut
+MIN_TEXT = 6
+# a time ("2026-12-02 15:30") may break at its space: the date above the hour
+TIME = 10
+SHORTENED_NOTE = "ids shortened to a unique prefix; --full-ids shows them whole"
+
+
+@dataclass
+class Display:
+    full_ids: bool = False
+
+
+# set once from the global options (shopctl --full-ids)
+DISPLAY = Display()
+
+
+@dataclass(frozen=True)
+class Col:
+    header: str
+    kind: Kind = "text"
+    justify: Literal["left", "right"] = "left"
+    # text only: the fewest cells it may fold to (default MIN_TEXT)
+    min: Optional[int] = None
+
+    @property
+    def fold_to(self) -> int:
+        return self.min if self.min is not None else MIN_TEXT
+
+
+def time_col(header: str) -> Col:
+    return Col(header, "text", min=TIME)
+
+
+def _plain(value: Any) -> str:
+    return value.plain if isinstance(value, Text) else str(value)
+
+
+def _width(value: Any) -> int:
+    return max((cell_len(line) for line in _plain(value).splitlines()), default=0)
+
+
+def short_ids(ids: Sequence[str]) -> dict[str, str]:
+    """Each id -> its shortest prefix (the kind, "_" and MIN_ID_HEX more) unique among ids."""
+    distinct = sorted(set(ids))
+    if not distinct:
+        return {}
+    start = min(id_.find("_") + 1 + MIN_ID_HEX for id_ in distinct)
+    longest = max(len(id_) for id_ in distinct)
+    for length in range(max(start, 1), longest + 1):
+        # an id shorter than the cut stays whole; it cannot be the prefix of another one
+        cut = {id_: id_ if len(id_) <= length else id_[:length] for id_ in distinct}
+        if len(set(cut.values())) == len(distinct) and not any(
+                other != id_ and other.startswith(short)
+                for id_, short in cut.items() for other in distinct if short != id_):
+            return cut
+    return {id_: id_ for id_ in distinct}
+
+
+def _widest(index: int, column: Col, rows: Sequence[Sequence[Any]]) -> int:
+    return max([_width(column.header)] + [_width(row[index]) for row in rows])
+
+
+def _widths(columns: Sequence[Col], rows: Sequence[Sequence[Any]],
+            room: int) -> Optional[list[int]]:
+    """Each column's width in ``room`` cells: ids and fixed columns whole, free text sharing
+    the rest (each at least its fold_to); None when even that does not fit."""
+    widest = [_widest(i, column, rows) for i, column in enumerate(columns)]
+    widths = [w if column.kind != "text" else min(w, column.fold_to)
+              for w, column in zip(widest, columns)]
+    spare = room - sum(widths)
+    if spare < 0:
+        return None
+    # water-filling: the spare cells go to the text columns that still want them, evenly
+    wanting = [i for i, column in enumerate(columns) if column.kind == "text"]
+    while spare > 0:
+        wanting = [i for i in wanting if widths[i] < widest[i]]
+        if not wanting:
+            break
+        share = max(spare // len(wanting), 1)
+        for i in wanting:
+            extra = min(share, widest[i] - widths[i], spare)
+            widths[i] += extra
+            spare -= extra
+            if spare == 0:
+                break
+    return widths
+
+
+def _table(columns: Sequence[Col], rows: Sequence[Sequence[Any]],
+           widths: Optional[list[int]], title: Optional[str]) -> Table:
+    if widths is None:  # everything fits whole: the usual boxes
+        table = Table(title=title, title_justify="left")
+    else:
+        # no edges and one space between columns: the width goes to the values
+        table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=0,
+                      show_edge=False)
+    for index, column in enumerate(columns):
+        width = None if widths is None else widths[index]
+        table.add_column(column.header, justify=column.justify, width=width,
+                         no_wrap=column.kind != "text", overflow="fold")
+    for row in rows:
+        table.add_row(*[value if isinstance(value, Text) else Text(_plain(value))
+                        for value in row])
+    return table
+
+
+def _shortened(columns: Sequence[Col], rows: list[list[Any]]) -> list[list[Any]]:
+    shortened = [list(row) for row in rows]
+    for index, column in enumerate(columns):
+        if column.kind != "id":
+            continue
+        cut = short_ids([_plain(row[index]) for row in rows if row[index] != "-"])
+        for row in shortened:
+            if row[index] != "-":
+                row[index] = cut[_plain(row[index])]
+    return shortened
+
+
+def grid(columns: Sequence[Col], rows: Sequence[Sequence[Any]],
+         title: Optional[str] = None) -> tuple[Table, bool]:
+    """The table drawn the first way that fits, and whether its ids were shortened.
+
+    In order: boxed, all whole; borderless, all whole; borderless with ids cut short; then
+    free text folded too (ids whole with --full-ids)."""
+    whole = [["-" if value in (None, "") else value for value in row] for row in rows]
+    width = out.width
+    widest = sum(_widest(i, column, whole) for i, column in enumerate(columns))
+    # boxed: "│ " before each value and " │" after the last; borderless: one space between
+    if widest + 3 * len(columns) + 1 <= width:
+        return _table(columns, whole, None, title), False
+    room = width - max(len(columns) - 1, 0)
+    if widest <= room:
+        return _table(columns, whole, _widths(columns, whole, room), title), False
+    can_cut = not DISPLAY.full_ids and any(column.kind == "id" for column in columns)
+    rows_shown = _shortened(columns, whole) if can_cut else whole
+    # narrower still than the folded text needs: rich shares out what there is
+    return _table(columns, rows_shown, _widths(columns, rows_shown, room), title), can_cut
+
+
+def print_grid(columns: Sequence[Col], rows: Sequence[Sequence[Any]],
+               title: Optional[str] = None) -> None:
+    table, shortened = grid(columns, rows, title)
+    out.print(table)
+    if shortened:
+        out.print(Text(SHORTENED_NOTE, style="dim"))
+
+
+def print_list(columns: Sequence[Col], rows: Sequence[Sequence[Any]], data: dict[str, Any],
+               noun: str) -> None:
+    """A page of a list: its table, then which page it is (created items have no footer)."""
+    print_grid(columns, rows)
+    if "total" in data and "page" in data:
+        page_footer(data, noun)
