@@ -13,6 +13,7 @@ from typing import Any, Literal, Optional, Sequence
 
 from rich import box
 from rich.cells import cell_len
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -64,20 +65,17 @@ def _width(value: Any) -> int:
 
 
 def short_ids(ids: Sequence[str]) -> dict[str, str]:
-    """Each id -> its shortest prefix (the kind, "_" and MIN_ID_HEX more) unique among ids."""
-    distinct = sorted(set(ids))
-    if not distinct:
-        return {}
-    start = min(id_.find("_") + 1 + MIN_ID_HEX for id_ in distinct)
-    longest = max(len(id_) for id_ in distinct)
-    for length in range(max(start, 1), longest + 1):
-        # an id shorter than the cut stays whole; it cannot be the prefix of another one
-        cut = {id_: id_ if len(id_) <= length else id_[:length] for id_ in distinct}
-        if len(set(cut.values())) == len(distinct) and not any(
-                other != id_ and other.startswith(short)
-                for id_, short in cut.items() for other in distinct if short != id_):
-            return cut
-    return {id_: id_ for id_ in distinct}
+    """Each id -> its shortest prefix (the kind, "_" and MIN_ID_HEX more) that no other id
+    shown starts with, as git shortens hashes; an id that short already stays whole."""
+    distinct = set(ids)
+    cut = {}
+    for id_ in distinct:
+        length = id_.find("_") + 1 + MIN_ID_HEX
+        while length < len(id_) and any(other != id_ and other.startswith(id_[:length])
+                                         for other in distinct):
+            length += 1
+        cut[id_] = id_[:length]
+    return cut
 
 
 def _widest(index: int, column: Col, rows: Sequence[Sequence[Any]]) -> int:
@@ -110,9 +108,16 @@ def _widths(columns: Sequence[Col], rows: Sequence[Sequence[Any]],
     return widths
 
 
+def _least(columns: Sequence[Col], rows: Sequence[Sequence[Any]]) -> list[int]:
+    """Each column at its narrowest: ids and fixed columns whole, text folded to fold_to."""
+    return [_widest(i, column, rows) if column.kind != "text"
+            else min(_widest(i, column, rows), column.fold_to)
+            for i, column in enumerate(columns)]
+
+
 def _table(columns: Sequence[Col], rows: Sequence[Sequence[Any]],
-           widths: Optional[list[int]], title: Optional[str]) -> Table:
-    if widths is None:  # everything fits whole: the usual boxes
+           widths: Optional[list[int]], title: Optional[str], boxed: bool = False) -> Table:
+    if boxed:  # everything fits whole: the usual boxes
         table = Table(title=title, title_justify="left")
     else:
         # no edges and one space between columns: the width goes to the values
@@ -140,32 +145,54 @@ def _shortened(columns: Sequence[Col], rows: list[list[Any]]) -> list[list[Any]]
     return shortened
 
 
+@dataclass
+class Fitted:
+    table: Table
+    shortened: bool = False  # ids cut to a unique prefix
+    # --full-ids wider than the terminal: the width to print it at (the terminal wraps it)
+    width: Optional[int] = None
+
+
 def grid(columns: Sequence[Col], rows: Sequence[Sequence[Any]],
-         title: Optional[str] = None) -> tuple[Table, bool]:
-    """The table drawn the first way that fits, and whether its ids were shortened.
+         title: Optional[str] = None) -> Fitted:
+    """The table drawn the first way that fits.
 
     In order: boxed, all whole; borderless, all whole; borderless with ids cut short; then
-    free text folded too (ids whole with --full-ids)."""
+    free text folded too. With --full-ids, ids stay whole even if the table is then wider
+    than the terminal."""
     whole = [["-" if value in (None, "") else value for value in row] for row in rows]
     width = out.width
     widest = sum(_widest(i, column, whole) for i, column in enumerate(columns))
     # boxed: "│ " before each value and " │" after the last; borderless: one space between
     if widest + 3 * len(columns) + 1 <= width:
-        return _table(columns, whole, None, title), False
-    room = width - max(len(columns) - 1, 0)
+        return Fitted(_table(columns, whole, None, title, boxed=True))
+    separators = max(len(columns) - 1, 0)
+    room = width - separators
     if widest <= room:
-        return _table(columns, whole, _widths(columns, whole, room), title), False
-    can_cut = not DISPLAY.full_ids and any(column.kind == "id" for column in columns)
-    rows_shown = _shortened(columns, whole) if can_cut else whole
+        return Fitted(_table(columns, whole, _widths(columns, whole, room), title))
+    if DISPLAY.full_ids or not any(column.kind == "id" for column in columns):
+        widths = _widths(columns, whole, room)
+        if widths is not None or not DISPLAY.full_ids:
+            return Fitted(_table(columns, whole, widths, title))
+        # the narrowest table with whole ids, wider than the terminal: asked for
+        narrowest = _least(columns, whole)
+        return Fitted(_table(columns, whole, narrowest, title), width=sum(narrowest) + separators)
+    shortened = _shortened(columns, whole)
     # narrower still than the folded text needs: rich shares out what there is
-    return _table(columns, rows_shown, _widths(columns, rows_shown, room), title), can_cut
+    return Fitted(_table(columns, shortened, _widths(columns, shortened, room), title),
+                  shortened=True)
 
 
 def print_grid(columns: Sequence[Col], rows: Sequence[Sequence[Any]],
                title: Optional[str] = None) -> None:
-    table, shortened = grid(columns, rows, title)
-    out.print(table)
-    if shortened:
+    fitted = grid(columns, rows, title)
+    if fitted.width is None:
+        out.print(fitted.table)
+    else:  # a console as wide as the table: rich never draws wider than its console
+        Console(width=fitted.width, file=out.file, soft_wrap=False,
+                force_terminal=out.is_terminal,
+                color_system=out.color_system).print(fitted.table)  # type: ignore[arg-type]
+    if fitted.shortened:
         out.print(Text(SHORTENED_NOTE, style="dim"))
 
 

@@ -69,9 +69,9 @@ def bargains_list(ctx: typer.Context, page: int = page_option(),
 
 
 def reward_text(reward: dict[str, Any]) -> str:
-    if reward.get("kind") == "coupon":
-        return f"coupon {reward.get('coupon_id')}"
-    return f"gift {reward.get('sku_id')}"
+    what = (f"coupon {reward.get('coupon_id')}" if reward.get("kind") == "coupon"
+            else f"gift {reward.get('sku_id')}")
+    return f"{reward['title']} ({what})" if reward.get("title") else what
 
 
 ASSIST_COLUMNS = (Col("id", "id"), Col("reward", min=10), Col("helps", "fixed", "right"),
