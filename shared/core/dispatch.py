@@ -21,7 +21,7 @@ from shared.core.config import ConfigError, Settings, get_settings
 from shared.core.context import Context
 from shared.core.errors import ShopError
 from shared.core.log import get_logger, log_event, request_id_var
-from shared.core.validation import validation_error
+from shared.core.validation import validation_error, with_chinese_fields
 
 logger = get_logger("shop.runtime")
 
@@ -55,7 +55,7 @@ def to_json(value: Any) -> str:
 
 
 def error_outcome(error: ShopError) -> Outcome:
-    return Outcome(error.status, {"ok": False, "error": error.to_dict()})
+    return Outcome(error.status, {"ok": False, "error": with_chinese_fields(error).to_dict()})
 
 
 def _load(module: str, name: str) -> Any:

@@ -51,6 +51,18 @@ ZH_BY_TYPE: dict[str, str] = {
     "value_error": "取值不正确",
     "assertion_error": "取值不正确",
 }
+# the shop's own checks that pydantic cannot make (they raise VALIDATION_ERROR themselves)
+ZH_BY_TYPE.update({
+    "null": "不能为空",
+    "empty_cart": "购物车里没有选中的商品",
+    "not_in_order": "不在这个订单里",
+    "not_in_campaign": "不在这个活动里",
+    "foreign_sku": "属于另一个商品",
+    "above_price": "不能高于商品原价",
+    "not_a_discount": "须低于商品原价",
+    "deal_store": "这家门店没有这个优惠",
+    "deal_sku_missing": "订单里没有优惠的商品",
+})
 FALLBACK_ZH = "输入有误"
 # the whole request (a model validator, or a body that is not an object)
 BODY_LABEL = "请求内容"
@@ -71,6 +83,21 @@ def zh_message(error: dict[str, Any]) -> str:
         text = FALLBACK_ZH
     loc = error.get("loc") or ()
     return f"{field_path(loc) if loc else BODY_LABEL}：{text}"
+
+
+def with_chinese_fields(error: ShopError) -> ShopError:
+    """A VALIDATION_ERROR a domain check raised: each field gets its Chinese message too."""
+    fields = error.details.get("fields") if error.code == "VALIDATION_ERROR" else None
+    if not isinstance(fields, list) or not fields:
+        return error
+    for field in fields:
+        if isinstance(field, dict) and "message_zh" not in field:
+            loc = tuple(str(field.get("field") or "").split(".")) if field.get("field") else ()
+            field["message_zh"] = zh_message({"type": field.get("type", ""), "loc": loc})
+    if error.message_zh == ShopError("VALIDATION_ERROR").message_zh:
+        error.message_zh = "；".join(f["message_zh"] for f in fields[:MAX_FIELDS_IN_MESSAGE]
+                                    if isinstance(f, dict))
+    return error
 
 
 def validation_error(exc: Any) -> ShopError:

@@ -58,3 +58,15 @@ def test_a_rule_across_fields_names_the_request(db):
 
     [field] = answer.body["error"]["details"]["fields"]
     assert field["message_zh"].startswith("请求内容：")
+
+
+def test_a_check_of_the_shop_itself_is_said_in_chinese_too(db):
+    shopper = new_shopper()
+
+    answer = shopper.call("place_order", {"request_id": "req-empty-cart-1", "from_cart": True,
+                                          "address_id": "addr_1"})
+
+    assert answer.status == 422, answer.body
+    [field] = answer.body["error"]["details"]["fields"]
+    assert field["message_zh"] == "from_cart：购物车里没有选中的商品"
+    assert answer.body["error"]["message_zh"] == "from_cart：购物车里没有选中的商品"
