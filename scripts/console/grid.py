@@ -2,9 +2,10 @@
 
 A list is drawn the first way that fits the terminal's width: boxed with whole ids; without
 borders with whole ids; without borders with each id cut to the shortest prefix that is still
-unique among the ids shown (like git's short hashes; ``--full-ids`` keeps them whole). Ids,
-money, statuses and times never wrap; free text (titles, reasons, nicknames) folds onto more
-lines rather than ending in "…" or pushing a column out.
+unique among the ids shown (like git's short hashes; ``--full-ids`` keeps them whole); then
+free text folded narrower. Ids, money and statuses never wrap, times break only at their
+space; free text (titles, reasons, nicknames) folds onto more lines rather than ending in "…"
+or pushing a column out.
 """
 from __future__ import annotations
 
