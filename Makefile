@@ -6,7 +6,7 @@ PORT ?= 8080
 STAMP := $(VENV)/.installed
 
 .PHONY: run test test-python test-miniprogram check check-ruff check-mypy check-imports bench \
-        bench-nearby bench-marketing package install functions clean
+        bench-nearby bench-marketing package install functions docs openapi clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -60,6 +60,14 @@ package: $(STAMP)
 
 functions: $(STAMP)
 	$(BIN)/python scripts/gen_functions
+
+# the README's function tables and docs/openapi.json, from the action table and input models
+docs: $(STAMP)
+	$(BIN)/python scripts/gen_docs
+
+# docs/openapi.json only (OpenAPI 3.1)
+openapi: $(STAMP)
+	$(BIN)/python scripts/gen_docs openapi
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache

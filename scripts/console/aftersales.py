@@ -9,18 +9,9 @@ from rich.table import Table
 from rich.text import Text
 
 from .base import done, emit, out, shop
+from .grid import Col, print_list, time_col
 from .options import list_page, page_option, page_size_option
-from .views import (
-    cell,
-    details,
-    fitted_table,
-    id_width,
-    print_page,
-    shipment_text,
-    status_text,
-    when,
-    yuan,
-)
+from .views import cell, details, shipment_text, status_text, when, yuan
 
 app = typer.Typer(help="After-sales (refund only, or return and refund): review "
                        "them; an approval refunds through WeChat Pay.",
@@ -40,22 +31,16 @@ class AfterSaleStatus(str, Enum):
     refund_failed = "refund_failed"
 
 
+AFTER_SALE_COLUMNS = (Col("id", "id"), Col("order", "id"), Col("type", "fixed"),
+                      Col("status", "fixed"), Col("amount", "fixed", "right"), Col("reason"),
+                      time_col("created"))
+
+
 def after_sales_table(data: dict[str, Any]) -> None:
-    # seven columns, two of them 24-character ids
-    table = fitted_table(narrow_padding=0)
-    table.add_column("id", overflow="fold", min_width=id_width())
-    table.add_column("order", overflow="fold", min_width=id_width())
-    table.add_column("type", no_wrap=True)
-    table.add_column("status", no_wrap=True, min_width=15)
-    table.add_column("amount", justify="right", no_wrap=True)
-    table.add_column("reason", overflow="fold")
-    table.add_column("created", min_width=10)
-    for item in data["items"]:
-        table.add_row(item["id"], item["order_id"],
-                      AFTER_SALE_TYPES.get(item["type"], item["type"]),
-                      status_text(item["status"]), yuan(item["amount"]), cell(item.get("reason")),
-                      when(item.get("created_at")))
-    print_page(table, data, "after-sales")
+    print_list(AFTER_SALE_COLUMNS, [
+        (item["id"], item["order_id"], AFTER_SALE_TYPES.get(item["type"], item["type"]),
+         status_text(item["status"]), yuan(item["amount"]), item.get("reason"),
+         when(item.get("created_at"))) for item in data["items"]], data, "after-sales")
 
 
 def show_after_sale(doc: dict[str, Any]) -> None:

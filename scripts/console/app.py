@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Optional
 
 import typer
 from rich.text import Text
@@ -12,18 +13,25 @@ from . import (
     categories,
     coupons,
     db,
+    dev,
     fission,
     groupbuy,
     members,
+    nearby,
     orders,
     outbox,
     products,
+    social,
 )
-from .base import DEFAULT_API, DEV_MERCHANT_TOKEN, Shop, err
+from .base import DEFAULT_API, DEV_MERCHANT_TOKEN, Shop, default_api, err
+from .grid import DISPLAY
 
-HELP = ("The shop's merchant console: products, categories, orders, after-sales, coupons.\n\n"
+HELP = ("The shop's merchant console: products, categories, orders, after-sales, coupons, "
+        "group-buys, bargains, assists, fission, campaigns, members, stores, deals, "
+        "self-pickup.\n\n"
         "It talks to a shop gateway over HTTP with the merchant token; global options go "
-        "before the command: shopctl --api URL --json products list.\n\n"
+        "before the command: shopctl --api URL --json products list (--json and --full-ids "
+        "may also follow it).\n\n"
         "Money is entered in fen (1250 means ¥12.50) and shown in yuan. "
         "Times are Beijing time (UTC+8).\n\n"
         "Exit codes: 0 done; 1 refused by the shop; 2 cannot reach the gateway or database, "
@@ -42,24 +50,54 @@ app.add_typer(campaigns.app, name="campaigns")
 app.add_typer(outbox.app, name="outbox")
 app.add_typer(groupbuy.app, name="groupbuy")
 app.add_typer(members.app, name="members")
+app.add_typer(social.bargains, name="bargains")
+app.add_typer(social.assists, name="assists")
+app.add_typer(nearby.stores, name="stores")
+app.add_typer(nearby.deals, name="deals")
+app.add_typer(nearby.nearby, name="nearby")
+app.add_typer(nearby.pickup, name="pickup")
+app.add_typer(dev.app, name="dev")
 
 
 @app.callback()
 def main(
     ctx: typer.Context,
-    api: str = typer.Option(DEFAULT_API, "--api", envvar="SHOP_API",
-                            help="Base URL of the shop gateway."),
+    api: Optional[str] = typer.Option(
+        None, "--api", envvar="SHOP_API", show_default=False,
+        help=f"Base URL of the shop gateway (default: the dev gateway `make run` starts, "
+             f"{DEFAULT_API}, or the port in $PORT)."),
     token: str = typer.Option(DEV_MERCHANT_TOKEN, "--token", envvar="MERCHANT_TOKEN",
                               show_default=False,
                               help="Merchant token (default: the dev token)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the raw JSON data, no tables."),
+    as_json: bool = typer.Option(False, "--json", help="Print the raw JSON data, no tables "
+                                                       "(for scripts; every list has it)."),
+    full_ids: bool = typer.Option(False, "--full-ids",
+                                  help="Whole ids in tables, even when the terminal is narrow "
+                                       "(otherwise cut to a unique prefix to fit)."),
 ) -> None:
-    ctx.obj = Shop(api.rstrip("/"), token, as_json)
+    DISPLAY.full_ids = full_ids
+    # the default gateway is only a guess (the one `make run` starts): say how to point
+    # elsewhere when nothing answers there
+    ctx.obj = Shop((api or default_api()).rstrip("/"), token, as_json, api_guessed=api is None)
+
+
+# flags that may also come after the command: `shopctl orders list --json`
+ANYWHERE_FLAGS = ("--json", "--full-ids")
+
+
+def hoist_flags(argv: list[str]) -> list[str]:
+    """The global flags moved before the command, so that they work after it too."""
+    if "--" in argv:
+        head, tail = argv[:argv.index("--")], argv[argv.index("--"):]
+    else:
+        head, tail = argv, []
+    flags = [arg for arg in head if arg in ANYWHERE_FLAGS]
+    return flags + [arg for arg in head if arg not in ANYWHERE_FLAGS] + tail
 
 
 def run() -> None:
     try:
-        app(prog_name="shopctl")
+        app(args=hoist_flags(sys.argv[1:]), prog_name="shopctl")
     except Exception as exc:  # a bug in the console: say so in one line, not a traceback
         err.print(Text(f"shopctl: unexpected error: {type(exc).__name__}: {exc}", style="bold red"))
         sys.exit(1)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -17,6 +18,13 @@ from rich.text import Text
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_API = "http://127.0.0.1:8080"
+
+
+def default_api() -> str:
+    """The gateway `make run` starts: 127.0.0.1 on $PORT (as the Makefile reads it), else 8080."""
+    port = os.environ.get("PORT", "").strip()
+    return f"http://127.0.0.1:{port}" if port.isdigit() else DEFAULT_API
+
 # Same value as shared.core.config.DEV_MERCHANT_TOKEN; copied, not imported, so that the console
 # runs anywhere with typer, rich and requests, without the backend's dependencies.
 DEV_MERCHANT_TOKEN = "dev-merchant-token"
@@ -60,6 +68,8 @@ class Shop:
     api: str
     token: str
     as_json: bool
+    # --api and SHOP_API unset: the default is a guess, and failing to reach it needs a hint
+    api_guessed: bool = False
 
     def call(self, action: str, payload: Optional[dict[str, Any]] = None, *,
              quiet: bool = False) -> Any:
@@ -72,7 +82,10 @@ class Shop:
             with spinner(None if quiet else f"{action} …"):
                 answer = requests.post(url, json=payload or {}, headers=headers, timeout=TIMEOUT)
         except requests.RequestException as exc:
-            fail(f"cannot reach {self.api}: {_why(exc)}", 2)
+            hint = (" - no --api or SHOP_API given, so shopctl tried the local dev gateway: "
+                    "start it with `make run`, or point shopctl at your gateway with "
+                    "--api URL or SHOP_API=URL") if self.api_guessed else ""
+            fail(f"cannot reach {self.api}: {_why(exc)}{hint}", 2)
         envelope = _envelope(answer)
         if envelope["ok"]:
             return envelope.get("data")

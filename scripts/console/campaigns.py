@@ -13,8 +13,9 @@ from rich.text import Text
 
 from .base import Shop, done, emit, err, fail, out, shop
 from .charts import empty_panel, horizontal_bars, save_png, two_panels, vertical_bars
+from .grid import Col, print_list, time_col
 from .options import list_page, page_option, page_size_option, parse_moment, present
-from .views import cell, details, fitted_table, id_width, print_page, status_text, when, yuan
+from .views import details, status_text, when, yuan
 
 app = typer.Typer(help="Merchant campaigns: one subscribe message (and maybe a coupon) "
                        "to an audience at a set time; stats of what it sent and sold.",
@@ -61,19 +62,15 @@ def audience_text(audience: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+CAMPAIGN_COLUMNS = (Col("id", "id"), Col("name"), Col("status", "fixed"), time_col("send at"),
+                    Col("audience", min=12), Col("coupon", "id"))
+
+
 def campaigns_table(data: dict[str, Any]) -> None:
-    table = fitted_table(narrow_padding=(0, 1, 0, 0))
-    table.add_column("id", overflow="fold", min_width=id_width())
-    table.add_column("name", overflow="fold")
-    table.add_column("status", no_wrap=True)
-    table.add_column("send at", min_width=10)
-    table.add_column("audience", overflow="fold", min_width=12)
-    table.add_column("coupon", overflow="fold", min_width=id_width(narrow=8))
-    for campaign in data["items"]:
-        table.add_row(campaign["id"], cell(campaign["name"]), status_text(campaign["status"]),
-                      when(campaign["send_at"]), cell(audience_text(campaign["audience"])),
-                      cell(campaign.get("coupon_id")))
-    print_page(table, data, "campaigns")
+    print_list(CAMPAIGN_COLUMNS, [
+        (campaign["id"], campaign["name"], status_text(campaign["status"]),
+         when(campaign["send_at"]), audience_text(campaign["audience"]),
+         campaign.get("coupon_id")) for campaign in data["items"]], data, "campaigns")
 
 
 def show_campaign(campaign: dict[str, Any]) -> None:

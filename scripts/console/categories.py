@@ -4,22 +4,19 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import typer
-from rich.table import Table
 
-from .base import done, emit, out, shop
-from .views import cell
+from .base import done, emit, shop
+from .grid import Col, print_list
 
 app = typer.Typer(help="Product categories.", no_args_is_help=True)
 
 
+CATEGORY_COLUMNS = (Col("id", "id"), Col("name"), Col("sort", "fixed", "right"))
+
+
 def categories_table(data: dict[str, Any]) -> None:
-    table = Table()
-    table.add_column("id", no_wrap=True)
-    table.add_column("name")
-    table.add_column("sort", justify="right")
-    for item in data["items"]:
-        table.add_row(item["id"], cell(item["name"]), str(item.get("sort", 0)))
-    out.print(table)
+    print_list(CATEGORY_COLUMNS, [(item["id"], item["name"], str(item.get("sort", 0)))
+                                  for item in data["items"]], data, "categories")
 
 
 @app.command("list")

@@ -5,11 +5,11 @@ from enum import Enum
 from typing import Any, Optional
 
 import typer
-from rich.table import Table
 
 from .base import done, emit, shop
+from .grid import Col, print_list
 from .options import list_page, page_option, page_size_option, parse_moment, present
-from .views import cell, print_page, when, yuan
+from .views import when, yuan
 
 app = typer.Typer(help="Coupon templates that shoppers claim. Amounts in fen.",
                   no_args_is_help=True)
@@ -38,18 +38,15 @@ def coupon_validity(coupon: dict[str, Any]) -> str:
     return f"{when(coupon.get('valid_from'))} → {when(coupon.get('valid_to'))}"
 
 
+COUPON_COLUMNS = (Col("id", "id"), Col("name"), Col("terms", min=10),
+                  Col("claimed", "fixed", "right"), Col("valid", min=10))
+
+
 def coupons_table(data: dict[str, Any]) -> None:
-    table = Table()
-    table.add_column("id", no_wrap=True)
-    table.add_column("name")
-    table.add_column("terms")
-    table.add_column("claimed", justify="right", no_wrap=True)
-    table.add_column("valid")
-    for coupon in data["items"]:
-        table.add_row(coupon["id"], cell(coupon.get("name")), coupon_terms(coupon),
-                      f"{coupon.get('claimed', 0)}/{coupon.get('total')}",
-                      coupon_validity(coupon))
-    print_page(table, data, "coupons")
+    print_list(COUPON_COLUMNS, [
+        (coupon["id"], coupon.get("name"), coupon_terms(coupon),
+         f"{coupon.get('claimed', 0)}/{coupon.get('total')}", coupon_validity(coupon))
+        for coupon in data["items"]], data, "coupons")
 
 
 @app.command("create")

@@ -8,10 +8,11 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from .base import done, emit, out, shop
+from .base import done, emit, emit_line, out, shop
 from .charts import empty_panel, horizontal_bars, save_png, two_panels, vertical_bars
+from .grid import Col, print_grid
 from .options import parse_moment, present
-from .views import cell, when, yuan
+from .views import when, yuan
 
 app = typer.Typer(help="Referral and fission: shares, opens, new and paying users, "
                        "revenue, K-factor and the invite tree.", no_args_is_help=True)
@@ -61,18 +62,16 @@ def depth_table(rows: list[dict[str, Any]]) -> Table:
     return depth
 
 
-def contributors_table(rows: list[dict[str, Any]]) -> Table:
-    top = Table(title="Top contributors (downstream: everyone below them in the tree)",
-                title_justify="left")
-    top.add_column("user", no_wrap=True)
-    top.add_column("nickname")
-    for name in ("shares", "direct", "downstream", "new users", "revenue"):
-        top.add_column(name, justify="right", no_wrap=True)
-    for row in rows:
-        top.add_row(row["user_id"], cell(row.get("nickname")), str(row["shares"]),
-                    str(row["direct"]), str(row["downstream"]), str(row["new_users"]),
-                    yuan(row["revenue"]))
-    return top
+CONTRIBUTOR_COLUMNS = (Col("user", "id"), Col("nickname"),
+                       *(Col(name, "fixed", "right") for name in
+                         ("shares", "direct", "downstream", "new users", "revenue")))
+
+
+def contributors_table(rows: list[dict[str, Any]]) -> None:
+    print_grid(CONTRIBUTOR_COLUMNS, [
+        (row["user_id"], row.get("nickname"), str(row["shares"]), str(row["direct"]),
+         str(row["downstream"]), str(row["new_users"]), yuan(row["revenue"])) for row in rows],
+        title="Top contributors (downstream: everyone below them in the tree)")
 
 
 def fission_tables(data: dict[str, Any]) -> None:
@@ -82,7 +81,7 @@ def fission_tables(data: dict[str, Any]) -> None:
     out.print(depth_table(rows))
     if not rows:
         out.print(Text("nobody invited yet", style="dim"))
-    out.print(contributors_table(data.get("top_contributors") or []))
+    contributors_table(data.get("top_contributors") or [])
     rewards = data.get("rewards") or {}
     out.print(Text(f"{reward_text(data.get('reward'))}; granted {rewards.get('granted', 0)}, "
                    f"reversed {rewards.get('reversed', 0)}", style="dim"))
@@ -132,3 +131,22 @@ def fission_report(
     if png is not None:
         write_fission_png(data, png)
         done(ctx, f"wrote {png}")
+
+
+@app.command("reward")
+def fission_reward(
+    ctx: typer.Context,
+    points: Optional[int] = typer.Option(None, help="Points to the inviter (1 point = 1 fen "
+                                                    "at checkout)."),
+    coupon_id: Optional[str] = typer.Option(None, help="Or a coupon template (see `coupons "
+                                                       "list`) to the inviter."),
+    none: bool = typer.Option(False, "--none", help="Or no reward from now on."),
+) -> None:
+    """Set what an inviter earns per invitee's first paid order: --points, --coupon-id or
+    --none (a full refund takes it back)."""
+    if sum([points is not None, coupon_id is not None, none]) != 1:
+        raise typer.BadParameter("give one of --points, --coupon-id or --none")
+    kind = "points" if points is not None else "coupon" if coupon_id else "none"
+    reward = shop(ctx).call("merchant_set_referral_reward",
+                            present({"kind": kind, "points": points, "coupon_id": coupon_id}))
+    emit_line(ctx, reward, reward_text)

@@ -9,18 +9,9 @@ import typer
 from rich.text import Text
 
 from .base import done, emit, out, shop
+from .grid import Col, print_list
 from .options import list_page, page_option, page_size_option, parse_moment, present
-from .views import (
-    cell,
-    details,
-    fitted_table,
-    id_width,
-    price_range,
-    print_page,
-    status_text,
-    when,
-    yuan,
-)
+from .views import details, price_range, status_text, when, yuan
 
 app = typer.Typer(help="Group-buy (拼团) campaigns: teams of shoppers buy a product at "
                        "the group price once every seat is paid; teams that do not "
@@ -75,23 +66,18 @@ def team_text(campaign: dict[str, Any]) -> str:
     return team
 
 
+GROUP_BUY_COLUMNS = (Col("id", "id"), Col("product"), Col("status", "fixed"), Col("team", min=8),
+                     Col("price", "fixed"), Col("window", min=12), Col("limits", min=8),
+                     Col("ok", "fixed", "right"))
+
+
 def group_buys_table(data: dict[str, Any]) -> None:
-    table = fitted_table(narrow_padding=(0, 1, 0, 0))
-    table.add_column("id", overflow="fold", min_width=id_width())
-    table.add_column("product", overflow="fold", min_width=8)
-    table.add_column("status", no_wrap=True)
-    table.add_column("team", min_width=8)
-    table.add_column("price", no_wrap=True)
-    table.add_column("window", min_width=10)
-    table.add_column("limits", min_width=8)
-    table.add_column("ok", justify="right", no_wrap=True)
-    for campaign in data["items"]:
-        table.add_row(campaign["id"], cell(campaign["product"]["title"]),
-                      status_text(campaign["status"]), team_text(campaign),
-                      group_price_range(campaign),
-                      f"{when(campaign['starts_at'])} →\n{when(campaign['ends_at'])}",
-                      group_limits_text(campaign), str(campaign.get("teams_succeeded", 0)))
-    print_page(table, data, "group-buys")
+    print_list(GROUP_BUY_COLUMNS, [
+        (campaign["id"], campaign["product"]["title"], status_text(campaign["status"]),
+         team_text(campaign), group_price_range(campaign),
+         f"{when(campaign['starts_at'])} →\n{when(campaign['ends_at'])}",
+         group_limits_text(campaign), str(campaign.get("teams_succeeded", 0)))
+        for campaign in data["items"]], data, "group-buys")
     if data["items"]:
         out.print(Text("ok: teams that succeeded", style="dim"))
 

@@ -7,27 +7,25 @@ import typer
 from rich.table import Table
 
 from .base import done, emit, emit_line, out, shop
+from .grid import Col, print_list, time_col
 from .options import list_page, page_option, page_size_option, present
-from .views import cell, print_page, when, yuan
+from .views import cell, when, yuan
 
 app = typer.Typer(help="Members: levels by growth (fen paid, net of refunds), "
                        "points (1 point = 1 fen at checkout), and blocking a shopper.",
                   no_args_is_help=True)
 
 
+MEMBER_COLUMNS = (Col("user", "id"), Col("nickname"), Col("level", "fixed"),
+                  Col("growth", "fixed", "right"), Col("points", "fixed", "right"),
+                  time_col("last order"))
+
+
 def members_table(data: dict[str, Any]) -> None:
-    table = Table()
-    table.add_column("user", no_wrap=True)
-    table.add_column("nickname")
-    table.add_column("level", no_wrap=True)
-    table.add_column("growth", justify="right", no_wrap=True)
-    table.add_column("points", justify="right")
-    table.add_column("last order", no_wrap=True)
-    for member in data["items"]:
-        table.add_row(member["user_id"], cell(member.get("nickname")), cell(member["level"]),
-                      yuan(member.get("growth", 0)), str(member.get("points", 0)),
-                      when(member.get("last_order_at")))
-    print_page(table, data, "members")
+    print_list(MEMBER_COLUMNS, [
+        (member["user_id"], member.get("nickname"), member["level"],
+         yuan(member.get("growth", 0)), str(member.get("points", 0)),
+         when(member.get("last_order_at"))) for member in data["items"]], data, "members")
 
 
 def levels_table(data: dict[str, Any]) -> None:

@@ -8,8 +8,9 @@ import typer
 from rich.table import Table
 
 from .base import done, emit, out, shop
+from .grid import Col, print_list, time_col
 from .options import list_page, page_option, page_size_option
-from .views import cell, details, print_page, shipment_text, specs_text, status_text, when, yuan
+from .views import cell, details, shipment_text, specs_text, status_text, when, yuan
 
 app = typer.Typer(help="Orders: list, show, ship.", no_args_is_help=True)
 
@@ -28,17 +29,14 @@ def units(order: dict[str, Any]) -> int:
     return sum(line.get("quantity", 0) for line in order.get("items", []))
 
 
+ORDER_COLUMNS = (Col("id", "id"), Col("status", "fixed"), Col("total", "fixed", "right"),
+                 Col("items", "fixed", "right"), time_col("created"))
+
+
 def orders_table(data: dict[str, Any]) -> None:
-    table = Table()
-    table.add_column("id", no_wrap=True)
-    table.add_column("status", no_wrap=True, min_width=15)
-    table.add_column("total", justify="right", no_wrap=True)
-    table.add_column("items", justify="right")
-    table.add_column("created", no_wrap=True)
-    for order in data["items"]:
-        table.add_row(order["id"], status_text(order["status"]), yuan(order["total"]),
-                      str(units(order)), when(order.get("created_at")))
-    print_page(table, data, "orders")
+    print_list(ORDER_COLUMNS, [
+        (order["id"], status_text(order["status"]), yuan(order["total"]), str(units(order)),
+         when(order.get("created_at"))) for order in data["items"]], data, "orders")
 
 
 def address_text(address: Optional[dict[str, Any]]) -> str:

@@ -5,10 +5,10 @@ from enum import Enum
 from typing import Any, Optional
 
 import typer
-from rich.text import Text
 
+from .grid import Col, print_list, time_col
 from .options import list_page, page_option, page_size_option
-from .views import cell, fitted_table, id_width, is_wide, print_page, status_text, when
+from .views import status_text, when
 
 app = typer.Typer(help="The outbox of subscribe messages: queued, sent, skipped (and why) "
                        "or dead.", no_args_is_help=True)
@@ -22,27 +22,18 @@ class OutboxStatus(str, Enum):
     dead = "dead"
 
 
+# the message's id is purpose:occasion:user, each shown in its column
+OUTBOX_COLUMNS = (Col("user", "id"), Col("purpose"), Col("occasion", "id"), Col("status", "fixed"),
+                  Col("reason"), Col("template", "id"), Col("tries", "fixed", "right"),
+                  time_col("created"), time_col("sent"))
+
+
 def outbox_table(data: dict[str, Any]) -> None:
-    # the id is purpose:occasion:user, each shown in its column
-    wide = is_wide()
-    table = fitted_table(narrow_padding=0)
-    table.add_column("user", overflow="fold", min_width=id_width())
-    table.add_column("purpose", overflow="fold")
-    table.add_column("occasion", overflow="fold", min_width=id_width(narrow=8))
-    table.add_column("status", no_wrap=True)
-    table.add_column("reason", overflow="fold")
-    if wide:
-        table.add_column("template", overflow="fold")
-        table.add_column("tries", justify="right")
-    table.add_column("created", min_width=10)
-    table.add_column("sent", min_width=10)
-    for message in data["items"]:
-        extra: list[Text | str] = [cell(message.get("template_id")),
-                                   str(message.get("attempts", 0))] if wide else []
-        table.add_row(message["user_id"], message["purpose"], cell(message.get("occasion")),
-                      status_text(message["status"]), cell(message.get("reason")), *extra,
-                      when(message.get("created_at")), when(message.get("sent_at")))
-    print_page(table, data, "messages")
+    print_list(OUTBOX_COLUMNS, [
+        (message["user_id"], message["purpose"], message.get("occasion"),
+         status_text(message["status"]), message.get("reason"), message.get("template_id"),
+         str(message.get("attempts", 0)), when(message.get("created_at")),
+         when(message.get("sent_at"))) for message in data["items"]], data, "messages")
 
 
 @app.command("list")

@@ -10,8 +10,9 @@ from rich.table import Table
 from rich.text import Text
 
 from .base import done, emit, emit_line, fail, out, shop
+from .grid import Col, print_list
 from .options import list_page, page_option, page_size_option, present
-from .views import cell, details, price_range, print_page, specs_text, status_text, yuan
+from .views import cell, details, price_range, specs_text, status_text, yuan
 
 app = typer.Typer(help="Products and their SKUs. Prices in fen (1250 = ¥12.50).",
                   no_args_is_help=True)
@@ -70,18 +71,15 @@ def show_product(product: dict[str, Any]) -> None:
     out.print(table)
 
 
+PRODUCT_COLUMNS = (Col("id", "id"), Col("title"), Col("price", "fixed", "right"),
+                   Col("sales", "fixed", "right"), Col("status", "fixed"))
+
+
 def products_table(data: dict[str, Any]) -> None:
-    table = Table()
-    table.add_column("id", no_wrap=True)
-    table.add_column("title")
-    table.add_column("price", justify="right", no_wrap=True)
-    table.add_column("sales", justify="right")
-    table.add_column("status")
-    for item in data["items"]:
-        table.add_row(item["id"], cell(item["title"]),
-                      price_range(item["price"], item.get("price_max")),
-                      str(item.get("sales", 0)), status_text(item["status"]))
-    print_page(table, data, "products")
+    print_list(PRODUCT_COLUMNS, [
+        (item["id"], item["title"], price_range(item["price"], item.get("price_max")),
+         str(item.get("sales", 0)), status_text(item["status"])) for item in data["items"]],
+        data, "products")
 
 
 def new_skus(skus_json: Optional[str], price: Optional[int], stock: Optional[int],

@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
-from rich import box
 from rich.table import Table
 from rich.text import Text
 
@@ -22,10 +21,6 @@ STATUS_STYLES = {"on_sale": "green", "off_shelf": "dim", "pending_payment": "yel
                  # campaigns and the outbox
                  "scheduled": "yellow", "sending": "cyan", "done": "green",
                  "queued": "yellow", "sent": "green", "skipped": "dim", "dead": "bold red"}
-
-# Tables with long ids need about 140 columns in the usual boxes; narrower, they drop borders.
-WIDE_COLUMNS = 140
-
 
 def yuan(fen: Optional[int]) -> str:
     if fen is None:
@@ -76,14 +71,6 @@ def page_footer(data: dict[str, Any], noun: str) -> None:
                    f"{data['total']} {noun}", style="dim"))
 
 
-def print_page(table: Table, data: dict[str, Any], noun: str) -> None:
-    """A table of listed items, then which page it is when the data is a page of a list
-    (created items are shown in the same table, without a footer)."""
-    out.print(table)
-    if "total" in data and "page" in data:
-        page_footer(data, noun)
-
-
 def details(rows: list[tuple[str, Any]]) -> None:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
@@ -91,21 +78,3 @@ def details(rows: list[tuple[str, Any]]) -> None:
     for label, value in rows:
         grid.add_row(label, value if isinstance(value, Text) else cell(value))
     out.print(grid)
-
-
-def is_wide() -> bool:
-    return out.width >= WIDE_COLUMNS
-
-
-def fitted_table(narrow_padding: Union[int, tuple[int, int, int, int]]) -> Table:
-    """A table for many columns: boxed when the terminal is wide, otherwise borderless so
-    that every column stays readable at 80 (long values then fold rather than end in "…",
-    which would hide an id to type)."""
-    if is_wide():
-        return Table()
-    return Table(box=box.SIMPLE_HEAD, padding=narrow_padding, show_edge=False)
-
-
-def id_width(narrow: int = 12) -> int:
-    """min_width of a folding id column: a whole 24-character id when wide."""
-    return 24 if is_wide() else narrow

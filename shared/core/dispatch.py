@@ -21,6 +21,7 @@ from shared.core.config import ConfigError, Settings, get_settings
 from shared.core.context import Context
 from shared.core.errors import ShopError
 from shared.core.log import get_logger, log_event, request_id_var
+from shared.core.validation import validation_error, with_chinese_fields
 
 logger = get_logger("shop.runtime")
 
@@ -54,14 +55,7 @@ def to_json(value: Any) -> str:
 
 
 def error_outcome(error: ShopError) -> Outcome:
-    return Outcome(error.status, {"ok": False, "error": error.to_dict()})
-
-
-def _validation_error(exc: Any) -> ShopError:
-    fields = [{"field": ".".join(str(p) for p in err["loc"]) or "body",
-               "message": err["msg"], "type": err["type"]} for err in exc.errors()]
-    return ShopError("VALIDATION_ERROR", "invalid input: " + ", ".join(f["field"] for f in fields),
-                     {"fields": fields})
+    return Outcome(error.status, {"ok": False, "error": with_chinese_fields(error).to_dict()})
 
 
 # no input of the shop nests deeper than a few levels; a deeper one is hostile, and would
@@ -169,7 +163,7 @@ def _dispatch(action_name: str, payload: Any, creds: Credentials, request_id: st
     except ShopError as exc:
         return error_outcome(exc)
     except ValidationError as exc:
-        return error_outcome(_validation_error(exc))
+        return error_outcome(validation_error(exc))
     except Exception as exc:
         return error_outcome(unexpected_error(exc, f"action {action_name}", request_id))
 

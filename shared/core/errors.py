@@ -25,6 +25,7 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "PAYMENT_REFUSED": (409, "微信支付拒绝了此操作", "WeChat Pay refused the operation"),
     "REFUND_EXCEEDS_PAID": (409, "退款金额超过可退金额", "The refund exceeds what can be refunded"),
     "TEAM_FULL": (409, "这个团已经满员了", "The team is full"),
+    "TEAM_NOT_OPEN": (409, "团长尚未支付，稍后再试", "The team opens once its leader has paid"),
     "LIMIT_EXCEEDED": (409, "超出数量上限", "Limit exceeded"),
     "PAYLOAD_TOO_LARGE": (413, "请求内容过大", "The request body is too large"),
     "VALIDATION_ERROR": (422, "输入有误", "Invalid input"),
@@ -43,14 +44,16 @@ class ShopError(Exception):
     """A business or request error with a stable code; the runtime maps it to the envelope."""
 
     def __init__(self, code: str, message: Optional[str] = None,
-                 details: Optional[dict[str, Any]] = None) -> None:
+                 details: Optional[dict[str, Any]] = None, *,
+                 message_zh: Optional[str] = None) -> None:
         if code not in ERRORS:
             raise ValueError(f"unknown error code {code}")
         status, zh, en = ERRORS[code]
         self.code = code
         self.status = status
         self.message = message or en
-        self.message_zh = zh
+        # a more precise Chinese sentence than the code's (invalid input names its fields)
+        self.message_zh = message_zh or zh
         self.details = details or {}
         super().__init__(f"{code}: {self.message}")
 

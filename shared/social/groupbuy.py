@@ -294,8 +294,10 @@ def start_group_buy(ctx: Context, req: StartGroupBuyInput) -> dict[str, Any]:
 
 def _join_refusal(ctx: Context, team_id: str) -> ShopError:
     team = ctx.db.teams.find_one({"_id": team_id})
-    if team is None or team["status"] == "opening":
+    if team is None:
         return not_found("team")
+    if team["status"] == "opening":
+        return team_not_open(team)
     if any(s["user_id"] == ctx.user_id for s in team["seats"]):
         return ShopError("CONFLICT", "you are already in this team", {"reason": "already_joined"})
     if team["status"] != "forming" or team["expires_at"] <= ctx.now:
@@ -310,8 +312,10 @@ def join_group_buy(ctx: Context, req: JoinGroupBuyInput) -> dict[str, Any]:
     if done:
         return done
     team = ctx.db.teams.find_one({"_id": req.team_id})
-    if team is None or team["status"] == "opening":
+    if team is None:
         raise not_found("team")
+    if team["status"] == "opening":
+        raise team_not_open(team)
     campaign = _live_campaign(ctx, team["campaign_id"])
     seated = ctx.db.teams.update_one(
         {"_id": team["_id"], "status": "forming", "expires_at": {"$gt": ctx.now},
@@ -333,9 +337,17 @@ def join_group_buy(ctx: Context, req: JoinGroupBuyInput) -> dict[str, Any]:
     return {"order": order, "team": team_view(ctx.db.teams.find_one({"_id": team["_id"]}))}
 
 
+def team_not_open(team: dict[str, Any]) -> ShopError:
+    # the leader shared the team before paying: it exists (get_team shows it) but takes no
+    # members until the leader's payment opens it, so "try again later" and not "not found"
+    return ShopError("TEAM_NOT_OPEN", "the team opens once its leader has paid",
+                     {"team_id": team["_id"], "status": team["status"]})
+
+
 def get_team(ctx: Context, req: TeamIdInput) -> dict[str, Any]:
+    """A team, "opening" too (its leader has not paid yet) so that a shared link shows it."""
     team = ctx.db.teams.find_one({"_id": req.team_id})
-    if team is None or team["status"] == "opening":
+    if team is None:
         raise not_found("team")
     return team_view(team)
 

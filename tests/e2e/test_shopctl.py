@@ -211,9 +211,11 @@ def test_after_sales_list_stays_readable_at_80_columns(gateway: str) -> None:
     lines = result.stdout.splitlines()
     assert max(len(line) for line in lines) <= 80
     assert "pending_review" in result.stdout and "¥25.00" in result.stdout
-    # the id folds onto two lines rather than being cut with "…"
-    folded = "".join(line.split()[0] for line in lines[2:4])
-    assert folded == after_sale["id"], result.stdout
+    # ids are cut to a unique prefix, each on one line, rather than folded or cut with "…"
+    shown_id, shown_order = lines[2].split()[:2]
+    assert after_sale["id"].startswith(shown_id) and len(shown_id) < len(after_sale["id"])
+    assert after_sale["order_id"].startswith(shown_order), result.stdout
+    assert "…" not in result.stdout and "--full-ids" in result.stdout
 
 
 def test_after_sales_list_filters_by_order_and_prints_json(gateway: str) -> None:

@@ -131,9 +131,10 @@ def test_the_list_stays_readable_at_80_columns(gateway: str) -> None:
     assert "…" not in result.stdout
     for text in ("¥8.00", "20/20 left", "2 per user", "auto-fill", "active"):
         assert text in result.stdout
-    # the id folds onto two lines rather than being cut
-    folded = "".join(line.split()[0] for line in lines[2:4])
-    assert folded == campaign["id"], result.stdout
+    # the id is cut to a unique prefix on one line, and the last column is there
+    shown = lines[2].split()[0]
+    assert campaign["id"].startswith(shown) and len(shown) < len(campaign["id"]), result.stdout
+    assert lines[0].split()[-1] == "ok" and "--full-ids" in result.stdout
 
 
 def test_a_team_two_shoppers_complete_shows_in_the_list(gateway: str) -> None:

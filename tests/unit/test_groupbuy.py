@@ -242,8 +242,9 @@ def test_a_team_forms_when_the_leader_pays_and_succeeds_when_every_seat_is_paid(
     team_id, leader_order = started["team"]["id"], started["order"]
     assert leader_order["status"] == "pending_payment" and leader_order["total"] == 800
     assert leader_order["hold_shipping"] is True
-    assert call("get_team", {"team_id": team_id}).status == 404  # not open until paid
-    assert bob.join(team_id).status == 404
+    # shown while opening (a shared link works), but not open to members until paid
+    assert call("get_team", {"team_id": team_id}).data["status"] == "opening"
+    assert bob.join(team_id).code == "TEAM_NOT_OPEN"
 
     leader.pay(leader_order["id"])
     team = get_team(team_id)
@@ -886,6 +887,21 @@ def test_bad_campaign_input_is_refused_with_4xx(db, product, sku_id):
     assert shopper.call("merchant_end_group_buy", {"campaign_id": "gbc_x"}).status == 403
 
 
+def test_joining_a_team_whose_leader_has_not_paid_says_try_later(db, product):
+    campaign = make_campaign(product, team_size=3)
+    leader, member = buyers(2)
+    team_id, _ = leader.lead(campaign, pay=False)
+
+    shown = call("get_team", {"team_id": team_id})
+    refused = member.join(team_id)
+
+    assert shown.status == 200 and shown.data["status"] == "opening", shown.body
+    assert refused.status == 409, refused.body
+    error = refused.body["error"]
+    assert (error["code"], error["message_zh"]) == ("TEAM_NOT_OPEN", "团长尚未支付，稍后再试")
+    assert db.teams.find_one({"_id": team_id})["held"] == 1  # no seat was taken
+
+
 def quotas(db: Any) -> dict[str, int]:
     return {q["_id"]: q["count"] for q in db.group_buy_quota.find() if q["count"]}
 
@@ -903,7 +919,6 @@ def test_unknown_ids_and_bad_input_never_change_anything(db, product, sku_id):
     rid = "req-bad-input-1"
     cases = [
         (call, "get_team", {"team_id": "team_nope"}, 404),
-        (call, "get_team", {"team_id": opening_id}, 404),
         (call, "get_team", {}, 422),
         (call, "get_group_buy", {"campaign_id": "gbc_nope"}, 404),
         (call, "get_group_buy", {"campaign_id": ""}, 422),
@@ -932,7 +947,7 @@ def test_unknown_ids_and_bad_input_never_change_anything(db, product, sku_id):
         (stranger.call, "join_group_buy", {"team_id": "team_nope", "request_id": rid,
                                            "address_id": stranger.address_id}, 404),
         (stranger.call, "join_group_buy", {"team_id": opening_id, "request_id": rid,
-                                           "address_id": stranger.address_id}, 404),
+                                           "address_id": stranger.address_id}, 409),
         (stranger.call, "join_group_buy", {"team_id": team_id, "request_id": rid,
                                            "address_id": stranger.address_id,
                                            "sku_id": other_sku}, 422),
