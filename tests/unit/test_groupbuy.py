@@ -249,7 +249,8 @@ def test_a_team_forms_when_the_leader_pays_and_succeeds_when_every_seat_is_paid(
     team = get_team(team_id)
     assert team["status"] == "forming" and team["seats_left"] == 2
     assert team["members"] == [{"nickname": "leader",
-                                "avatar": "https://thirdwx.qlogo.cn/mmopen/vi_32/leader/132", "is_leader": True}]
+                                "avatar": "https://thirdwx.qlogo.cn/mmopen/vi_32/leader/132",
+                                "is_leader": True}]
     expires = datetime.fromisoformat(team["expires_at"].replace("Z", "+00:00"))
     assert timedelta(minutes=59) < expires - Clock().now <= timedelta(minutes=60)
     listed = call("get_group_buy", {"campaign_id": campaign["id"]}).data
