@@ -83,6 +83,7 @@ def _shop_state(base: str) -> dict[str, Any]:
 def test_the_shop_survives_a_restart_of_the_dev_gateway(gateways, tmp_path):
     snapshot = tmp_path / "shop.json"
     first = gateways("--snapshot", str(snapshot)).wait_ready()
+    assert snapshot.exists()  # the freshly seeded shop, before any change
     token = api(first.base, "login", {"code": "dev:alice"}).json()["data"]["token"]
     assert api(first.base, "add_address", {
         "name": "Alice", "phone": "13900139000", "province": "上海市", "city": "上海市",
