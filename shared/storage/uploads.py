@@ -7,8 +7,8 @@ moto server on loopback plays the storage service.
 
 An image a shopper sends back is accepted only when it is an upload of theirs: the key (or the
 ``file_url``) ``get_upload_url`` gave that user for that purpose, recorded in ``uploads``, whose
-file is in the bucket, no larger than ``UPLOAD_MAX_BYTES``, of the content type it was issued
-for. Anything else (another shopper's upload, ``javascript:`` URLs, trackers) is refused.
+file (once in the bucket) is no larger than ``UPLOAD_MAX_BYTES`` and of the content type it
+was issued for. Anything else (another shopper's upload, ``javascript:`` URLs, trackers) is refused.
 """
 from __future__ import annotations
 
@@ -151,13 +151,23 @@ def _key_of(settings: Settings, endpoint: str, ref: str) -> Optional[str]:
     return key if KEY.match(key) else None
 
 
+def _stored(client: Any, settings: Settings, key: str) -> Optional[dict[str, Any]]:
+    """The object's HEAD, or None when nothing was uploaded under ``key`` (yet)."""
+    from botocore.exceptions import ClientError
+    try:
+        return client.head_object(Bucket=settings.S3_BUCKET, Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+
+
 def verify_uploads(ctx: Context, refs: list[str], purpose: Purpose) -> list[str]:
     """The upload keys behind ``refs`` (keys or file URLs), each checked to be an upload of the
-    caller's for ``purpose`` whose file is in the bucket within the size ceiling; raises
-    ``UPLOAD_INVALID`` / ``UPLOAD_NOT_FOUND`` / ``UPLOAD_TOO_LARGE`` naming the image's index."""
+    caller's for ``purpose`` whose file, once in the bucket, is within the size ceiling and of
+    the type issued; raises ``UPLOAD_INVALID`` / ``UPLOAD_TOO_LARGE`` naming the image's index."""
     if not refs:
         return []
-    from botocore.exceptions import ClientError
     settings = ctx.settings
     client, endpoint = s3_client(settings)
     keys: list[str] = []
@@ -171,19 +181,17 @@ def verify_uploads(ctx: Context, refs: list[str], purpose: Purpose) -> list[str]
         if key is None or record is None:
             raise _refused("UPLOAD_INVALID", "not an image you uploaded with get_upload_url",
                            index, purpose=purpose)
-        try:
-            head = client.head_object(Bucket=settings.S3_BUCKET, Key=key)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                raise _refused("UPLOAD_NOT_FOUND", "the image was never uploaded", index) from None
-            raise
-        size = int(head.get("ContentLength") or 0)
-        if size > settings.UPLOAD_MAX_BYTES or (record.get("size") and size != record["size"]):
+        # a file not there (yet) passes: the record proves the key is the caller's, a missing
+        # photo only weakens the caller's own request, and storage checks the signed size
+        head = _stored(client, settings, key)
+        size = int(head.get("ContentLength") or 0) if head else 0
+        if head and (size > settings.UPLOAD_MAX_BYTES
+                     or (record.get("size") and size != record["size"])):
             # storage that does not check the signed length (or an unsized URL) let it in
             client.delete_object(Bucket=settings.S3_BUCKET, Key=key)
             raise _refused("UPLOAD_TOO_LARGE", "the image is larger than allowed", index,
                            size=size, max_bytes=settings.UPLOAD_MAX_BYTES)
-        if head.get("ContentType") != record["content_type"]:
+        if head and head.get("ContentType") != record["content_type"]:
             raise _refused("UPLOAD_INVALID", "the file is not the image type it was issued for",
                            index, purpose=purpose)
         if key not in keys:
