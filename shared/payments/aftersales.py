@@ -120,7 +120,7 @@ def request_after_sale(ctx: Context, req: RequestAfterSaleInput) -> dict[str, An
     if order is None or order["status"] in ("reserving", "failed"):
         raise not_found("order")
     _check_window(ctx, order, req.type)
-    verify_uploads(ctx, req.images, "after_sale")
+    image_keys = verify_uploads(ctx, req.images, "after_sale")
     lines = _requested_lines(order, req)
     amount = _amount(order, lines)
     if not lines or amount <= 0 or not refunds.reserve(ctx.db, order, amount, lines):
@@ -131,7 +131,8 @@ def request_after_sale(ctx: Context, req: RequestAfterSaleInput) -> dict[str, An
     doc = {"_id": new_id("afs"), "user_id": ctx.user_id, "order_id": order["_id"],
            "type": req.type, "status": "pending_review", "amount": amount, "reason": req.reason,
            "lines": [{**l, "title": titles[l["sku_id"]]} for l in lines],
-           "images": req.images, "created_at": ctx.now, "updated_at": ctx.now}
+           "images": req.images, "image_keys": image_keys, "created_at": ctx.now,
+           "updated_at": ctx.now}
     ctx.db.after_sales.insert_one(doc)
     return after_sale_view(doc)
 

@@ -213,6 +213,8 @@ def test_after_sale_accepts_the_callers_own_uploads_by_key_or_file_url(shopper, 
     assert answer.status == 200, answer.body
     assert answer.data["images"] == [first["key"], second["file_url"]]
     assert db.uploads.find_one({"_id": second["key"]})["used_at"] is not None
+    stored = db.after_sales.find_one({"_id": answer.data["id"]})
+    assert stored["image_keys"] == [first["key"], second["key"]]
 
 
 @pytest.mark.parametrize("image", [
