@@ -115,10 +115,17 @@ def test_changes_reach_the_snapshot_within_a_second_without_a_clean_exit(gateway
     assert api(second.base, "get_profile", None, token).json()["data"]["nickname"] == "鲍勃"
 
 
+def _stock(base: str) -> int:
+    product = api(base, "get_product", {"product_id": "prd_001"}).json()["data"]
+    return next(s["stock"] for s in product["skus"] if s["id"] == "sku_001_1")
+
+
 def test_make_reset_deletes_the_snapshot_and_the_next_run_seeds_afresh(gateways, tmp_path):
     snapshot = tmp_path / "shop.json"
     first = gateways("--snapshot", str(snapshot)).wait_ready()
-    assert api(first.base, "login", {"code": "dev:carol"}).ok
+    seeded = _stock(first.base)
+    assert api(first.base, "merchant_set_stock", {"sku_id": "sku_001_1", "stock": 4242},
+               MERCHANT).ok
     first.stop()
     assert snapshot.exists()
 
@@ -129,18 +136,24 @@ def test_make_reset_deletes_the_snapshot_and_the_next_run_seeds_afresh(gateways,
     assert not snapshot.exists()
     second = gateways("--snapshot", str(snapshot)).wait_ready()
     assert "seeded demo data" in second.output()
-    users = api(second.base, "merchant_list_users", {}, MERCHANT)
-    if users.status_code == 200:  # the console's user list, where it exists
-        assert not users.json()["data"]["items"]
+    assert _stock(second.base) == seeded != 4242
+
+
+def _dev_dir() -> dict[str, float]:
+    folder = ROOT / ".dev"
+    return {p.name: p.stat().st_mtime for p in folder.iterdir()} if folder.exists() else {}
 
 
 def test_a_gateway_without_a_snapshot_writes_none(gateways, tmp_path):
+    before = _dev_dir()  # a developer's own `make run` snapshot may be there: left alone
     gateway = gateways().wait_ready()
     assert api(gateway.base, "login", {"code": "dev:dave"}).ok
+    time.sleep(1.5)
     output = gateway.stop()
 
     assert "Kept in" not in output and "snapshot" not in output
-    assert not (ROOT / ".dev").exists() or not any((ROOT / ".dev").iterdir())
+    assert _dev_dir() == before
+    assert not list(tmp_path.glob("*.json"))
 
 
 # ---- a second gateway on a busy port (issue 22) ---------------------------------------------
