@@ -273,3 +273,21 @@ def test_a_process_killed_while_writing_the_snapshot_leaves_the_previous_one(tmp
     assert len(things) == 100 and all(t["at"] == "first" for t in things)
     assert load(path) is not None  # and the stray half-written file is cleared at load
     assert [p.name for p in tmp_path.iterdir()] == ["s.json"]
+
+
+@embedded_only
+def test_the_snapshotter_saves_a_burst_of_changes_once_and_the_rest_at_stop(db, tmp_path):
+    from shared.core.snapshot import Snapshotter, decode
+    path = tmp_path / "s.json"
+    saver = Snapshotter(path, interval=1.0).start()
+    for n in range(100):
+        db.things.insert_one({"n": n})
+    wait_until(path.exists, timeout=5)
+    time.sleep(1.2)  # another tick, with nothing new
+    assert saver.saves == 1  # a hundred writes, one save
+    db.things.insert_one({"n": "last"})
+
+    saver.stop()
+
+    assert saver.saves == 2
+    assert len(decode(path.read_bytes())["things"]) == 101
