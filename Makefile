@@ -3,9 +3,11 @@ PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8080
+# where `make run` keeps the embedded database between runs; `make reset` deletes it
+SNAPSHOT ?= .dev/shop-snapshot.json
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-python test-miniprogram check check-ruff check-mypy check-imports bench \
+.PHONY: run reset test test-python test-miniprogram check check-ruff check-mypy check-imports bench \
         bench-nearby bench-marketing package install functions docs openapi clean
 
 $(STAMP): pyproject.toml
@@ -17,7 +19,12 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	PORT=$(PORT) $(BIN)/python scripts/devserver --port $(PORT)
+	PORT=$(PORT) $(BIN)/python scripts/devserver --port $(PORT) --snapshot $(SNAPSHOT)
+
+# forget the shop `make run` kept: the next run starts from fresh demo data
+reset:
+	rm -f $(SNAPSHOT) $(SNAPSHOT).tmp-*
+	@echo "deleted $(SNAPSHOT): the next make run starts afresh with demo data"
 
 # the Python suite, then the mini-program's; either failing fails `make test`
 test: test-python

@@ -68,6 +68,7 @@ test('return refund with photos: each image is uploaded to its presigned URL, th
 
   const urlCalls = wx.named('request').filter((r) => isApi(r) && action(r) === 'get_upload_url').map((r) => r.data)
   expect(urlCalls.map((d) => d.content_type)).toEqual(['image/jpeg', 'image/png'])
+  expect(urlCalls.map((d) => d.size)).toEqual([3, 5])   // signed into the URL as Content-Length
   expect(wx.puts).toHaveLength(2)
   expect(wx.puts[0]).toMatchObject({ url: UPLOAD_HOST + 'k1?sig=x', method: 'PUT', header: { 'Content-Type': 'image/jpeg' } })
   expect(wx.puts[0].data).toBe(bytesA)

@@ -13,10 +13,13 @@ from shared.core.common import Input, NoInput, iso, new_id
 from shared.core.context import Context
 from shared.core.errors import ShopError, not_found
 from shared.core.ratelimit import check, hit, record
+from shared.storage.uploads import verify_uploads
 
 __all__ = ["NoInput"]
 
 PHONE = re.compile(r"^1[3-9]\d{9}$")
+# the avatar WeChat serves (getUserInfo / open-data): its CDN only, a plain path, no query
+WECHAT_AVATAR = re.compile(r"^https://(thirdwx|wx)\.qlogo\.cn/[A-Za-z0-9_\-./]{1,400}$")
 DEFAULT_NICKNAME = "微信用户"
 # failed exchanges of one code a minute: a code is single-use, so a few tries are retries
 CODE_FAILURE_LIMIT = 3
@@ -28,8 +31,8 @@ class LoginInput(Input):
 
 class UpdateProfileInput(Input):
     nickname: Optional[str] = Field(default=None, min_length=1, max_length=32)
-    avatar_url: Optional[str] = Field(default=None, max_length=512,
-                                      pattern=r"^(https?|cloud)://\S+$")
+    # WeChat's own avatar URL, or an upload of the caller's (get_upload_url, purpose avatar)
+    avatar_url: Optional[str] = Field(default=None, min_length=1, max_length=512)
     phone: Optional[str] = Field(default=None, pattern=PHONE.pattern)
     birthday: Optional[date] = None
 
@@ -133,6 +136,9 @@ def update_profile(ctx: Context, req: UpdateProfileInput) -> dict[str, Any]:
         raise ShopError("VALIDATION_ERROR", "fields cannot be null",
                         {"fields": [{"field": k, "message": "cannot be null", "type": "null"}
                                     for k, v in changes.items() if v is None]})
+    avatar = changes.get("avatar_url")
+    if avatar is not None and not WECHAT_AVATAR.match(avatar):
+        verify_uploads(ctx, [avatar], "avatar")
     if "birthday" in changes:
         changes["birthday"] = changes["birthday"].isoformat()
     changes["updated_at"] = ctx.now

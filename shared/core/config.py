@@ -69,6 +69,15 @@ class Settings(BaseModel):
     TENCENTCLOUD_SECRET_ID: Optional[str] = None
     TENCENTCLOUD_SECRET_KEY: Optional[str] = None
     UPLOAD_URL_TTL_SECONDS: int = Field(default=600, ge=60, le=86400)
+    # presigned uploads: the size ceiling (signed into the URL, checked again when an image is
+    # used) and the image types issued, a comma-separated subset of jpeg, png, webp, gif
+    UPLOAD_MAX_BYTES: int = Field(default=5 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024)
+    UPLOAD_CONTENT_TYPES: str = Field(
+        default="image/jpeg,image/png,image/webp,image/gif",
+        pattern=r"^image/(jpeg|png|webp|gif)(,image/(jpeg|png|webp|gif))*$")
+    # the dev gateway's embedded database kept across restarts in this file (unset: memory
+    # only; `make run` sets it, `make reset` deletes it)
+    DEV_SNAPSHOT_PATH: Optional[str] = None
     # marketing: the outbox of subscribe messages
     QUIET_HOURS: str = Field(default="22:00-08:00",  # "off": no quiet hours
                              pattern=r"^(off|([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d)$")
@@ -133,6 +142,10 @@ class Settings(BaseModel):
     @property
     def is_dev_or_test(self) -> bool:
         return self.SHOP_ENV in ("dev", "test")
+
+    @property
+    def upload_content_types(self) -> frozenset[str]:
+        return frozenset(self.UPLOAD_CONTENT_TYPES.split(","))
 
     @property
     def uses_wechat_sandbox(self) -> bool:

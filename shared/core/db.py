@@ -97,6 +97,11 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
 _lock = threading.RLock()
 _client: Any = None
 _db: Any = None
+# counts the embedded database's writes, so the dev gateway's snapshot saves only after changes
+_writes = 0
+WRITES = frozenset({"insert_one", "insert_many", "update_one", "update_many", "replace_one",
+                    "delete_one", "delete_many", "find_one_and_update", "find_one_and_replace",
+                    "find_one_and_delete", "bulk_write", "drop", "rename", "drop_collection"})
 
 
 class _LockedCursor:
@@ -140,7 +145,10 @@ class _LockedCollection:
             return attr
 
         def call(*args: Any, **kwargs: Any) -> Any:
+            global _writes
             with _lock:
+                if name in WRITES:
+                    _writes += 1
                 result = attr(*args, **kwargs)
                 if name == "find":
                     return _LockedCursor(result)
@@ -166,7 +174,10 @@ class _LockedDatabase:
         attr = getattr(self._database, name)
 
         def call(*args: Any, **kwargs: Any) -> Any:
+            global _writes
             with _lock:
+                if name in WRITES:
+                    _writes += 1
                 return attr(*args, **kwargs)
         return call
 
@@ -220,6 +231,40 @@ def reset_db(drop: bool = False) -> None:
         if _client is not None and not isinstance(_db, _LockedDatabase):
             _client.close()
         _client, _db = None, None
+
+
+def embedded_writes() -> int:
+    """How many writes the embedded database has taken in this process (the snapshot's clock)."""
+    return _writes
+
+
+def dump_embedded() -> tuple[int, dict[str, list[dict[str, Any]]]]:
+    """Every document of the embedded database, copied under its lock so no write lands halfway
+    through, with the write count the copy reflects."""
+    db = get_db()
+    if not isinstance(db, _LockedDatabase):
+        raise RuntimeError("only the embedded database is dumped")
+    raw = db._database
+    with _lock:
+        return _writes, {name: list(raw[name].find())
+                         for name in sorted(raw.list_collection_names())}
+
+
+def restore_embedded(collections: dict[str, list[dict[str, Any]]]) -> int:
+    """Replace the embedded database's documents with ``collections``; the declared indexes are
+    made again. Returns the number of documents restored."""
+    db = get_db()
+    if not isinstance(db, _LockedDatabase):
+        raise RuntimeError("only the embedded database is restored")
+    raw = db._database
+    with _lock:
+        for name in raw.list_collection_names():
+            raw.drop_collection(name)
+        for name, docs in collections.items():
+            if docs:
+                raw[name].insert_many(docs)
+        ensure_indexes(db)
+    return sum(len(docs) for docs in collections.values())
 
 
 def ping() -> bool:

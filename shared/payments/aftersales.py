@@ -10,9 +10,9 @@ requests (or two approvals) can never refund more than was paid.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from shared.core.common import Input, PageInput, iso, new_id, page_of
 from shared.core.context import Context
@@ -21,6 +21,7 @@ from shared.core.events import OrderEvent
 from shared.orders.lifecycle import Shipment
 from shared.orders.placement import MAX_LINES, OrderLineInput
 from shared.payments import refunds
+from shared.storage.uploads import verify_uploads
 
 AfterSaleStatus = Literal["pending_review", "awaiting_return", "return_shipped", "refunding",
                           "refunded", "rejected", "cancelled", "refund_failed"]
@@ -33,7 +34,9 @@ class RequestAfterSaleInput(Input):
     items: Optional[list[OrderLineInput]] = Field(default=None, min_length=1,
                                                   max_length=MAX_LINES)
     reason: str = Field(min_length=1, max_length=200)
-    images: list[str] = Field(default_factory=list, max_length=9)
+    # upload keys (or their file_url) from get_upload_url, purpose after_sale
+    images: list[Annotated[str, StringConstraints(min_length=1, max_length=512)]] = Field(
+        default_factory=list, max_length=9)
 
 
 class AfterSaleIdInput(Input):
@@ -117,6 +120,7 @@ def request_after_sale(ctx: Context, req: RequestAfterSaleInput) -> dict[str, An
     if order is None or order["status"] in ("reserving", "failed"):
         raise not_found("order")
     _check_window(ctx, order, req.type)
+    image_keys = verify_uploads(ctx, req.images, "after_sale")
     lines = _requested_lines(order, req)
     amount = _amount(order, lines)
     if not lines or amount <= 0 or not refunds.reserve(ctx.db, order, amount, lines):
@@ -127,7 +131,8 @@ def request_after_sale(ctx: Context, req: RequestAfterSaleInput) -> dict[str, An
     doc = {"_id": new_id("afs"), "user_id": ctx.user_id, "order_id": order["_id"],
            "type": req.type, "status": "pending_review", "amount": amount, "reason": req.reason,
            "lines": [{**l, "title": titles[l["sku_id"]]} for l in lines],
-           "images": req.images, "created_at": ctx.now, "updated_at": ctx.now}
+           "images": req.images, "image_keys": image_keys, "created_at": ctx.now,
+           "updated_at": ctx.now}
     ctx.db.after_sales.insert_one(doc)
     return after_sale_view(doc)
 

@@ -56,7 +56,7 @@ class Buyer:
     def ask(self, order_id: str, items: Optional[list[tuple[str, int]]] = None,
             kind: str = "refund_only") -> Any:
         payload: dict[str, Any] = {"order_id": order_id, "type": kind, "reason": "不想要了",
-                                   "images": ["https://img.test/afs/1.jpg"]}
+                                   "images": []}
         if items is not None:
             payload["items"] = [{"sku_id": s, "quantity": q} for s, q in items]
         return self.call("request_after_sale", payload)

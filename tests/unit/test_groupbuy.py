@@ -236,7 +236,7 @@ def test_a_team_forms_when_the_leader_pays_and_succeeds_when_every_seat_is_paid(
                                                                                  sku_id):
     campaign = make_campaign(product, team_size=3, stock_limit=10)
     leader, bob, carol = Buyer("leader"), Buyer("bob"), Buyer("carol")
-    leader.call("update_profile", {"avatar_url": "https://img.test/avatar/leader.png"}).data
+    leader.call("update_profile", {"avatar_url": "https://thirdwx.qlogo.cn/mmopen/vi_32/leader/132"}).data
 
     started = leader.start(campaign).data
     team_id, leader_order = started["team"]["id"], started["order"]
@@ -250,7 +250,8 @@ def test_a_team_forms_when_the_leader_pays_and_succeeds_when_every_seat_is_paid(
     team = get_team(team_id)
     assert team["status"] == "forming" and team["seats_left"] == 2
     assert team["members"] == [{"nickname": "leader",
-                                "avatar": "https://img.test/avatar/leader.png", "is_leader": True}]
+                                "avatar": "https://thirdwx.qlogo.cn/mmopen/vi_32/leader/132",
+                                "is_leader": True}]
     expires = datetime.fromisoformat(team["expires_at"].replace("Z", "+00:00"))
     assert timedelta(minutes=59) < expires - Clock().now <= timedelta(minutes=60)
     listed = call("get_group_buy", {"campaign_id": campaign["id"]}).data

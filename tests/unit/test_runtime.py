@@ -437,7 +437,7 @@ def _valid_payloads():
     valid = {
         "login": {"code": "dev:fuzzer"},
         "update_profile": {"nickname": "阿福", "phone": "13800138000", "birthday": "2000-01-01",
-                           "avatar_url": "https://img.test/a.png"},
+                           "avatar_url": "https://thirdwx.qlogo.cn/mmopen/vi_32/a/132"},
         "list_products": {"page": 1, "page_size": 10, "keyword": "苹果 apple",
                           "sort": "price_asc", "category_id": product["category_id"]},
         "get_product": {"product_id": product["id"]},

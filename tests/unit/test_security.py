@@ -424,7 +424,7 @@ def test_the_session_key_never_leaves_the_server(db):
         "login (again)": call("login", {"code": "dev:alice"}),
         "get_profile": call("get_profile", {}, token),
         "update_profile": call("update_profile", {"nickname": "Alice", "phone": "13700001111",
-                                                  "avatar_url": "https://img.test/a.png"},
+                                                  "avatar_url": "https://thirdwx.qlogo.cn/mmopen/vi_32/a/132"},
                                token),
     }
     for name, answer in answers.items():

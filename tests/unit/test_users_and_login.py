@@ -229,11 +229,11 @@ def shopper():
 def test_update_profile_changes_the_given_fields(shopper):
     updated = shopper.call("update_profile", {"nickname": "小明", "phone": "13912345678",
                                               "birthday": "1990-05-17",
-                                              "avatar_url": "https://img.test/a.png"}).data
+                                              "avatar_url": "https://thirdwx.qlogo.cn/mmopen/vi_32/a/132"}).data
 
     assert {k: updated[k] for k in ("nickname", "phone", "birthday", "avatar_url")} == \
         {"nickname": "小明", "phone": "13912345678", "birthday": "1990-05-17",
-         "avatar_url": "https://img.test/a.png"}
+         "avatar_url": "https://thirdwx.qlogo.cn/mmopen/vi_32/a/132"}
     assert shopper.call("get_profile").data == updated
 
 

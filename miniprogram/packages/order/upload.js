@@ -1,4 +1,5 @@
-// Image upload for after-sales: get_upload_url -> PUT the file bytes to the presigned URL.
+// Image upload for after-sales: read the file, get_upload_url with its size -> PUT the bytes to
+// the presigned URL.
 // Resolves with the file_url to send to the backend; rejects with a Chinese user message.
 const api = require('../../services/api')
 
@@ -30,13 +31,16 @@ function put(target, bytes) {
 }
 
 async function uploadImage(tempFilePath) {
-  const target = await api.call('get_upload_url', { content_type: contentType(tempFilePath), purpose: 'after_sale' })
   let bytes
   try {
     bytes = wx.getFileSystemManager().readFileSync(tempFilePath)
   } catch (e) {
     throw failure('读取图片失败，请重新选择')
   }
+  // the size is signed into the URL (storage refuses any other length; too large: 图片太大)
+  const input = { content_type: contentType(tempFilePath), purpose: 'after_sale' }
+  if (bytes && bytes.byteLength > 0) input.size = bytes.byteLength
+  const target = await api.call('get_upload_url', input)
   await put(target, bytes)
   return target.file_url
 }
