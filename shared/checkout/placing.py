@@ -81,7 +81,7 @@ def _terms(ctx: Context, req: PlaceOrderInput, lines: list[dict[str, Any]],
                          daily_quantity=doc.get("daily_quantity"))
         holds.append(DealUnitHold(doc))
     pickup, address = _fulfilment(ctx, req)
-    level = checkout_level(ctx.db, ctx.shopper_id)
+    level = checkout_level(ctx.db, ctx.shopper_id, ctx.shopper())
     if req.points:
         holds.append(PointsHold())
     return Terms(level=MemberLevel(level["name"], level["discount_percent"]), special=special,

@@ -36,6 +36,7 @@ from shared.core.context import Context
 from shared.core.errors import ShopError, not_found
 from shared.core.events import OrderEvent
 from shared.core.log import get_logger, log_event
+from shared.core.shopsettings import save_shop_setting, shop_setting
 
 __all__ = ["NoInput", "PageInput"]
 
@@ -99,7 +100,7 @@ class AdjustPointsInput(Input):
 # ---- levels --------------------------------------------------------------------------------
 
 def current_levels(db: Any) -> list[dict[str, Any]]:
-    doc = db.shop_settings.find_one({"_id": LEVELS_SETTING}, {"levels": 1})
+    doc = shop_setting(db, LEVELS_SETTING)
     levels = (doc or {}).get("levels") or DEFAULT_LEVELS
     return sorted(levels, key=lambda level: level["min_growth"])
 
@@ -122,9 +123,12 @@ def _level_view(level: dict[str, Any]) -> dict[str, Any]:
             "discount_percent": level.get("discount_percent", 0)}
 
 
-def checkout_level(db: Any, user_id: str) -> dict[str, Any]:
-    """The level (and its discount) an order placed now is priced at."""
-    user = db.users.find_one({"_id": user_id}, {"growth": 1}) or {}
+def checkout_level(db: Any, user_id: str, user: Optional[dict[str, Any]] = None) \
+        -> dict[str, Any]:
+    """The level (and its discount) an order placed now is priced at (``user``: the shopper's
+    document if the call has read it already)."""
+    if user is None:
+        user = db.users.find_one({"_id": user_id}, {"growth": 1}) or {}
     return _level_view(level_for(current_levels(db), user.get("growth", 0)))
 
 
@@ -142,9 +146,7 @@ def refresh_level(db: Any, user_id: str) -> None:
 
 def set_member_levels(ctx: Context, req: MemberLevelsInput) -> dict[str, Any]:
     levels = [level.model_dump() for level in req.levels]
-    ctx.db.shop_settings.update_one({"_id": LEVELS_SETTING},
-                                    {"$set": {"levels": levels, "updated_at": ctx.now}},
-                                    upsert=True)
+    save_shop_setting(ctx.db, LEVELS_SETTING, {"levels": levels, "updated_at": ctx.now})
     # members move to the new ladder now, one range of growth per level
     moved = 0
     for index, level in enumerate(levels):

@@ -328,8 +328,7 @@ def _confirm(ctx: Context, req: PlaceOrderInput, order: dict[str, Any]) -> dict[
 
 def _attribution(ctx: Context) -> Optional[dict[str, Any]]:
     """The share that last brought this shopper here (within 7 days), for fission reports."""
-    user = ctx.db.users.find_one({"_id": ctx.user_id}, {"last_share": 1})
-    touch = (user or {}).get("last_share")
+    touch = ctx.shopper().get("last_share")
     if not touch or touch["at"] < ctx.now - timedelta(days=7):
         return None
     return {"share_id": touch["share_id"], "sharer_id": touch["sharer_id"]}

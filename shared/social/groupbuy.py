@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Optional
 
 from pydantic import AwareDatetime, Field, model_validator
+from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from shared.core.common import Input, PageInput, iso, new_id, page_of
@@ -146,7 +147,6 @@ def merchant_list_group_buys(ctx: Context, req: ListGroupBuysInput) -> dict[str,
 
 def end_group_buy(ctx: Context, req: CampaignIdInput) -> dict[str, Any]:
     """No new teams or joins; teams already forming run to their deadline."""
-    from pymongo import ReturnDocument
     doc = ctx.db.group_buys.find_one_and_update(
         {"_id": req.campaign_id}, {"$set": {"status": "ended", "ended_at": ctx.now}},
         return_document=ReturnDocument.AFTER)
@@ -258,7 +258,7 @@ def _place_group_order(ctx: Context, campaign: dict[str, Any], team_id: str, sku
 
 
 def _seat(ctx: Context) -> dict[str, Any]:
-    user = ctx.db.users.find_one({"_id": ctx.user_id}, {"nickname": 1, "avatar_url": 1}) or {}
+    user = ctx.shopper()
     return {"user_id": ctx.user_id, "order_id": None, "paid": False,
             "nickname": user.get("nickname") or "微信用户", "avatar": user.get("avatar_url", ""),
             "joined_at": ctx.now}
@@ -287,9 +287,14 @@ def start_group_buy(ctx: Context, req: StartGroupBuyInput) -> dict[str, Any]:
     except BaseException:
         ctx.db.teams.delete_one({"_id": team_id, "status": "opening", "seats.order_id": None})
         raise
-    ctx.db.teams.update_one({"_id": team_id, "seats.user_id": ctx.user_id},
-                            {"$set": {"seats.$.order_id": order["id"]}})
-    return {"order": order, "team": team_view(ctx.db.teams.find_one({"_id": team_id}))}
+    return {"order": order, "team": team_view(_seat_order(ctx, team_id, order))}
+
+
+def _seat_order(ctx: Context, team_id: str, order: dict[str, Any]) -> dict[str, Any]:
+    """The caller's seat points at its order; the team as it is now (one round trip)."""
+    return ctx.db.teams.find_one_and_update(
+        {"_id": team_id, "seats.user_id": ctx.user_id},
+        {"$set": {"seats.$.order_id": order["id"]}}, return_document=ReturnDocument.AFTER)
 
 
 def _join_refusal(ctx: Context, team_id: str) -> ShopError:
@@ -328,9 +333,7 @@ def join_group_buy(ctx: Context, req: JoinGroupBuyInput) -> dict[str, Any]:
                                 {"$pull": {"seats": {"user_id": ctx.user_id}},
                                  "$inc": {"held": -1}})
         raise
-    ctx.db.teams.update_one({"_id": team["_id"], "seats.user_id": ctx.user_id},
-                            {"$set": {"seats.$.order_id": order["id"]}})
-    return {"order": order, "team": team_view(ctx.db.teams.find_one({"_id": team["_id"]}))}
+    return {"order": order, "team": team_view(_seat_order(ctx, team["_id"], order))}
 
 
 def get_team(ctx: Context, req: TeamIdInput) -> dict[str, Any]:
