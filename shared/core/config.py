@@ -93,6 +93,8 @@ class Settings(BaseModel):
     # performance (issue 14): how long a warm instance keeps the merchant's shop settings
     # (member levels, referral reward); 0: read them on every call
     SHOP_SETTINGS_CACHE_SECONDS: float = Field(default=10.0, ge=0, le=600)
+    # how long a warm nearby instance trusts the stores' and deals' versions it read
+    NEARBY_VERSIONS_CACHE_SECONDS: float = Field(default=1.0, ge=0, le=60)
 
     @property
     def is_production(self) -> bool:

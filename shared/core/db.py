@@ -180,8 +180,32 @@ def _connect() -> Any:
                                   appname="shop-backend")
         return client, client[settings.MONGODB_DB]
     import mongomock
+    _lookup_ids_directly(mongomock)
     client = mongomock.MongoClient(tz_aware=True)
     return client, _LockedDatabase(client[settings.MONGODB_DB])
+
+
+def _lookup_ids_directly(mongomock: Any) -> None:
+    """mongomock scans every document of a collection for each query, even ``{"_id": x}``
+    (100k stores: a find_one by id costs a full scan); a query that names its ids (one, or
+    ``$in``) reads just those, as a server reads its ``_id`` index."""
+    collection = mongomock.collection.Collection
+    scan = collection._iter_documents
+    if getattr(scan, "by_id", False):
+        return
+    filter_applies = mongomock.filtering.filter_applies
+
+    def iter_documents(self: Any, filter: Any) -> Iterator[dict]:
+        wanted = filter.get("_id") if isinstance(filter, dict) else None
+        ids = [wanted] if isinstance(wanted, (str, int)) else \
+            wanted.get("$in") if isinstance(wanted, dict) and len(wanted) == 1 else None
+        if not isinstance(ids, list) or not all(isinstance(i, (str, int)) for i in ids):
+            return scan(self, filter)
+        store = self._store
+        docs = [store[i] for i in dict.fromkeys(ids) if i in store]
+        return (doc for doc in docs if filter_applies(filter, doc))
+    iter_documents.by_id = True  # type: ignore[attr-defined]
+    collection._iter_documents = iter_documents
 
 
 def get_db() -> Any:

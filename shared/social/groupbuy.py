@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Optional
 
 from pydantic import AwareDatetime, Field, model_validator
-from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from shared.core.common import Input, PageInput, iso, new_id, page_of
@@ -147,6 +146,7 @@ def merchant_list_group_buys(ctx: Context, req: ListGroupBuysInput) -> dict[str,
 
 def end_group_buy(ctx: Context, req: CampaignIdInput) -> dict[str, Any]:
     """No new teams or joins; teams already forming run to their deadline."""
+    from pymongo import ReturnDocument
     doc = ctx.db.group_buys.find_one_and_update(
         {"_id": req.campaign_id}, {"$set": {"status": "ended", "ended_at": ctx.now}},
         return_document=ReturnDocument.AFTER)
@@ -291,10 +291,11 @@ def start_group_buy(ctx: Context, req: StartGroupBuyInput) -> dict[str, Any]:
 
 
 def _seat_order(ctx: Context, team_id: str, order: dict[str, Any]) -> dict[str, Any]:
-    """The caller's seat points at its order; the team as it is now (one round trip)."""
-    return ctx.db.teams.find_one_and_update(
-        {"_id": team_id, "seats.user_id": ctx.user_id},
-        {"$set": {"seats.$.order_id": order["id"]}}, return_document=ReturnDocument.AFTER)
+    """The caller's seat points at its order; the team as it is now. (Two round trips: one
+    find_one_and_update with the positional ``$`` sets the wrong seat on mongomock.)"""
+    ctx.db.teams.update_one({"_id": team_id, "seats.user_id": ctx.user_id},
+                            {"$set": {"seats.$.order_id": order["id"]}})
+    return ctx.db.teams.find_one({"_id": team_id})
 
 
 def _join_refusal(ctx: Context, team_id: str) -> ShopError:
