@@ -37,18 +37,22 @@ class RoundTrips:
 
     def __init__(self) -> None:
         self.ops: list[tuple[str, str]] = []
+        # (collection, method, filter, sort) of each operation: what the index check runs
+        self.queries: list[tuple[str, str, Any, Any]] = []
         self.paused = False
 
     @property
     def count(self) -> int:
         return len(self.ops)
 
-    def add(self, collection: str, method: str) -> None:
+    def add(self, collection: str, method: str, filter: Any = None, sort: Any = None) -> None:
         if not self.paused:
             self.ops.append((collection, method))
+            self.queries.append((collection, method, filter, sort))
 
     def reset(self) -> None:
         self.ops.clear()
+        self.queries.clear()
 
     def describe(self) -> str:
         return ", ".join(f"{c}.{m}" for c, m in self.ops)
@@ -59,14 +63,15 @@ _IDLE.paused = True
 
 
 class _Cursor:
-    def __init__(self, cursor: Any, trips: RoundTrips, collection: str) -> None:
+    def __init__(self, cursor: Any, trips: RoundTrips, collection: str, filter: Any) -> None:
         self._cursor, self._trips, self._collection = cursor, trips, collection
         self._read = False
+        self._filter, self._sort = filter, None
 
     def _first_read(self) -> None:
         if not self._read:
             self._read = True
-            self._trips.add(self._collection, "find")
+            self._trips.add(self._collection, "find", self._filter, self._sort)
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._cursor, name)
@@ -76,6 +81,8 @@ class _Cursor:
         def call(*args: Any, **kwargs: Any) -> Any:
             if name not in _BUILDERS:
                 self._first_read()
+            elif name == "sort":
+                self._sort = args[0] if args else kwargs.get("key_or_list")
             result = attr(*args, **kwargs)
             return self if result is self._cursor else result
         return call
@@ -99,11 +106,12 @@ class _Collection:
             return attr
 
         def call(*args: Any, **kwargs: Any) -> Any:
+            filter = args[0] if args else kwargs.get("filter")
             if name == "find":
-                return _Cursor(attr(*args, **kwargs), self._trips, self._name)
+                return _Cursor(attr(*args, **kwargs), self._trips, self._name, filter)
             if name == "with_options":
                 return _Collection(attr(*args, **kwargs), self._trips, self._name)
-            self._trips.add(self._name, name)
+            self._trips.add(self._name, name, filter, kwargs.get("sort"))
             return attr(*args, **kwargs)
         return call
 

@@ -26,6 +26,8 @@ from shared.orders import coupons
 STALE_PLACEMENT = timedelta(minutes=10)
 VISIBLE_STATUSES = ["pending_payment", "paid", "shipped", "completed", "cancelled",
                     "refunding", "refunded"]
+# what an order can be once paid (the reconcilers' repairs look for locked lines among these)
+PAID_STATUSES = ["paid", "shipped", "completed", "refunding", "refunded"]
 OrderStatus = Literal["pending_payment", "paid", "shipped", "completed", "cancelled",
                       "refunding", "refunded"]
 
