@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 from shared.accounts.addresses import SNAPSHOT_FIELDS, find_owned
 from shared.core.context import Context, Database
-from shared.loyalty.members import checkout_level
+from shared.loyalty.levels import checkout_level
 from shared.orders.placement import (
     DealPrice,
     Hold,

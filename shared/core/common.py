@@ -28,8 +28,11 @@ def iso(value: Optional[datetime]) -> Optional[str]:
 
 
 class Input(BaseModel):
-    """Base of every action's input: unknown fields are rejected, strings are stripped."""
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    """Base of every action's input: unknown fields are rejected, strings are stripped.
+
+    Validators are built at a model's first use, not when its module is imported: a cold
+    function imports dozens of models and validates one (cold start, issue 14)."""
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
 class PageInput(Input):

@@ -91,6 +91,9 @@ class DealIndex:
     # (the store index they were made for, first link, link count per grid position, and
     # the deal numbers of the links): which deals run at the store at each grid position
     links: Optional[tuple[StoreIndex, Any, Any, Any]] = None
+    # the views a page shows (deal and store views by id), made once per index: they change
+    # only when a deal or a store does, and then the index is rebuilt
+    views: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def from_documents(cls, docs: Iterable[dict[str, Any]]) -> "DealIndex":
