@@ -13,25 +13,12 @@ from typing import Any
 
 import pytest
 
-from tests.roundtrips import count_round_trips, run_scenarios
+from tests.roundtrips import BUDGETS, count_round_trips, run_scenarios
 
 WAITS_FOR_PLACEMENT = "placement reworked for crash safety (branch crash): check stock first, " \
                       "read once, fold the order updates"
 WAITS_FOR_HOOKS = "loyalty, growth, referral and campaign hooks after the payment (branch crash)"
 
-# scenario -> budget (round trips on a warm instance)
-BUDGETS: dict[str, int] = {
-    "list_products": 2,              # the page, its total
-    "list_products_filtered": 2,     # category, keyword, another sort: the same two
-    "get_product": 2,                # the product, its SKUs
-    "place_order": 6,                # one line, paid later
-    "place_order_sold_out": 3,       # refused before anything is written
-    "paid_transition": 6,            # the dev stand-in for the notify
-    "cancel_order": 4,               # read, transition, per line: claim the line, give back units
-    "list_orders": 2,                # the page, its total
-    "nearby_deals": 1,               # today's counters of the page (versions cached a second)
-    "join_group_buy": 14,            # the seat (4) + the order (8) + the seat's order (2)
-}
 OVER_BUDGET_UNTIL_MERGE = {
     "place_order": WAITS_FOR_PLACEMENT,
     "place_order_sold_out": WAITS_FOR_PLACEMENT,
