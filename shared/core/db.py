@@ -215,6 +215,8 @@ def _lookup_ids_directly(mongomock: Any) -> None:
             return scan(self, filter)
         store = self._store
         docs = [store[i] for i in dict.fromkeys(ids) if i in store]
+        if len(filter) == 1:
+            return iter(docs)
         return (doc for doc in docs if filter_applies(filter, doc))
     iter_documents.by_id = True  # type: ignore[attr-defined]
     collection._iter_documents = iter_documents
