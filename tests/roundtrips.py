@@ -318,7 +318,7 @@ def run_scenarios(only: Optional[str] = None) -> dict[str, Measured]:
     page = {"page": 1, "page_size": 20}
     filtered = {**page, "category_id": world.category_id, "keyword": "苹果"}
 
-    def warm_then_count(action: str, warm: dict[str, Any], payload: Any,
+    def warm_then_count(action: str, warm: Any, payload: Any,
                         token: Optional[str]) -> Callable[[], Measured]:
         def run() -> Measured:
             measure(action, warm() if callable(warm) else warm, token)
