@@ -60,7 +60,7 @@ bench-marketing: $(STAMP)
 	$(BIN)/python scripts/bench_marketing $(ARGS)
 
 bench-nearby: $(STAMP)
-	$(BIN)/python scripts/bench_nearby
+	$(BIN)/python scripts/bench_nearby $(ARGS)
 
 package: $(STAMP)
 	$(BIN)/python scripts/package

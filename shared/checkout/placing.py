@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 from shared.accounts.addresses import SNAPSHOT_FIELDS, find_owned
 from shared.core.context import Context, Database
-from shared.loyalty.members import checkout_level
+from shared.loyalty.levels import checkout_level
 from shared.orders.placement import (
     DealPrice,
     Hold,
@@ -81,7 +81,7 @@ def _terms(ctx: Context, req: PlaceOrderInput, lines: list[dict[str, Any]],
                          daily_quantity=doc.get("daily_quantity"))
         holds.append(DealUnitHold(doc))
     pickup, address = _fulfilment(ctx, req)
-    level = checkout_level(ctx.db, ctx.shopper_id)
+    level = checkout_level(ctx.db, ctx.shopper_id, ctx.shopper())
     if req.points:
         holds.append(PointsHold())
     return Terms(level=MemberLevel(level["name"], level["discount_percent"]), special=special,

@@ -34,8 +34,11 @@ def iso(value: Optional[datetime]) -> Optional[str]:
 
 class Input(BaseModel):
     """Base of every action's input: unknown fields are rejected, strings are stripped, and
-    every datetime falls between 1970 and 2100."""
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    every datetime falls between 1970 and 2100.
+
+    Validators are built at a model's first use, not when its module is imported: a cold
+    function imports dozens of models and validates one (cold start, issue 14)."""
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
     @field_validator("*")
     @classmethod

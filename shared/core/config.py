@@ -119,6 +119,11 @@ class Settings(BaseModel):
     # coupons about to expire get one reminder (outbox purpose coupon_expiry) this long before
     COUPON_EXPIRY_REMIND_DAYS: int = Field(default=3, ge=1, le=30)
     COUPON_EXPIRY_TEMPLATE_ID: Optional[str] = None
+    # performance (issue 14): how long a warm instance keeps the merchant's shop settings
+    # (member levels, referral reward); 0: read them on every call
+    SHOP_SETTINGS_CACHE_SECONDS: float = Field(default=10.0, ge=0, le=600)
+    # how long a warm nearby instance trusts the stores' and deals' versions it read
+    NEARBY_VERSIONS_CACHE_SECONDS: float = Field(default=1.0, ge=0, le=60)
 
     @field_validator("LOG_LEVEL", mode="before")
     @classmethod

@@ -1,7 +1,7 @@
 """What a domain function gets besides its input: the database, the caller, the time."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Optional
 
@@ -22,6 +22,8 @@ class Context:
     # the CloudBase openid of the caller, only where that identity is trusted (login counts
     # its failures per caller)
     caller_openid: Optional[str] = None
+    # the caller's user document, read at most once per call (``shopper``)
+    _shopper: Optional[dict[str, Any]] = field(default=None, repr=False)
 
     @property
     def shopper_id(self) -> str:
@@ -29,3 +31,16 @@ class Context:
         if self.user_id is None:
             raise RuntimeError("a user action ran without a resolved caller")
         return self.user_id
+
+    def shopper(self) -> dict[str, Any]:
+        """The caller's user document, read once per call: several steps of one action (the
+        member level, the share that brought them, their seat in a team) need a field of it,
+        and each read is a round trip. Read it only for fields the call itself does not
+        change."""
+        if self._shopper is None:
+            self._shopper = self.db.users.find_one({"_id": self.shopper_id}) or {}
+        return self._shopper
+
+    def remember_shopper(self, user: dict[str, Any]) -> None:
+        """The runtime read the caller to check their token: the call's steps reuse it."""
+        self._shopper = user

@@ -21,21 +21,28 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
               ([("invited_via_share", 1), ("invited_at", 1)], {"sparse": True}),
               ([("growth", -1)], {}), ([("member_level", 1), ("growth", -1)], {})],
     "categories": [([("sort", 1)], {})],
-    "products": [
-        ([("status", 1), ("category_id", 1), ("created_at", -1)], {}),
-        ([("status", 1), ("price_min", 1)], {}),
-        ([("status", 1), ("sales", -1)], {}),
-        ([("tokens", 1)], {}),
-    ],
+    # list_products: on sale, with or without a category and a keyword's first token, then
+    # each sort (price_desc reads price_asc's backwards); the page and its total, one index
+    "products": [([("status", 1), *prefix, *sort], {})
+                 for prefix in ([], [("category_id", 1)], [("tokens", 1)],
+                                [("category_id", 1), ("tokens", 1)])
+                 for sort in ([("created_at", -1), ("_id", -1)], [("price_min", 1), ("_id", 1)],
+                              [("sales", -1), ("_id", -1)])],
     "skus": [([("product_id", 1)], {})],
     "addresses": [([("user_id", 1), ("created_at", 1)], {})],
     "cart_items": [([("user_id", 1), ("sku_id", 1)], {"unique": True}),
                    ([("added_at", 1)], {})],
     "orders": [
         ([("user_id", 1), ("request_id", 1)], {"unique": True}),
-        ([("user_id", 1), ("status", 1), ("created_at", -1)], {}),
+        # list_orders and merchant_list_orders (status: one, or each visible one merged)
+        ([("user_id", 1), ("status", 1), ("created_at", -1), ("_id", -1)], {}),
         ([("status", 1), ("pay_deadline", 1)], {}),
-        ([("status", 1), ("created_at", -1)], {}),
+        ([("status", 1), ("created_at", -1), ("_id", -1)], {}),
+        # pay_reconcile: only orders WeChat Pay was asked to take a payment for, unsettled
+        ([("status", 1), ("payment.settled", 1), ("created_at", 1)],
+         {"partialFilterExpression": {"payment.prepay_id": {"$exists": True}}}),
+        # repairs: lines still locked, by the order's status
+        ([("items.stock", 1), ("status", 1)], {}),
         ([("pickup.code", 1)], {"sparse": True}),
         ([("attribution.share_id", 1), ("paid_at", 1)], {"sparse": True}),
         ([("group.team_id", 1)], {"sparse": True}),
@@ -56,7 +63,11 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
     "deals": [([("active", 1), ("ends_at", 1)], {}), ([("store_ids", 1)], {})],
     "deal_daily": [([("deal_id", 1)], {})],
     "outbox": [([("status", 1), ("created_at", 1)], {}),
-               ([("user_id", 1), ("purpose", 1)], {})],
+               ([("user_id", 1), ("purpose", 1)], {}),
+               ([("status", 1), ("next_attempt_at", 1)], {}),  # the sender's claim
+               # merchant_list_outbox: everything, or by purpose, status or user
+               *[([*prefix, ("created_at", -1), ("_id", 1)], {})
+                 for prefix in ([], [("purpose", 1)], [("status", 1)], [("user_id", 1)])]],
     "nearby_campaigns": [([("created_at", -1)], {})],
     # referral and fission (shared.social.referral); a share is reused per sharer, target and
     # channel
@@ -89,8 +100,9 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
     "group_buy_quota": [],
     "campaigns": [([("status", 1), ("send_at", 1)], {}), ([("created_at", -1)], {})],
     "jobs": [([("status", 1)], {})],
-    "job_batches": [([("job_id", 1), ("status", 1)], {}),
-                    ([("status", 1), ("lease_until", 1)], {})],
+    "job_batches": [([("job_id", 1), ("status", 1), ("dispatched_at", 1)], {}),
+                    ([("status", 1), ("lease_until", 1)], {}),
+                    ([("status", 1), ("dispatched_at", 1)], {})],  # pending, not yet sent
     "subscriptions": [([("user_id", 1), ("template_id", 1)], {})],
 }
 
@@ -196,8 +208,34 @@ def _connect() -> Any:
                                   **timeouts)
         return client, client[settings.MONGODB_DB]
     import mongomock
+    _lookup_ids_directly(mongomock)
     client = mongomock.MongoClient(tz_aware=True)
     return client, _LockedDatabase(client[settings.MONGODB_DB])
+
+
+def _lookup_ids_directly(mongomock: Any) -> None:
+    """mongomock scans every document of a collection for each query, even ``{"_id": x}``
+    (100k stores: a find_one by id costs a full scan); a query that names its ids (one, or
+    ``$in``) reads just those, as a server reads its ``_id`` index."""
+    collection = mongomock.collection.Collection
+    scan = collection._iter_documents
+    if getattr(scan, "by_id", False):
+        return
+    filter_applies = mongomock.filtering.filter_applies
+
+    def iter_documents(self: Any, filter: Any) -> Iterator[dict]:
+        wanted = filter.get("_id") if isinstance(filter, dict) else None
+        ids = [wanted] if isinstance(wanted, (str, int)) else \
+            wanted.get("$in") if isinstance(wanted, dict) and len(wanted) == 1 else None
+        if not isinstance(ids, list) or not all(isinstance(i, (str, int)) for i in ids):
+            return scan(self, filter)
+        store = self._store
+        docs = [store[i] for i in dict.fromkeys(ids) if i in store]
+        if len(filter) == 1:
+            return iter(docs)
+        return (doc for doc in docs if filter_applies(filter, doc))
+    iter_documents.by_id = True  # type: ignore[attr-defined]
+    collection._iter_documents = iter_documents
 
 
 def get_db() -> Any:

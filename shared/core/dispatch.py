@@ -93,11 +93,12 @@ def _resolve_user(action: Action, creds: Credentials, ctx: Context) -> None:
     if not creds.bearer:
         raise ShopError("UNAUTHENTICATED", "missing token")
     claims = verify_claims(creds.bearer)
-    # the one read a token costs: its user's version, so a block or a deletion revokes it
-    user = ctx.db.users.find_one({"_id": claims.user_id},
-                                 {"token_version": 1, "blocked": 1, "deleted_at": 1})
+    # the one read a token costs: its user's version, so a block or a deletion revokes it;
+    # the whole document, kept as the call's ``shopper()``, so no step reads it again
+    user = ctx.db.users.find_one({"_id": claims.user_id})
     check_token_version(user, claims)
     ctx.user_id = claims.user_id
+    ctx.remember_shopper(user or {})
 
 
 def _check_merchant(action: Action, creds: Credentials, settings: Settings) -> None:

@@ -36,18 +36,22 @@ from shared.core.context import Context
 from shared.core.errors import ShopError, not_found
 from shared.core.events import OrderEvent
 from shared.core.log import get_logger, log_event
+from shared.core.shopsettings import save_shop_setting
+from shared.loyalty.levels import (
+    DEFAULT_LEVELS,
+    LEVELS_SETTING,
+    checkout_level,
+    current_levels,
+    level_for,
+    level_view,
+    next_level,
+)
 
-__all__ = ["NoInput", "PageInput"]
+__all__ = ["DEFAULT_LEVELS", "NoInput", "PageInput", "checkout_level"]
 
 logger = get_logger("shop.members")
 
 SHANGHAI = timezone(timedelta(hours=8))
-LEVELS_SETTING = "member_levels"
-DEFAULT_LEVELS: list[dict[str, Any]] = [
-    {"name": "normal", "min_growth": 0, "discount_percent": 0},
-    {"name": "silver", "min_growth": 100_000, "discount_percent": 2},   # ¥1,000 paid
-    {"name": "gold", "min_growth": 500_000, "discount_percent": 5},     # ¥5,000 paid
-]
 # the expiry timer looks at this many rounds of TIMER_BATCH_SIZE users per run
 EXPIRY_ROUNDS = 20
 
@@ -98,36 +102,6 @@ class AdjustPointsInput(Input):
 
 # ---- levels --------------------------------------------------------------------------------
 
-def current_levels(db: Any) -> list[dict[str, Any]]:
-    doc = db.shop_settings.find_one({"_id": LEVELS_SETTING}, {"levels": 1})
-    levels = (doc or {}).get("levels") or DEFAULT_LEVELS
-    return sorted(levels, key=lambda level: level["min_growth"])
-
-
-def level_for(levels: list[dict[str, Any]], growth: int) -> dict[str, Any]:
-    reached = [level for level in levels if level["min_growth"] <= growth]
-    return reached[-1] if reached else levels[0]
-
-
-def next_level(levels: list[dict[str, Any]], growth: int) -> Optional[dict[str, Any]]:
-    above = [level for level in levels if level["min_growth"] > growth]
-    if not above:
-        return None
-    return {"name": above[0]["name"], "min_growth": above[0]["min_growth"],
-            "growth_needed": above[0]["min_growth"] - growth}
-
-
-def _level_view(level: dict[str, Any]) -> dict[str, Any]:
-    return {"name": level["name"], "min_growth": level["min_growth"],
-            "discount_percent": level.get("discount_percent", 0)}
-
-
-def checkout_level(db: Any, user_id: str) -> dict[str, Any]:
-    """The level (and its discount) an order placed now is priced at."""
-    user = db.users.find_one({"_id": user_id}, {"growth": 1}) or {}
-    return _level_view(level_for(current_levels(db), user.get("growth", 0)))
-
-
 def refresh_level(db: Any, user_id: str) -> None:
     """users.member_level from users.growth. Set only while growth is still what was read:
     of racing updates, the one after the last change of growth is the one that lands."""
@@ -142,9 +116,7 @@ def refresh_level(db: Any, user_id: str) -> None:
 
 def set_member_levels(ctx: Context, req: MemberLevelsInput) -> dict[str, Any]:
     levels = [level.model_dump() for level in req.levels]
-    ctx.db.shop_settings.update_one({"_id": LEVELS_SETTING},
-                                    {"$set": {"levels": levels, "updated_at": ctx.now}},
-                                    upsert=True)
+    save_shop_setting(ctx.db, LEVELS_SETTING, {"levels": levels, "updated_at": ctx.now})
     # members move to the new ladder now, one range of growth per level
     moved = 0
     for index, level in enumerate(levels):
@@ -156,7 +128,7 @@ def set_member_levels(ctx: Context, req: MemberLevelsInput) -> dict[str, Any]:
             {"$set": {"member_level": level["name"]}}).modified_count
     # users who never paid have no growth and no member_level: the lowest level
     log_event(logger, "member levels set", levels=len(levels), members_moved=moved)
-    return {"levels": [_level_view(level) for level in levels], "members_moved": moved}
+    return {"levels": [level_view(level) for level in levels], "members_moved": moved}
 
 
 # ---- subscribers to order events ---------------------------------------------------
@@ -296,7 +268,7 @@ def merchant_list_members(ctx: Context, req: ListMembersInput) -> dict[str, Any]
               "last_order_at": iso(d.get("last_order_at")), "created_at": iso(d.get("created_at"))}
              for d in docs]
     return {**page_of(items, ctx.db.users.count_documents(query), req),
-            "levels": [_level_view(level) for level in levels]}
+            "levels": [level_view(level) for level in levels]}
 
 
 def adjust_points(ctx: Context, req: AdjustPointsInput) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from shared.core.common import Input, PageInput, iso, new_id, page_of
 from shared.core.context import Context
 from shared.core.errors import ShopError, not_found
 from shared.core.events import OrderEvent
-from shared.nearby.hours import SHANGHAI
+from shared.nearby.hours import SHANGHAI, is_open
 from shared.nearby.spatial import (
     bump_deals_version,
     deal_index,
@@ -94,11 +94,16 @@ def nearby_deals(ctx: Context, req: NearbyDealsInput) -> dict[str, Any]:
     sold = _sold_today(ctx.db, [r[2] for r in page if r[4].get("daily_quantity") is not None],
                        local_day(ctx.now))
     items = []
+    views = deals.views
     for distance, _, deal_id, store_id, deal in page:
         remaining = None if deal.get("daily_quantity") is None else \
             max(0, deal["daily_quantity"] - sold.get(deal_id, 0))
-        items.append({**deal_view(deal), "distance_m": round(distance, 1),
-                      "store": store_view(index.view(store_id), distance, ctx.now),
+        view = views.get(deal_id) or views.setdefault(deal_id, deal_view(deal))
+        store = views.get(store_id) or views.setdefault(store_id,
+                                                        store_view(index.view(store_id)))
+        items.append({**view, "distance_m": round(distance, 1),
+                      "store": {**store, "open_now": is_open(store["hours"], ctx.now),
+                                "distance_m": round(distance, 1)},
                       "remaining_today": remaining})
     return page_of(items, total, req)
 

@@ -104,40 +104,80 @@ class GridArrays:
 
 
 @dataclass
+class StoreViews:
+    """What the stores' views show, compactly, by grid position: 100,000 stores as dicts of
+    tuples of strings took ~60 MB; as one packed string per store (name, address, phone), the
+    repeated opening hours and tag lists once each, and the positions as arrays, a third."""
+    packed: list[bytes]  # UTF-8 of f"{len(name)},{len(address)},{name}{address}{phone}"
+    lat: Any           # the stored coordinates, as given
+    lng: Any
+    hours_code: Any    # into hours
+    tags_code: Any     # into tags
+    hours: list[str]
+    tags: list[tuple[str, ...]]
+
+
+def _pack(doc: dict[str, Any]) -> bytes:
+    # UTF-8: a Chinese name takes 3 bytes a character, as a str 2 (any CJK makes it UCS-2) plus
+    # a larger header; most of a store's view is its name and address
+    name, address = doc["name"], doc["address"]
+    return f"{len(name)},{len(address)},{name}{address}{doc.get('phone', '')}".encode()
+
+
+def _unpack(packed: bytes) -> tuple[str, str, str]:
+    name_len, address_len, text = packed.decode().split(",", 2)
+    cut = int(name_len)
+    end = cut + int(address_len)
+    return text[:cut], text[cut:end], text[end:]
+
+
+@dataclass
 class StoreIndex:
     """The active stores of one moment: where they are, what their views show, the grid."""
-    stores: dict[str, tuple[float, float, str]] = field(default_factory=dict)
-    views: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     ids: list[str] = field(default_factory=list)  # grid position -> store id
+    position: dict[str, int] = field(default_factory=dict)  # store id -> grid position
     grid: Optional[GridArrays] = None
+    views: Optional[StoreViews] = None
 
     @classmethod
     def from_documents(cls, docs: Iterable[dict[str, Any]]) -> "StoreIndex":
         """The index of these store documents (active ones, with the VIEW_FIELDS)."""
         np = load_numpy()
         fresh = cls()
+        hours_codes: dict[str, int] = {}
+        tags_codes: dict[tuple[str, ...], int] = {}
+        rows = []  # (grid key, store id, lat, lng, hours code, tags code, packed view)
         for doc in docs:
-            store_id = doc["_id"]
-            fresh.stores[store_id] = (doc["lat"], doc["lng"], doc.get("hours", ""))
-            fresh.views[store_id] = (doc["name"], doc["address"], doc.get("phone", ""),
-                                     doc.get("hours", ""), tuple(doc.get("tags", [])),
-                                     doc.get("active", True))
-        order = sorted((_grid_key(lat, lng), store_id)
-                       for store_id, (lat, lng, _) in fresh.stores.items())
-        fresh.ids = [store_id for _, store_id in order]
-        places = [fresh.stores[store_id] for store_id in fresh.ids]
-        lats = [float(lat) for lat, _, _ in places]
-        lngs = [float(lng) for _, lng, _ in places]
+            hours = doc.get("hours", "")
+            rows.append((_grid_key(doc["lat"], doc["lng"]), doc["_id"], doc["lat"], doc["lng"],
+                         hours_codes.setdefault(hours, len(hours_codes)),
+                         tags_codes.setdefault(tuple(doc.get("tags", [])), len(tags_codes)),
+                         _pack(doc)))
+        rows.sort(key=lambda row: (row[0], row[1]))
+        fresh.ids = [row[1] for row in rows]
+        fresh.position = {store_id: n for n, store_id in enumerate(fresh.ids)}
+        lats = [float(row[2]) for row in rows]
+        lngs = [float(row[3]) for row in rows]
         exact = [(p2, math.cos(p2), lng) for p2, lng in zip(map(math.radians, lats), lngs)]
-        hours = [opening_minutes(h) for _, _, h in places]
+        hours_list = list(hours_codes)
+        parsed = [opening_minutes(h) for h in hours_list]
+        codes = np.array([row[4] for row in rows], dtype=np.int32)
+        hours = [parsed[code] for code in codes.tolist()]
+        fresh.views = StoreViews(
+            packed=[row[6] for row in rows], lat=np.array([row[2] for row in rows]),
+            lng=np.array([row[3] for row in rows]), hours_code=codes,
+            tags_code=np.array([row[5] for row in rows], dtype=np.int32), hours=hours_list,
+            tags=list(tags_codes))
+        rows.clear()
         phi, lam = np.radians(np.array(lats)), np.radians(np.array(lngs))
         fresh.grid = GridArrays(
-            keys=np.array([key for key, _ in order], dtype=np.float64),
+            keys=np.array([_grid_key(lat, lng) for lat, lng in zip(lats, lngs)],
+                          dtype=np.float64),
             x=np.cos(phi) * np.cos(lam), y=np.cos(phi) * np.sin(lam), z=np.sin(phi),
             exact=np.array(exact, dtype=np.float64).reshape(-1, 3),
             hours_ok=np.array([h is not None for h in hours], dtype=bool),
-            opens=np.array([clamp_minutes(h[0]) if h else 0 for h in hours], dtype=np.int64),
-            closes=np.array([clamp_minutes(h[1]) if h else 0 for h in hours], dtype=np.int64),
+            opens=np.array([clamp_minutes(h[0]) if h else 0 for h in hours], dtype=np.int32),
+            closes=np.array([clamp_minutes(h[1]) if h else 0 for h in hours], dtype=np.int32),
             same_day=np.array([h is not None and h[0] <= h[1] for h in hours],
                               dtype=bool))
         return fresh
@@ -256,7 +296,11 @@ class StoreIndex:
 
     def view(self, store_id: str) -> dict[str, Any]:
         """The store's document as store_view reads it."""
-        name, address, phone, hours, tags, active = self.views[store_id]
-        lat, lng, _ = self.stores[store_id]
-        return {"_id": store_id, "name": name, "address": address, "lat": lat, "lng": lng,
-                "phone": phone, "hours": hours, "tags": list(tags), "active": active}
+        views = self.views
+        assert views is not None
+        n = self.position[store_id]
+        name, address, phone = _unpack(views.packed[n])
+        return {"_id": store_id, "name": name, "address": address,
+                "lat": views.lat[n].item(), "lng": views.lng[n].item(), "phone": phone,
+                "hours": views.hours[views.hours_code[n]],
+                "tags": list(views.tags[views.tags_code[n]]), "active": True}

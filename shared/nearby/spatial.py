@@ -84,13 +84,15 @@ class DealTable:
 class DealIndex:
     """The active deals of one moment, by the store they run at."""
     everywhere: list[dict[str, Any]] = field(default_factory=list)  # for all stores
-    by_store: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     deals: list[dict[str, Any]] = field(default_factory=list)  # every one once: its number
     numbers_by_store: dict[str, list[int]] = field(default_factory=dict)
     table: Optional[DealTable] = None
     # (the store index they were made for, first link, link count per grid position, and
     # the deal numbers of the links): which deals run at the store at each grid position
     links: Optional[tuple[StoreIndex, Any, Any, Any]] = None
+    # the views a page shows (deal and store views by id), made once per index: they change
+    # only when a deal or a store does, and then the index is rebuilt
+    views: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def from_documents(cls, docs: Iterable[dict[str, Any]]) -> "DealIndex":
@@ -120,7 +122,6 @@ class DealIndex:
                 fresh.everywhere.append(deal)
                 continue
             for store_id in set(deal.get("store_ids") or ()):
-                fresh.by_store.setdefault(store_id, []).append(deal)
                 fresh.numbers_by_store.setdefault(store_id, []).append(number)
         fresh.table = DealTable(
             starts=np.array(starts, dtype=np.int64), ends=np.array(ends, dtype=np.int64),
@@ -145,7 +146,7 @@ class DealIndex:
         links = self.links
         if links is None or links[0] is not index:
             np = load_numpy()
-            position = {store_id: n for n, store_id in enumerate(index.ids)}
+            position = index.position
             pairs = sorted((position[store_id], number)
                            for store_id, numbers in self.numbers_by_store.items()
                            if store_id in position for number in numbers)

@@ -21,11 +21,12 @@ from shared.core.common import Input, PageInput, iso, page_of
 from shared.core.context import Context, Database
 from shared.core.errors import ShopError, not_found
 from shared.core.events import OrderEvent, publish
-from shared.orders import coupons
 
 STALE_PLACEMENT = timedelta(minutes=10)
 VISIBLE_STATUSES = ["pending_payment", "paid", "shipped", "completed", "cancelled",
                     "refunding", "refunded"]
+# what an order can be once paid (the reconcilers' repairs look for locked lines among these)
+PAID_STATUSES = ["paid", "shipped", "completed", "refunding", "refunded"]
 OrderStatus = Literal["pending_payment", "paid", "shipped", "completed", "cancelled",
                       "refunding", "refunded"]
 
@@ -140,6 +141,7 @@ def release_order(db: Database, order: dict[str, Any], now: datetime) -> None:
     areas held for it (points, a deal's daily unit) goes back through ``order_released``."""
     move_lines(db, order, "released")
     if order.get("coupon_id"):
+        from shared.orders import coupons  # only orders with a coupon load coupons
         coupons.return_from_order(db, order["coupon_id"], order["_id"])
     publish(db, OrderEvent("order_released", order, now))
 

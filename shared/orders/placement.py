@@ -24,7 +24,6 @@ from shared.core.common import Input, new_id
 from shared.core.context import Context, Database
 from shared.core.errors import ShopError
 from shared.core.events import OrderEvent, publish
-from shared.orders import coupons
 from shared.orders.lifecycle import order_view, settle_paid
 
 MAX_LINES = 50
@@ -199,6 +198,7 @@ def _undo_placement(db: Database, order: dict[str, Any], reserved: list[int],
         db.skus.update_one({"_id": line["sku_id"]},
                            {"$inc": {"stock": line["quantity"], "locked": -line["quantity"]}})
     if order.get("coupon_id"):
+        from shared.orders import coupons  # only orders with a coupon load coupons
         coupons.return_from_order(db, order["coupon_id"], order["_id"])
     for hold in reversed(taken):
         hold.give_back(db, order)
@@ -285,6 +285,7 @@ def _place(ctx: Context, req: PlaceOrderInput, terms_for: TermsFor) -> dict[str,
     taken: list[Hold] = []
     try:
         if req.coupon_id:
+            from shared.orders import coupons  # only orders with a coupon load coupons
             discount = coupons.use_for_order(db, ctx.shopper_id, req.coupon_id, order["_id"],
                                              order["goods_total"], ctx.now, lines)
             order.update(discount=discount, total=order["goods_total"] - discount)
@@ -328,8 +329,7 @@ def _confirm(ctx: Context, req: PlaceOrderInput, order: dict[str, Any]) -> dict[
 
 def _attribution(ctx: Context) -> Optional[dict[str, Any]]:
     """The share that last brought this shopper here (within 7 days), for fission reports."""
-    user = ctx.db.users.find_one({"_id": ctx.user_id}, {"last_share": 1})
-    touch = (user or {}).get("last_share")
+    touch = ctx.shopper().get("last_share")
     if not touch or touch["at"] < ctx.now - timedelta(days=7):
         return None
     return {"share_id": touch["share_id"], "sharer_id": touch["sharer_id"]}

@@ -264,9 +264,10 @@ def reconcile_payments(ctx: Context) -> dict[str, Any]:
             # settled only once WeChat Pay can no longer take a payment for it
             db.orders.update_one({"_id": order["_id"]}, {"$set": {"payment.settled": True}})
     # a crash between "paid" and moving the units: the lines are still locked
-    for order in db.orders.find({"status": {"$nin": ["pending_payment", "cancelled", "failed",
-                                                     "reserving"]},
-                                 "items.stock": "locked"}).limit(batch):
+    # (by the statuses a paid order can be in, with the index on locked lines: a $nin read
+    # every order there is)
+    for order in db.orders.find({"items.stock": "locked",
+                                 "status": {"$in": lifecycle.PAID_STATUSES}}).limit(batch):
         counts["repaired"] += 1 if lifecycle.move_lines(db, order, "sold") else 0
     counts.update(reconcile_refunds(ctx))
     return counts

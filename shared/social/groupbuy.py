@@ -258,7 +258,7 @@ def _place_group_order(ctx: Context, campaign: dict[str, Any], team_id: str, sku
 
 
 def _seat(ctx: Context) -> dict[str, Any]:
-    user = ctx.db.users.find_one({"_id": ctx.user_id}, {"nickname": 1, "avatar_url": 1}) or {}
+    user = ctx.shopper()
     return {"user_id": ctx.user_id, "order_id": None, "paid": False,
             "nickname": user.get("nickname") or "微信用户", "avatar": user.get("avatar_url", ""),
             "joined_at": ctx.now}
@@ -287,9 +287,15 @@ def start_group_buy(ctx: Context, req: StartGroupBuyInput) -> dict[str, Any]:
     except BaseException:
         ctx.db.teams.delete_one({"_id": team_id, "status": "opening", "seats.order_id": None})
         raise
+    return {"order": order, "team": team_view(_seat_order(ctx, team_id, order))}
+
+
+def _seat_order(ctx: Context, team_id: str, order: dict[str, Any]) -> dict[str, Any]:
+    """The caller's seat points at its order; the team as it is now. (Two round trips: one
+    find_one_and_update with the positional ``$`` sets the wrong seat on mongomock.)"""
     ctx.db.teams.update_one({"_id": team_id, "seats.user_id": ctx.user_id},
                             {"$set": {"seats.$.order_id": order["id"]}})
-    return {"order": order, "team": team_view(ctx.db.teams.find_one({"_id": team_id}))}
+    return ctx.db.teams.find_one({"_id": team_id})
 
 
 def _join_refusal(ctx: Context, team_id: str) -> ShopError:
@@ -332,9 +338,7 @@ def join_group_buy(ctx: Context, req: JoinGroupBuyInput) -> dict[str, Any]:
                                 {"$pull": {"seats": {"user_id": ctx.user_id}},
                                  "$inc": {"held": -1}})
         raise
-    ctx.db.teams.update_one({"_id": team["_id"], "seats.user_id": ctx.user_id},
-                            {"$set": {"seats.$.order_id": order["id"]}})
-    return {"order": order, "team": team_view(ctx.db.teams.find_one({"_id": team["_id"]}))}
+    return {"order": order, "team": team_view(_seat_order(ctx, team["_id"], order))}
 
 
 def team_not_open(team: dict[str, Any]) -> ShopError:

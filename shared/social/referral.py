@@ -36,6 +36,7 @@ from shared.core.context import Context
 from shared.core.errors import ShopError, not_found
 from shared.core.events import OrderEvent
 from shared.core.log import get_logger
+from shared.core.shopsettings import save_shop_setting, shop_setting
 
 logger = get_logger("shop.referral")
 
@@ -293,7 +294,7 @@ def set_referral_reward(ctx: Context, req: ReferralRewardInput) -> Optional[dict
         raise not_found("coupon")
     doc = {"kind": req.kind, "points": req.points, "coupon_id": req.coupon_id,
            "updated_at": ctx.now}
-    ctx.db.shop_settings.update_one({"_id": REWARD_SETTING}, {"$set": doc}, upsert=True)
+    save_shop_setting(ctx.db, REWARD_SETTING, doc)
     return _reward_view(doc)
 
 
@@ -329,7 +330,7 @@ def _reward_first_order(db: Any, order: dict[str, Any], now: datetime) -> None:
             {"user_id": invitee_id, "_id": {"$ne": order["_id"]},
              "paid_at": {"$lt": user["invited_at"]}}, {"_id": 1}):
         return
-    setting = db.shop_settings.find_one({"_id": REWARD_SETTING}) or {"kind": "none"}
+    setting = shop_setting(db, REWARD_SETTING) or {"kind": "none"}
     kind = setting.get("kind") or "none"
     reward = {"_id": invitee_id, "inviter_id": user["invited_by"],
               "share_id": user.get("invited_via_share"), "order_id": order["_id"],

@@ -20,10 +20,15 @@ def test_bench_quick_json_reports_positive_ratios():
                           cwd=str(ROOT), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout)
-    for name in ("cold_import", "cold_first_call", "warm_list_products", "flash_sale",
-                 "pay_notify", "group_join"):
+    for name in ("cold_import", "cold_place_order", "cold_first_call", "warm_list_products",
+                 "flash_sale", "pay_notify", "group_join"):
         ratio = report["ratios"][name]
         assert isinstance(ratio, (int, float)) and math.isfinite(ratio) and ratio > 0, (name, ratio)
+    trips = report["round_trips"]
+    assert {"list_products", "get_product", "place_order", "place_order_sold_out",
+            "paid_transition", "cancel_order", "list_orders", "nearby_deals",
+            "join_group_buy"} <= set(trips)
+    assert trips["list_products"]["trips"] == 2 and trips["nearby_deals"]["trips"] == 1
     flash = report["measures"]["flash_sale"]
     assert flash["invariant_ok"] is True
     assert flash["orders_placed"] == [flash["units"]] * flash["rounds"]
