@@ -24,6 +24,7 @@ import pytest
 from shared.core.actions import SUBSCRIBERS
 from shared.core.events import EventName, OrderEvent, publish
 from tests.conftest import ROOT, Shopper, merchant, new_product, new_shopper
+from tests.helpers import deliver_owed_events
 from tests.unit.test_bargain import _buy, _create, _help_with_friends, _start, _stored
 from tests.unit.test_groupbuy import Buyer as GroupBuyer
 from tests.unit.test_groupbuy import (
@@ -285,6 +286,20 @@ def deal_order_cancelled(db: Any, request: pytest.FixtureRequest) -> str:
     return order["id"]
 
 
+def deal_order_paid(db: Any, request: pytest.FixtureRequest) -> str:
+    store = store_at(0, 100)
+    sku_id = new_product(price=1000, stock=10)["skus"][0]["id"]
+    deal = new_deal(sku_id, [store["id"]], 600, daily_quantity=5)
+    order = order_deal(new_shopper(), deal, store["id"], quantity=2).data
+    assert [d["holds"] for d in db.deal_daily.find()] == [[order["id"]]]
+
+    merchant("merchant_mark_paid", {"order_id": order["id"]}).data
+    deliver_owed_events()
+
+    assert [(d["sold"], d["holds"]) for d in db.deal_daily.find()] == [(2, [])]
+    return order["id"]
+
+
 def points_order_timed_out(db: Any, request: pytest.FixtureRequest) -> str:
     member = Member()
     give_points(member, 1000)
@@ -397,6 +412,7 @@ CASES = [
     Case("order_paid", "shared.social.referral:on_order_paid", referral_coupon_granted),
     Case("order_paid", "shared.marketing.campaigns:on_order_paid", audience_totals_counted),
     Case("order_paid", "shared.loyalty.members:on_order_paid", growth_and_points_earned),
+    Case("order_paid", "shared.nearby.deals:on_order_paid", deal_order_paid),
     Case("order_cancelled", "shared.social.groupbuy:on_order_cancelled",
          unpaid_group_order_cancelled("leader")),
     Case("order_cancelled", "shared.social.groupbuy:on_order_cancelled",
@@ -427,6 +443,7 @@ def test_delivering_the_event_again_changes_nothing(db: Any, published: list[Ord
                                                     request: pytest.FixtureRequest,
                                                     case: Case) -> None:
     order_id = case.scenario(db, request)
+    deliver_owed_events()   # whatever the flow left to run after its answers
     event = the_event(published, case.event, order_id)
     before = snapshot(db)
 
