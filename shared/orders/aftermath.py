@@ -99,6 +99,10 @@ def _sell(db: Database, order: dict[str, Any]) -> None:
 
 def _release(db: Database, order: dict[str, Any]) -> None:
     move_lines(db, order, "released")
+    _coupon_back(db, order)
+
+
+def _coupon_back(db: Database, order: dict[str, Any]) -> None:
     if order.get("coupon_id"):
         coupons.return_from_order(db, order["coupon_id"], order["_id"])
 
@@ -107,6 +111,7 @@ def _release(db: Database, order: dict[str, Any]) -> None:
 OWN_PART: dict[str, Callable[[Database, dict[str, Any]], None]] = {
     "order_paid": _sell,
     "order_released": _release,
+    "order_refunded": _coupon_back,   # refunded in full: the coupon is the shopper's again
 }
 
 
