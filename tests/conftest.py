@@ -60,6 +60,16 @@ def db(shop_env: None) -> Any:
 
 
 @pytest.fixture
+def faulty_db(db: Any) -> Iterator[Any]:
+    """The shop's database behind the fault-injection proxy of tests/faults.py: every write
+    counted, a death after write k when a test arms it (``die_after_write``)."""
+    from tests.faults import install, uninstall
+    proxy = install()
+    yield proxy
+    uninstall(proxy)
+
+
+@pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     """The shop's clock for this test: the real time when the test starts, standing still until
     the test moves it (``clock.advance(seconds=1)``)."""

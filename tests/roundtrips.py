@@ -181,7 +181,9 @@ BUDGETS: dict[str, int] = {
     "paid_transition": 6,            # the dev stand-in for the notify
     # a shopper's token costs one read of its user (the version a block or a deletion moves
     # on, issue 12); the call keeps that document, so no later step reads the user again
-    "cancel_order": 5,               # token, read, transition, per line: claim, give back units
+    # token, read, transition (owing its events), per line: units back, the line marked; the
+    # owed events settled (what a crash after the transition leaves is finished by a timer)
+    "cancel_order": 6,
     "list_orders": 3,                # token, the page, its total
     "nearby_deals": 1,               # today's counters of the page (versions cached a second)
     "join_group_buy": 14,            # the seat (4) + the order (8) + the seat's order (2)

@@ -17,9 +17,9 @@ from pymongo.errors import DuplicateKeyError
 from shared.core.config import get_settings
 from shared.core.context import Context
 from shared.core.errors import NotifyRejected, ShopError
-from shared.core.events import OrderEvent, publish
+from shared.core.events import OrderEvent, owe, publish
 from shared.core.log import get_logger, log_event
-from shared.orders import coupons
+from shared.orders.aftermath import deliver_due
 from shared.payments.notify import accept_notify, pay_client
 
 logger = get_logger("shop.refunds")
@@ -170,11 +170,14 @@ def _refunded(db: Any, record: dict[str, Any], now: datetime) -> dict[str, Any]:
                 db.products.update_one({"_id": sku["product_id"]},
                                        {"$inc": {"sales": -line["quantity"]}})
     if order["refunded_amount"] >= order["total"]:
-        db.orders.update_one({"_id": order["_id"], "status": {"$in": REFUNDABLE_STATUSES}},
-                             {"$set": {"status": "refunded", "refunded_at": now}})
-        if order.get("coupon_id"):
-            coupons.return_from_order(db, order["coupon_id"], order["_id"])
-        publish(db, OrderEvent("order_refunded", order, now))
+        # order_refunded is owed from this write on: its aftermath (the coupon back, then the
+        # subscribers) is delivered now, or by the order_events timer if the instance dies
+        refunded = db.orders.find_one_and_update(
+            {"_id": order["_id"], "status": {"$in": REFUNDABLE_STATUSES}},
+            {"$set": {"status": "refunded", "refunded_at": now},
+             "$push": owe(now, "order_refunded")}, return_document=ReturnDocument.AFTER)
+        if refunded is not None:
+            deliver_due(db, refunded)
     else:
         _leave_refunding(db, record)
     return order
