@@ -31,6 +31,10 @@ class Settings(BaseModel):
     WECHAT_API_BASE: str = "https://api.weixin.qq.com"
     WECHAT_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0)
     ORDER_PAY_TIMEOUT_SECONDS: int = Field(default=900, ge=60)
+    # fair stock: what one shopper may hold in unpaid orders (shared.orders.limits); a paid
+    # order no longer counts
+    MAX_UNPAID_UNITS_PER_SKU: int = Field(default=20, ge=1, le=100_000)
+    MAX_UNPAID_ORDERS: int = Field(default=5, ge=1, le=1000)
     TRUST_CLOUDBASE_IDENTITY: bool = False
     LOG_LEVEL: str = "INFO"
     TIMER_BATCH_SIZE: int = Field(default=200, ge=1, le=5000)

@@ -24,6 +24,9 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "REFUND_EXCEEDS_PAID": (409, "退款金额超过可退金额", "The refund exceeds what can be refunded"),
     "TEAM_FULL": (409, "这个团已经满员了", "The team is full"),
     "LIMIT_EXCEEDED": (409, "超出数量上限", "Limit exceeded"),
+    "PURCHASE_LIMIT": (409, "超出限购数量", "More than the purchase limit of the product"),
+    "TOO_MANY_UNPAID": (409, "待支付的订单太多，请先支付或取消",
+                        "Too much is held by unpaid orders; pay or cancel them first"),
     "PAYLOAD_TOO_LARGE": (413, "请求内容过大", "The request body is too large"),
     "VALIDATION_ERROR": (422, "输入有误", "Invalid input"),
     "RATE_LIMITED": (429, "操作太频繁，请稍后再试", "Too many requests, try again later"),
@@ -41,14 +44,16 @@ class ShopError(Exception):
     """A business or request error with a stable code; the runtime maps it to the envelope."""
 
     def __init__(self, code: str, message: Optional[str] = None,
-                 details: Optional[dict[str, Any]] = None) -> None:
+                 details: Optional[dict[str, Any]] = None,
+                 message_zh: Optional[str] = None) -> None:
         if code not in ERRORS:
             raise ValueError(f"unknown error code {code}")
         status, zh, en = ERRORS[code]
         self.code = code
         self.status = status
         self.message = message or en
-        self.message_zh = zh
+        # a sentence for this very case (which product, how many) where the shopper reads it
+        self.message_zh = message_zh or zh
         self.details = details or {}
         super().__init__(f"{code}: {self.message}")
 

@@ -24,7 +24,7 @@ from shared.core.common import Input, new_id
 from shared.core.context import Context, Database
 from shared.core.errors import ShopError
 from shared.core.events import OrderEvent, publish
-from shared.orders import coupons
+from shared.orders import coupons, limits
 from shared.orders.lifecycle import order_view, settle_paid
 
 MAX_LINES = 50
@@ -194,6 +194,7 @@ def _reserve_lines(db: Database, order: dict[str, Any], reserved: list[int]) -> 
 
 def _undo_placement(db: Database, order: dict[str, Any], reserved: list[int],
                     taken: list[Hold]) -> None:
+    limits.give_back(db, order)
     for index in reserved:
         line = order["items"][index]
         db.skus.update_one({"_id": line["sku_id"]},
@@ -273,6 +274,7 @@ def _new_order(ctx: Context, req: PlaceOrderInput, terms: Terms,
 def _place(ctx: Context, req: PlaceOrderInput, terms_for: TermsFor) -> dict[str, Any]:
     db = ctx.db
     lines = _priced_lines(db, requested_lines(ctx, req))
+    counts = limits.check(ctx, lines)  # purchase limits and unpaid ceilings, before any write
     terms = terms_for(lines)
     deal = _apply_prices(terms, lines)
     # the member's level discount is for catalog prices; campaign and deal prices are final
@@ -280,10 +282,12 @@ def _place(ctx: Context, req: PlaceOrderInput, terms_for: TermsFor) -> dict[str,
         ({terms.deal.sku_id} if terms.deal else set())
     member_goods = sum(l["subtotal"] for l in lines if l["sku_id"] not in campaign_priced)
     order = _new_order(ctx, req, terms, lines, deal)
+    order["purchase_counts"] = counts  # recorded before taken: the order's end gives them back
     db.orders.insert_one(order)  # the unique (user_id, request_id) makes a retry collide here
     reserved: list[int] = []
     taken: list[Hold] = []
     try:
+        limits.take(db, order)
         if req.coupon_id:
             discount = coupons.use_for_order(db, ctx.shopper_id, req.coupon_id, order["_id"],
                                              order["goods_total"], ctx.now, lines)
