@@ -39,6 +39,7 @@ DAY_COUNTER_TTL = timedelta(days=2)
 UNPAID = ("reserving", "pending_payment")   # holders of unpaid counters while in these states
 RELEASED = ("cancelled", "failed")          # holders of purchase counters until these
 
+CODES = ("PURCHASE_LIMIT", "TOO_MANY_UNPAID")
 Kind = Literal["per_order", "per_shopper_per_day", "per_shopper_per_campaign",
                "unpaid_units", "unpaid_orders"]
 

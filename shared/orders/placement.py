@@ -234,6 +234,12 @@ def place_order(ctx: Context, req: PlaceOrderInput, terms_for: TermsFor) -> dict
             return _place(ctx, req, terms_for)
         except DuplicateKeyError:
             continue  # a retry of the same request won the race: answer with its order
+        except ShopError as refused:
+            # a concurrent retry of this very request may hold the counter that refused it
+            if refused.code in limits.CODES and ctx.db.orders.find_one(
+                    {"user_id": ctx.shopper_id, "request_id": req.request_id}, {"_id": 1}):
+                continue
+            raise
     raise ShopError("CONFLICT", "this order is still being placed; retry in a moment")
 
 

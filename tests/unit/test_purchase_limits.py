@@ -457,3 +457,18 @@ def test_concurrent_cancels_and_orders_keep_the_counter_equal_to_the_live_orders
     held = counters(db, buyer.user_id)
     assert held.get(f"unpaid_orders:{buyer.user_id}", 0) == live
     assert held.get(f"unpaid:{buyer.user_id}:{sku}", 0) == live == locked(db, sku)
+
+
+@pytest.mark.usefixtures("eager_thread_switching")
+def test_retries_of_the_order_that_fills_the_ceiling_answer_that_order(db: Any,
+                                                                       buyer: Buyer) -> None:
+    sku = sku_ids(limited_product())[0]
+    for _ in range(4):
+        buyer.place([(sku, 1)]).data
+    payload = {"request_id": "the-fifth-order", "address_id": buyer.address_id,
+               "items": [{"sku_id": sku, "quantity": 1}]}
+
+    results = run_threads(12, lambda i: buyer.call("place_order", payload))
+
+    assert outcomes(results) == ["placed"] * 12
+    assert len({r.data["id"] for r in results}) == 1
