@@ -106,14 +106,6 @@ class PurchaseLimitInput(Input):
         return self
 
 
-def limit_view(stored: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
-    """The product's purchase limit as shoppers and the merchant see it; None when unlimited."""
-    if not stored:
-        return None
-    return {name: stored.get(name) for name in ("per_order", "per_shopper_per_day",
-                                                "per_shopper_per_campaign", "campaign")}
-
-
 def stored_limit(req: Optional[PurchaseLimitInput]) -> Optional[dict[str, Any]]:
     """What the product document keeps: None when no limit is set."""
     if req is None:
@@ -148,6 +140,14 @@ class UpsertCategoryInput(Input):
 
 
 # ---- views ---------------------------------------------------------------------------------
+
+def limit_view(stored: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
+    """The product's purchase limit as shoppers and the merchant see it; None when unlimited."""
+    if not stored:
+        return None
+    return {name: stored.get(name) for name in ("per_order", "per_shopper_per_day",
+                                                "per_shopper_per_campaign", "campaign")}
+
 
 def product_summary(doc: dict[str, Any]) -> dict[str, Any]:
     return {"id": doc["_id"], "title": doc["title"], "subtitle": doc.get("subtitle", ""),

@@ -472,3 +472,12 @@ def test_retries_of_the_order_that_fills_the_ceiling_answer_that_order(db: Any,
 
     assert outcomes(results) == ["placed"] * 12
     assert len({r.data["id"] for r in results}) == 1
+
+
+def test_the_demo_shop_limits_its_scarce_durian(db: Any, buyer: Buyer) -> None:
+    from shared.demo.seed import seed
+    seed(db)
+
+    shown = buyer.call("get_product", {"product_id": "prd_007"}).data
+    assert shown["purchase_limit"]["per_order"] == 2
+    refused(buyer.place([("sku_007_1", 3)]), "PURCHASE_LIMIT")
