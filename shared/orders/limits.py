@@ -11,19 +11,23 @@ SKUs together):
 The ceilings are settings: ``MAX_UNPAID_UNITS_PER_SKU`` (units of one SKU in a shopper's unpaid
 orders) and ``MAX_UNPAID_ORDERS`` (a shopper's open unpaid orders).
 
-No transactions, and two orders placed at once must not both pass a limit, so each thing
-counted is a counter document in ``purchase_counts``: ``{_id: key, user_id, units, holders:
-{order_id: units}}``, taken by one conditional update (``units <= limit - n``) that also names
-the order as a holder. Giving back removes the holder with its units in one conditional update,
-so it happens once whoever asks (a cancel, the timeout, a repeated event). The order records
-the counters it counts in (``purchase_counts``) when it is inserted, before any is taken, so the
-order's end gives back exactly what it took. Unpaid counters are given back when the order is
-paid or released; purchase counters (per day, per campaign) only when it is released: a paid
-order was bought. When a counter is full, holders whose order is over are dropped before the
-shopper is refused, so an event lost to a crash cannot lock a shopper out for good.
+No transactions, and two orders placed at once must not both pass a limit, so what is counted
+lives in counter documents of ``purchase_counts``, each moved by one conditional update that
+checks every limit it holds and names the order as a holder (``holders: {order_id: [[field,
+units], ...]}``): ``unpaid:<user>`` (``orders``, ``skus.<sku>``: the shopper's unpaid orders
+and their units per SKU), ``day:<user>:<product>:<day>`` and ``campaign:<user>:<product>:<name>``
+(``units``). Giving back removes the holder with its units in one conditional update, so it
+happens once whoever asks (a cancel, the timeout, a repeated event); a counter nobody holds is
+deleted. The order records what it counts in (``purchase_counts``) when it is inserted, before
+anything is taken, so its end gives back exactly that. Unpaid counts are given back when the
+order is paid or released; purchase counts (per day, per campaign) only when it is released: a
+paid order was bought. When a counter is full, holders whose order is over are dropped before
+the shopper is refused, so an event lost to a crash cannot lock a shopper out for good.
 """
 from __future__ import annotations
 
+import hashlib
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
@@ -36,12 +40,14 @@ from shared.core.events import OrderEvent
 SHANGHAI = timezone(timedelta(hours=8))
 # a day's counter outlives its day by this much (a TTL index drops it on a real server)
 DAY_COUNTER_TTL = timedelta(days=2)
-UNPAID = ("reserving", "pending_payment")   # holders of unpaid counters while in these states
-RELEASED = ("cancelled", "failed")          # holders of purchase counters until these
+UNPAID = ("reserving", "pending_payment")   # holders of unpaid counts while in these states
+RELEASED = ("cancelled", "failed")          # holders of purchase counts until these
+_SAFE_FIELD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 CODES = ("PURCHASE_LIMIT", "TOO_MANY_UNPAID")
 Kind = Literal["per_order", "per_shopper_per_day", "per_shopper_per_campaign",
                "unpaid_units", "unpaid_orders"]
+Entry = dict[str, Any]
 
 
 # ---- what an order counts in ---------------------------------------------------------------
@@ -50,16 +56,25 @@ def local_day(now: datetime) -> str:
     return now.astimezone(SHANGHAI).strftime("%Y%m%d")
 
 
-def _entry(key: str, kind: Kind, units: int, limit: int, line: dict[str, Any]) -> dict[str, Any]:
-    return {"key": key, "kind": kind, "units": units, "limit": limit,
+def sku_field(sku_id: str) -> str:
+    """The counter field of a SKU: its id, unless the merchant chose one a field name cannot be
+    (a '.', a '$'); then a digest, marked by a '~' no plain id has."""
+    if _SAFE_FIELD.match(sku_id):
+        return f"skus.{sku_id}"
+    return "skus.~" + hashlib.sha256(sku_id.encode()).hexdigest()[:32]
+
+
+def _entry(key: str, field: str, kind: Kind, units: int, limit: int,
+           line: dict[str, Any]) -> Entry:
+    return {"key": key, "field": field, "kind": kind, "units": units, "limit": limit,
             "unpaid": kind in ("unpaid_units", "unpaid_orders"), "sku_id": line["sku_id"],
             "product_id": line["product_id"], "title": line["title"]}
 
 
-def check(ctx: Context, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The counters an order of ``lines`` counts in, once every limit was found to have room;
-    raises PURCHASE_LIMIT or TOO_MANY_UNPAID before anything is written. Taking the counters
-    (``take``) decides for good: two orders may both pass this check."""
+def check(ctx: Context, lines: list[dict[str, Any]]) -> list[Entry]:
+    """What an order of ``lines`` counts in, once every limit was found to have room; raises
+    PURCHASE_LIMIT or TOO_MANY_UNPAID before anything is written. Taking the counts (``take``)
+    decides for good: two orders may both pass this check."""
     db, user_id, settings = ctx.db, ctx.shopper_id, ctx.settings
     first: dict[str, dict[str, Any]] = {}   # product -> its first line, named in a refusal
     units: dict[str, int] = {}
@@ -68,34 +83,56 @@ def check(ctx: Context, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
         units[line["product_id"]] = units.get(line["product_id"], 0) + line["quantity"]
     limits = {p["_id"]: p["purchase_limit"] for p in db.products.find(
         {"_id": {"$in": sorted(units)}, "purchase_limit": {"$ne": None}}, {"purchase_limit": 1})}
-    entries: list[dict[str, Any]] = []
+    entries: list[Entry] = []
     for product_id, limit in limits.items():
         line, n = first[product_id], units[product_id]
         if limit.get("per_order") and n > limit["per_order"]:
-            raise refusal(_entry("", "per_order", n, limit["per_order"], line), 0)
+            raise refusal(_entry("", "", "per_order", n, limit["per_order"], line), 0)
         if limit.get("per_shopper_per_day"):
-            entries.append(_entry(f"day:{user_id}:{product_id}:{local_day(ctx.now)}",
+            entries.append(_entry(f"day:{user_id}:{product_id}:{local_day(ctx.now)}", "units",
                                   "per_shopper_per_day", n, limit["per_shopper_per_day"], line))
         if limit.get("per_shopper_per_campaign"):
             entries.append(_entry(f"campaign:{user_id}:{product_id}:{limit.get('campaign', '')}",
-                                  "per_shopper_per_campaign", n,
+                                  "units", "per_shopper_per_campaign", n,
                                   limit["per_shopper_per_campaign"], line))
+    unpaid = f"unpaid:{user_id}"
     for line in lines:
-        entries.append(_entry(f"unpaid:{user_id}:{line['sku_id']}", "unpaid_units",
+        entries.append(_entry(unpaid, sku_field(line["sku_id"]), "unpaid_units",
                               line["quantity"], settings.MAX_UNPAID_UNITS_PER_SKU, line))
-    entries.append(_entry(f"unpaid_orders:{user_id}", "unpaid_orders", 1,
-                          settings.MAX_UNPAID_ORDERS, lines[0]))
-    held = {c["_id"]: c.get("units", 0) for c in db.purchase_counts.find(
-        {"_id": {"$in": [e["key"] for e in entries]}}, {"units": 1})}
-    for entry in entries:
-        if entry["units"] > entry["limit"] - held.get(entry["key"], 0):
-            already = _units_after_pruning(db, entry)
-            if entry["units"] > entry["limit"] - already:
-                raise refusal(entry, already)
+    entries.append(_entry(unpaid, "orders", "unpaid_orders", 1, settings.MAX_UNPAID_ORDERS,
+                          lines[0]))
+    counters = {c["_id"]: c for c in db.purchase_counts.find(
+        {"_id": {"$in": sorted({e["key"] for e in entries})}}, {"holders": 0})}
+    for key, group in _by_counter(entries).items():
+        over = _first_over(group, counters.get(key))
+        if over is not None:
+            room = _after_pruning(db, key, group[0]["unpaid"])
+            over = _first_over(group, room)
+            if over is not None:
+                raise refusal(over, _value(room, over["field"]))
     return entries
 
 
-def refusal(entry: dict[str, Any], already: int) -> ShopError:
+def _by_counter(entries: list[Entry]) -> dict[str, list[Entry]]:
+    groups: dict[str, list[Entry]] = {}
+    for entry in entries:
+        groups.setdefault(entry["key"], []).append(entry)
+    return groups
+
+
+def _value(counter: Any, field: str) -> int:
+    for part in field.split("."):
+        counter = (counter or {}).get(part)
+    return int(counter or 0)
+
+
+def _first_over(group: list[Entry], counter: Any) -> Any:
+    """The first limit of the group that the order would pass, or None."""
+    return next((e for e in group if _value(counter, e["field"]) + e["units"] > e["limit"]),
+                None)
+
+
+def refusal(entry: Entry, already: int) -> ShopError:
     kind, limit, title, n = entry["kind"], entry["limit"], entry["title"], entry["units"]
     details = {"kind": kind, "limit": limit, "already": already, "requested": n,
                # "sku" as the contract names it; "sku_id" as OUT_OF_STOCK does
@@ -124,23 +161,28 @@ def refusal(entry: dict[str, Any], already: int) -> ShopError:
 
 def take(db: Database, order: dict[str, Any]) -> None:
     """Count the order in each of its counters, or in none: refused when one is full."""
-    for entry in order.get("purchase_counts") or []:
-        if _take(db, order, entry):
+    for key, group in _by_counter(order.get("purchase_counts") or []).items():
+        if _take(db, order, key, group):
             continue
-        already = _units_after_pruning(db, entry)
-        if already + entry["units"] <= entry["limit"] and _take(db, order, entry):
+        if _first_over(group, _after_pruning(db, key, group[0]["unpaid"])) is None and \
+                _take(db, order, key, group):
             continue
         give_back(db, order)
-        raise refusal(entry, already)
+        counter = db.purchase_counts.find_one({"_id": key}, {"holders": 0})
+        over = _first_over(group, counter) or group[0]  # or a race took the room and left
+        raise refusal(over, _value(counter, over["field"]))
 
 
-def _take(db: Database, order: dict[str, Any], entry: dict[str, Any]) -> bool:
-    query = {"_id": entry["key"], "units": {"$lte": entry["limit"] - entry["units"]}}
+def _take(db: Database, order: dict[str, Any], key: str, group: list[Entry]) -> bool:
+    # "not greater than": a count not there yet is zero
+    query: dict[str, Any] = {"_id": key, **{e["field"]: {"$not": {"$gt": e["limit"] - e["units"]}}
+                                            for e in group}}
     on_insert: dict[str, Any] = {"user_id": order["user_id"]}
-    if entry["kind"] == "per_shopper_per_day":
+    if group[0]["kind"] == "per_shopper_per_day":
         on_insert["expires_at"] = order["created_at"] + DAY_COUNTER_TTL
-    update = {"$inc": {"units": entry["units"]},
-              "$set": {f"holders.{order['_id']}": entry["units"]}, "$setOnInsert": on_insert}
+    update = {"$inc": {e["field"]: e["units"] for e in group},
+              "$set": {f"holders.{order['_id']}": [[e["field"], e["units"]] for e in group]},
+              "$setOnInsert": on_insert}
     try:
         # a missing counter is made by the upsert; a full one misses the filter and the upsert
         # collides on _id, refused
@@ -152,36 +194,38 @@ def _take(db: Database, order: dict[str, Any], entry: dict[str, Any]) -> bool:
         return db.purchase_counts.update_one(query, update).modified_count == 1
 
 
-def _give_back_one(db: Database, key: str, order_id: str, units: int) -> None:
-    db.purchase_counts.update_one({"_id": key, f"holders.{order_id}": {"$exists": True}},
-                                  {"$inc": {"units": -units},
-                                   "$unset": {f"holders.{order_id}": ""}})
+def _give_back_holder(db: Database, key: str, order_id: str, counts: list[list[Any]]) -> None:
+    given = db.purchase_counts.update_one(
+        {"_id": key, f"holders.{order_id}": {"$exists": True}},
+        {"$inc": {field: -units for field, units in counts},
+         "$unset": {f"holders.{order_id}": ""}})
+    if given.modified_count:
+        # nobody holds it any more: gone (a take meanwhile made it held, or makes it anew)
+        db.purchase_counts.delete_one({"_id": key, "holders": {}})
 
 
 def give_back(db: Database, order: dict[str, Any], unpaid_only: bool = False) -> None:
-    """Give back what the order holds (only its unpaid counters when ``unpaid_only``); once."""
-    for entry in order.get("purchase_counts") or []:
-        if entry["unpaid"] or not unpaid_only:
-            _give_back_one(db, entry["key"], order["_id"], entry["units"])
+    """Give back what the order holds (only its unpaid counts when ``unpaid_only``); once."""
+    for key, group in _by_counter(order.get("purchase_counts") or []).items():
+        if group[0]["unpaid"] or not unpaid_only:
+            _give_back_holder(db, key, order["_id"], [[e["field"], e["units"]] for e in group])
 
 
-def _units_after_pruning(db: Database, entry: dict[str, Any]) -> int:
-    """The counter's units once the holders whose order is over gave theirs back (a paid or
-    released order whose event was lost to a crash)."""
-    counter = db.purchase_counts.find_one({"_id": entry["key"]}, {"units": 1, "holders": 1})
+def _after_pruning(db: Database, key: str, unpaid: bool) -> Any:
+    """The counter once the holders whose order is over gave theirs back (a paid or released
+    order whose event was lost to a crash); None when nobody holds it."""
+    counter = db.purchase_counts.find_one({"_id": key})
     if counter is None:
-        return 0
-    holders: dict[str, int] = counter.get("holders") or {}
+        return None
+    holders: dict[str, list[list[Any]]] = counter.get("holders") or {}
     statuses = {o["_id"]: o["status"] for o in db.orders.find(
         {"_id": {"$in": sorted(holders)}}, {"status": 1})}
-    pruned = 0
-    for order_id, units in holders.items():
-        status = statuses.get(order_id)
-        over = status not in UNPAID if entry["unpaid"] else status is None or status in RELEASED
-        if over:
-            _give_back_one(db, entry["key"], order_id, units)
-            pruned += units
-    return int(counter.get("units", 0)) - pruned
+    over = [order_id for order_id in holders
+            if (statuses.get(order_id) not in UNPAID if unpaid
+                else statuses.get(order_id) in (None, *RELEASED))]
+    for order_id in over:
+        _give_back_holder(db, key, order_id, holders[order_id])
+    return db.purchase_counts.find_one({"_id": key}) if over else counter
 
 
 # ---- events --------------------------------------------------------------------------------

@@ -73,8 +73,16 @@ def refused(answer: Answer, code: str) -> dict[str, Any]:
 
 
 def counters(db: Any, user_id: str) -> dict[str, int]:
-    return {c["_id"]: c["units"] for c in db.purchase_counts.find({"user_id": user_id})
-            if c["units"]}
+    """The shopper's counts that are not zero: ``unpaid_orders:<user>``, ``unpaid:<user>:<sku>``
+    (from the shopper's unpaid counter), ``day:...`` and ``campaign:...``."""
+    found = {}
+    for doc in db.purchase_counts.find({"user_id": user_id}):
+        if doc["_id"].startswith("unpaid:"):
+            found[f"unpaid_orders:{user_id}"] = doc.get("orders", 0)
+            found.update({f"unpaid:{user_id}:{sku}": n for sku, n in doc.get("skus", {}).items()})
+        else:
+            found[doc["_id"]] = doc["units"]
+    return {key: n for key, n in found.items() if n}
 
 
 def locked(db: Any, sku_id: str) -> int:
@@ -481,3 +489,20 @@ def test_the_demo_shop_limits_its_scarce_durian(db: Any, buyer: Buyer) -> None:
     shown = buyer.call("get_product", {"product_id": "prd_007"}).data
     assert shown["purchase_limit"]["per_order"] == 2
     refused(buyer.place([("sku_007_1", 3)]), "PURCHASE_LIMIT")
+
+
+def test_a_sku_id_that_cannot_be_a_field_name_is_counted_all_the_same(db: Any,
+                                                                      buyer: Buyer) -> None:
+    product = limited_product()
+    odd = "odd.sku$1"
+    merchant("merchant_upsert_product", {
+        "product_id": product["id"], "title": product["title"],
+        "category_id": product["category_id"],
+        "skus": [{"sku_id": odd, "specs": {"规格": "奇"}, "price": 500, "stock": 50}]}).data
+    order = buyer.place([(odd, 15)]).data
+
+    refused(buyer.place([(odd, 6)]), "TOO_MANY_UNPAID")
+
+    buyer.cancel(order["id"])
+    assert counters(db, buyer.user_id) == {}
+    assert db.purchase_counts.count_documents({}) == 0  # nobody holds it: gone
