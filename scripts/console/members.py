@@ -10,8 +10,9 @@ from .base import done, emit, emit_line, out, shop
 from .options import list_page, page_option, page_size_option, present
 from .views import cell, print_page, when, yuan
 
-app = typer.Typer(help="Members: levels by growth (fen paid, net of refunds) and "
-                       "points (1 point = 1 fen at checkout).", no_args_is_help=True)
+app = typer.Typer(help="Members: levels by growth (fen paid, net of refunds), "
+                       "points (1 point = 1 fen at checkout), and blocking a shopper.",
+                  no_args_is_help=True)
 
 
 def members_table(data: dict[str, Any]) -> None:
@@ -104,3 +105,22 @@ def members_levels(
     else:
         data = {"levels": client.call("merchant_list_members", {"page_size": 1})["levels"]}
     emit(ctx, data, levels_table)
+
+
+@app.command("block")
+def members_block(
+    ctx: typer.Context,
+    user_id: str = typer.Argument(...),
+    reason: str = typer.Option(..., "--reason", help="Why (kept with the user, for the books)."),
+) -> None:
+    """Block a shopper: every token they hold stops working now, and they cannot log in."""
+    data = shop(ctx).call("merchant_block_user", {"user_id": user_id, "reason": reason})
+    emit_line(ctx, data, lambda d: f"blocked {d['user_id']} ({d['reason']}): logged out "
+                                   f"everywhere, login refused")
+
+
+@app.command("unblock")
+def members_unblock(ctx: typer.Context, user_id: str = typer.Argument(...)) -> None:
+    """Let a blocked shopper log in again (they log in afresh; old sessions stay ended)."""
+    data = shop(ctx).call("merchant_unblock_user", {"user_id": user_id})
+    emit_line(ctx, data, lambda d: f"unblocked {d['user_id']}: they may log in again")

@@ -1,6 +1,7 @@
 """Shoppers: login with WeChat, and their profile."""
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import date, datetime
 from typing import Any, Optional
@@ -11,12 +12,14 @@ from pymongo.errors import DuplicateKeyError
 from shared.core.common import Input, NoInput, iso, new_id
 from shared.core.context import Context
 from shared.core.errors import ShopError, not_found
-from shared.core.ratelimit import hit
+from shared.core.ratelimit import check, hit, record
 
 __all__ = ["NoInput"]
 
 PHONE = re.compile(r"^1[3-9]\d{9}$")
 DEFAULT_NICKNAME = "微信用户"
+# failed exchanges of one code a minute: a code is single-use, so a few tries are retries
+CODE_FAILURE_LIMIT = 3
 
 
 class LoginInput(Input):
@@ -64,26 +67,53 @@ def _upsert_user(db: Any, openid: str, now: datetime, on_insert: dict[str, Any],
                                             return_document=ReturnDocument.AFTER)
 
 
+def _failure_limits(ctx: Context, code: str) -> list[tuple[str, int]]:
+    """The buckets a failed code exchange counts in: the code, and the caller (its trusted
+    CloudBase openid, else its IP). A caller with neither shares no bucket with anyone."""
+    digest = hashlib.sha256(code.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    limits = [(f"login_fail:code:{digest}", CODE_FAILURE_LIMIT)]
+    caller = (f"openid:{ctx.caller_openid}" if ctx.caller_openid
+              else f"ip:{ctx.client_ip}" if ctx.client_ip else None)
+    if caller:
+        limits.append((f"login_fail:{caller}", ctx.settings.LOGIN_FAILURES_PER_MINUTE))
+    return limits
+
+
 def login(ctx: Context, req: LoginInput) -> dict[str, Any]:
+    """Trade a wx.login code for a token. Successful logins are bounded only per IP (sized
+    for carrier NAT) and by WeChat's own 45011; failures per caller and per code."""
     from shared.core.auth import issue_token
     from shared.wechat.login import code_to_session
-    hit(ctx.db, f"login:{ctx.client_ip or 'call'}", ctx.settings.LOGIN_RATE_LIMIT_PER_MINUTE,
-        ctx.now)
-    session = code_to_session(ctx.settings, req.code)
+    if ctx.client_ip:
+        hit(ctx.db, f"login:ip:{ctx.client_ip}", ctx.settings.LOGIN_PER_IP_PER_MINUTE, ctx.now)
+    failure_limits = _failure_limits(ctx, req.code)
+    for key, limit in failure_limits:
+        check(ctx.db, key, limit, ctx.now)
+    try:
+        session = code_to_session(ctx.settings, req.code)
+    except ShopError as exc:
+        if exc.code == "INVALID_CODE":
+            for key, _ in failure_limits:
+                record(ctx.db, key, ctx.now)
+        raise
     on_insert: dict[str, Any] = {"nickname": session.dev_name or DEFAULT_NICKNAME,
                                  "avatar_url": ""}
     on_login: dict[str, Any] = {"session_key": session.session_key, "last_login_at": ctx.now}
     if session.unionid:
         on_login["unionid"] = session.unionid
     user = _upsert_user(ctx.db, session.openid, ctx.now, on_insert, on_login)
-    return {"token": issue_token(user["_id"]), "expires_in": ctx.settings.TOKEN_TTL_SECONDS,
-            "user": user_view(user)}
+    if user.get("blocked"):
+        raise ShopError("ACCOUNT_BLOCKED")
+    return {"token": issue_token(user["_id"], version=int(user.get("token_version") or 0)),
+            "expires_in": ctx.settings.TOKEN_TTL_SECONDS, "user": user_view(user)}
 
 
 def ensure_user_for_openid(db: Any, openid: str, now: datetime) -> str:
     """The user id of a CloudBase caller, creating the user on first sight."""
-    found = db.users.find_one({"openid": openid}, {"_id": 1})
+    found = db.users.find_one({"openid": openid}, {"_id": 1, "blocked": 1})
     if found:
+        if found.get("blocked"):
+            raise ShopError("ACCOUNT_BLOCKED")
         return found["_id"]
     user = _upsert_user(db, openid, now, {"nickname": DEFAULT_NICKNAME, "avatar_url": ""}, {})
     return user["_id"]

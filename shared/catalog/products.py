@@ -186,7 +186,9 @@ def list_categories(ctx: Context, req: NoInput) -> dict[str, Any]:
     return {"items": [category_view(d) for d in docs]}
 
 
-def _product_filter(req: ListProductsInput, status: Optional[str]) -> dict[str, Any]:
+def _product_filter(req: ListProductsInput, status: Optional[str]) -> Optional[dict[str, Any]]:
+    """The query of a listing; None when nothing can match (a keyword with nothing
+    searchable in it, "!!!" or emoji only, finds nothing rather than everything)."""
     query: dict[str, Any] = {}
     if status:
         query["status"] = status
@@ -194,13 +196,16 @@ def _product_filter(req: ListProductsInput, status: Optional[str]) -> dict[str, 
         query["category_id"] = req.category_id
     if req.keyword:
         tokens = query_tokens(req.keyword)
-        if tokens:
-            query["tokens"] = {"$all": tokens}
+        if not tokens:
+            return None
+        query["tokens"] = {"$all": tokens}
     return query
 
 
 def _list(ctx: Context, req: ListProductsInput, status: Optional[str]) -> dict[str, Any]:
     query = _product_filter(req, status)
+    if query is None:
+        return page_of([], 0, req)
     cursor = (ctx.db.products.find(query, LIST_FIELDS).sort(SORTS[req.sort])
               .skip(req.skip).limit(req.page_size))
     items = [product_summary(d) for d in cursor]

@@ -28,6 +28,7 @@ ACTIONS: dict[str, Action] = {
     "login": _a("accounts.users", "login", "LoginInput", "public"),
     "get_profile": _a("accounts.users", "get_profile", "NoInput", "user"),
     "update_profile": _a("accounts.users", "update_profile", "UpdateProfileInput", "user"),
+    "delete_account": _a("orders.erasure", "delete_account", "NoInput", "user"),  # 注销账号
     # catalog
     "list_categories": _a("catalog.products", "list_categories", "NoInput", "public"),
     "list_products": _a("catalog.products", "list_products", "ListProductsInput", "public"),
@@ -153,6 +154,8 @@ ACTIONS: dict[str, Action] = {
     "merchant_nearby_campaign": _a("nearby.consent", "nearby_campaign",
                                    "NearbyCampaignInput", "merchant"),
     "merchant_verify_pickup": _a("nearby.pickup", "verify_pickup", "VerifyPickupInput", "merchant"),
+    "merchant_block_user": _a("accounts.standing", "block_user", "BlockUserInput", "merchant"),
+    "merchant_unblock_user": _a("accounts.standing", "unblock_user", "UserIdInput", "merchant"),
     # dev and test only
     "sandbox_pay": _a("payments.pay", "sandbox_pay", "PayOrderInput", "dev_user"),
     "merchant_mark_paid": _a("orders.lifecycle", "mark_paid", "OrderIdInput", "dev"),

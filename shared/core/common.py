@@ -6,7 +6,12 @@ import secrets
 from datetime import datetime, timezone
 from typing import Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# every date an input may carry: a year like 1 or 9999 passes ISO 8601 but overflows the
+# arithmetic, the database and the mini-program's dates further on
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(2100, 1, 1, tzinfo=timezone.utc)
 
 
 def new_id(prefix: str) -> str:
@@ -28,8 +33,19 @@ def iso(value: Optional[datetime]) -> Optional[str]:
 
 
 class Input(BaseModel):
-    """Base of every action's input: unknown fields are rejected, strings are stripped."""
+    """Base of every action's input: unknown fields are rejected, strings are stripped, and
+    every datetime falls between 1970 and 2100."""
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*")
+    @classmethod
+    def _datetimes_in_range(cls, value: Any) -> Any:
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            if isinstance(item, datetime):
+                aware = item if item.tzinfo is not None else item.replace(tzinfo=timezone.utc)
+                if not EARLIEST <= aware <= LATEST:
+                    raise ValueError("dates must fall between 1970 and 2100")
+        return value
 
 
 class PageInput(Input):

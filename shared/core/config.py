@@ -4,10 +4,13 @@ Nothing else in the code reads ``os.environ``; call :func:`get_settings`.
 """
 from __future__ import annotations
 
+import ipaddress
+import logging
 import os
-from typing import Literal, Optional
+from functools import lru_cache
+from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 DEV_TOKEN_SECRET = "dev-token-secret-change-me-in-production"
 DEV_MERCHANT_TOKEN = "dev-merchant-token"
@@ -15,6 +18,16 @@ DEV_MERCHANT_TOKEN = "dev-merchant-token"
 
 class ConfigError(RuntimeError):
     """The settings are unusable (missing or dev values in production)."""
+
+
+Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+
+
+@lru_cache(maxsize=8)
+def parse_networks(text: str) -> tuple[Network, ...]:
+    """``"10.0.0.1, 10.1.0.0/16"`` as networks; ValueError on an entry that is neither."""
+    return tuple(ipaddress.ip_network(part.strip(), strict=False)
+                 for part in text.split(",") if part.strip())
 
 
 class Settings(BaseModel):
@@ -36,7 +49,7 @@ class Settings(BaseModel):
     MAX_UNPAID_UNITS_PER_SKU: int = Field(default=20, ge=1, le=100_000)
     MAX_UNPAID_ORDERS: int = Field(default=5, ge=1, le=1000)
     TRUST_CLOUDBASE_IDENTITY: bool = False
-    LOG_LEVEL: str = "INFO"
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     TIMER_BATCH_SIZE: int = Field(default=200, ge=1, le=5000)
     # WeChat Pay v3; WXPAY_MCHID unset in dev/test means the loopback sandbox
     WXPAY_MCHID: Optional[str] = None
@@ -78,7 +91,14 @@ class Settings(BaseModel):
     SCF_REGION: str = "ap-guangzhou"
     SCF_NAMESPACE: str = "default"
     SCF_ENDPOINT: str = "scf.tencentcloudapi.com"
-    LOGIN_RATE_LIMIT_PER_MINUTE: int = Field(default=30, ge=1)
+    # logins (shared.accounts.users): no bucket shared by unrelated shoppers. Successful logins
+    # are bounded per client IP only, sized for carrier NAT (hundreds of phones behind one
+    # address); failed code exchanges per caller (CloudBase openid, else IP) and per code
+    LOGIN_PER_IP_PER_MINUTE: int = Field(default=600, ge=1)
+    LOGIN_FAILURES_PER_MINUTE: int = Field(default=20, ge=1)
+    # comma-separated IPs/CIDRs of the proxies in front of the WSGI app; X-Forwarded-For is
+    # honoured only from these (empty: trust none, the client is the socket's peer)
+    TRUSTED_PROXIES: str = ""
     COUPON_CLAIM_RATE_LIMIT_PER_MINUTE: int = Field(default=20, ge=1)
     # helps one shopper may give per day (China time) to friends' bargains / assists
     BARGAIN_DAILY_HELP_LIMIT: int = Field(default=10, ge=1)
@@ -94,6 +114,21 @@ class Settings(BaseModel):
     # coupons about to expire get one reminder (outbox purpose coupon_expiry) this long before
     COUPON_EXPIRY_REMIND_DAYS: int = Field(default=3, ge=1, le=30)
     COUPON_EXPIRY_TEMPLATE_ID: Optional[str] = None
+
+    @field_validator("LOG_LEVEL", mode="before")
+    @classmethod
+    def _level_in_capitals(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("TRUSTED_PROXIES")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        parse_networks(value)  # a ValueError here names the setting in the ConfigError
+        return value
+
+    @property
+    def trusted_proxies(self) -> tuple[Network, ...]:
+        return parse_networks(self.TRUSTED_PROXIES)
 
     @property
     def is_production(self) -> bool:
@@ -126,8 +161,10 @@ class Settings(BaseModel):
             problems.append("WX_APPID and WX_SECRET are required (no login sandbox)")
         if self.uses_pay_sandbox:
             problems.append("WXPAY_MCHID and its keys are required (no WeChat Pay sandbox)")
-        elif not (self.WXPAY_NOTIFY_URL and self.WXPAY_REFUND_NOTIFY_URL):
-            problems.append("WXPAY_NOTIFY_URL and WXPAY_REFUND_NOTIFY_URL are required")
+        else:
+            if not (self.WXPAY_NOTIFY_URL and self.WXPAY_REFUND_NOTIFY_URL):
+                problems.append("WXPAY_NOTIFY_URL and WXPAY_REFUND_NOTIFY_URL are required")
+            problems.extend(self._pay_key_problems())
         if not self.S3_ENDPOINT_URL:
             problems.append("S3_ENDPOINT_URL is required (no moto object storage)")
         has_cloud_keys = bool(self.TENCENTCLOUD_SECRET_ID and self.TENCENTCLOUD_SECRET_KEY)
@@ -138,6 +175,32 @@ class Settings(BaseModel):
             problems.append("TENCENTCLOUD_SECRET_ID/KEY are required to invoke fan-out batches")
         if problems:
             raise ConfigError("production refuses to start: " + "; ".join(problems))
+
+
+    def _pay_key_problems(self) -> list[str]:
+        """WeChat Pay's keys, checked at start rather than at the first payment."""
+        problems = []
+        for name in ("WXPAY_PRIVATE_KEY_PATH", "WXPAY_PUBLIC_KEY_PATH"):
+            path = getattr(self, name)
+            if path and not _is_pem_file(path):
+                problems.append(f"{name} must name a readable PEM key file")
+        if self.WXPAY_APIV3_KEY is not None and len(self.WXPAY_APIV3_KEY.encode()) != 32:
+            problems.append("WXPAY_APIV3_KEY must be exactly 32 bytes "
+                            f"(it is {len(self.WXPAY_APIV3_KEY.encode())})")
+        return problems
+
+
+def _is_pem_file(path: str) -> bool:
+    try:
+        with open(path, "rb") as file:
+            head = file.read(4096)
+    except OSError:
+        return False
+    return b"-----BEGIN " in head
+
+
+def _apply_log_level(settings: Settings) -> None:
+    logging.getLogger("shop").setLevel(settings.LOG_LEVEL)
 
 
 _settings: Optional[Settings] = None
@@ -152,6 +215,7 @@ def _from_environment() -> Settings:
         fields = ", ".join(str(err["loc"][0]) for err in exc.errors())
         raise ConfigError(f"invalid settings: {fields}") from None
     settings.check_production()
+    _apply_log_level(settings)
     return settings
 
 

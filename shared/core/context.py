@@ -19,6 +19,9 @@ class Context:
     request_id: str
     user_id: Optional[str] = None
     client_ip: Optional[str] = None
+    # the CloudBase openid of the caller, only where that identity is trusted (login counts
+    # its failures per caller)
+    caller_openid: Optional[str] = None
 
     @property
     def shopper_id(self) -> str:

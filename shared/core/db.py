@@ -178,9 +178,14 @@ def _connect() -> Any:
     settings = get_settings()
     if settings.MONGODB_URI:
         from pymongo import MongoClient
-        client: Any = MongoClient(settings.MONGODB_URI, tz_aware=True,
-                                  serverSelectionTimeoutMS=5000, connectTimeoutMS=5000,
-                                  appname="shop-backend")
+
+        # our timeouts are defaults: options written in the URI win (keywords would override)
+        uri_options = settings.MONGODB_URI.lower()
+        timeouts: dict[str, Any] = {
+            name: 5000 for name in ("serverSelectionTimeoutMS", "connectTimeoutMS")
+            if name.lower() not in uri_options}
+        client: Any = MongoClient(settings.MONGODB_URI, tz_aware=True, appname="shop-backend",
+                                  **timeouts)
         return client, client[settings.MONGODB_DB]
     import mongomock
     client = mongomock.MongoClient(tz_aware=True)
@@ -226,6 +231,16 @@ def ping() -> bool:
         return True
     db.command("ping")
     return True
+
+
+def unreachable_message(exc: BaseException) -> str:
+    """One line for a person when MongoDB cannot be reached: where, and what to do; the
+    URI's credentials and options are left out."""
+    import re
+    uri = get_settings().MONGODB_URI or ""
+    where = re.sub(r"//[^@/]*@", "//", uri).split("?")[0]
+    return (f"cannot reach MongoDB at {where} ({type(exc).__name__}); start it, fix "
+            "MONGODB_URI, or unset MONGODB_URI for the embedded database")
 
 
 def insert_once(collection: Any, doc: dict[str, Any]) -> bool:

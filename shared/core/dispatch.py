@@ -64,18 +64,46 @@ def _validation_error(exc: Any) -> ShopError:
                      {"fields": fields})
 
 
+# no input of the shop nests deeper than a few levels; a deeper one is hostile, and would
+# reach recursive code (validation, BSON, logs) that a few thousand levels crash
+MAX_INPUT_DEPTH = 32
+
+
+def nesting_exceeds(value: Any, limit: int) -> bool:
+    """Whether lists/dicts in ``value`` nest more than ``limit`` deep (walked without
+    recursion, so a 100k-deep value is measured, not a crash)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, (list, tuple)):
+            children = item
+        else:
+            continue
+        if depth >= limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def _load(module: str, name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
 def _resolve_user(action: Action, creds: Credentials, ctx: Context) -> None:
-    from shared.core.auth import verify_token
+    from shared.core.auth import check_token_version, verify_claims
     if creds.cloudbase_openid and ctx.settings.TRUST_CLOUDBASE_IDENTITY:
         ctx.user_id = _load(*IDENTITY_RESOLVER)(ctx.db, creds.cloudbase_openid, ctx.now)
         return
     if not creds.bearer:
         raise ShopError("UNAUTHENTICATED", "missing token")
-    ctx.user_id = verify_token(creds.bearer)
+    claims = verify_claims(creds.bearer)
+    # the one read a token costs: its user's version, so a block or a deletion revokes it
+    user = ctx.db.users.find_one({"_id": claims.user_id},
+                                 {"token_version": 1, "blocked": 1, "deleted_at": 1})
+    check_token_version(user, claims)
+    ctx.user_id = claims.user_id
 
 
 def _check_merchant(action: Action, creds: Credentials, settings: Settings) -> None:
@@ -94,8 +122,10 @@ def _check_merchant(action: Action, creds: Credentials, settings: Settings) -> N
 
 def _make_context(request_id: str, creds: Credentials) -> Context:
     from shared.core.db import get_db
-    return Context(db=get_db(), settings=get_settings(), now=utcnow(),
-                   request_id=request_id, client_ip=creds.client_ip)
+    settings = get_settings()
+    openid = creds.cloudbase_openid if settings.TRUST_CLOUDBASE_IDENTITY else None
+    return Context(db=get_db(), settings=settings, now=utcnow(), request_id=request_id,
+                   client_ip=creds.client_ip, caller_openid=openid)
 
 
 def dispatch(action_name: str, payload: Any, creds: Credentials,
@@ -122,6 +152,9 @@ def _dispatch(action_name: str, payload: Any, creds: Credentials, request_id: st
                             {"action": str(action_name)[:64]})
         if not isinstance(payload, dict):
             raise ShopError("BAD_REQUEST", "the body must be a JSON object")
+        if nesting_exceeds(payload, MAX_INPUT_DEPTH):
+            raise ShopError("BAD_REQUEST", "the input is nested too deeply",
+                            {"max_depth": MAX_INPUT_DEPTH})
         settings = get_settings()
         if action.auth in ("merchant", "dev"):
             _check_merchant(action, creds, settings)
@@ -143,10 +176,14 @@ def _dispatch(action_name: str, payload: Any, creds: Credentials, request_id: st
 
 def unexpected_error(exc: Exception, where: str, request_id: str) -> ShopError:
     """Map what no domain code raised on purpose; the stack trace goes to the log only."""
-    from pymongo.errors import ConnectionFailure
+    from pymongo.errors import ConfigurationError, ConnectionFailure
     if isinstance(exc, ConfigError):
         log_event(logger, "configuration refused", logging.ERROR, reason=str(exc))
         return ShopError("CONFIG_ERROR")
+    if isinstance(exc, ConfigurationError):  # MONGODB_URI unusable (syntax, SRV lookup)
+        log_event(logger, "database configuration refused", logging.ERROR, where=where,
+                  error=type(exc).__name__)
+        return ShopError("CONFIG_ERROR", details={"request_id": request_id})
     if isinstance(exc, ConnectionFailure):
         log_event(logger, "database unreachable", logging.ERROR, where=where,
                   error=type(exc).__name__)

@@ -10,6 +10,8 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "INVALID_CODE": (401, "登录凭证无效，请重新登录", "The login code is invalid or used"),
     "FORBIDDEN": (403, "没有权限", "Not allowed"),
     "USER_BLOCKED": (403, "账号存在风险，暂时无法登录", "This WeChat account is restricted"),
+    "ACCOUNT_BLOCKED": (403, "账号已被商家停用，如有疑问请联系客服",
+                        "This account is blocked by the shop"),
     "NOT_FOUND": (404, "内容不存在", "Not found"),
     "UNKNOWN_ACTION": (404, "未知的操作", "Unknown action"),
     "METHOD_NOT_ALLOWED": (405, "请求方法不支持", "Method not allowed"),

@@ -5,6 +5,7 @@ Routes: ``GET /healthz``, ``POST /api/<action>``. A path may carry a prefix befo
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from dataclasses import dataclass
@@ -74,10 +75,33 @@ def _bearer(environ: dict[str, Any]) -> Optional[str]:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
+def _ip(address: str) -> Optional[Any]:
+    try:
+        return ipaddress.ip_address(address)
+    except ValueError:
+        return None
+
+
+def _is_trusted(address: str, trusted: tuple[Any, ...]) -> bool:
+    ip = _ip(address)
+    return ip is not None and any(ip in network for network in trusted)
+
+
 def _client_ip(environ: dict[str, Any]) -> Optional[str]:
-    # API Gateway's sourceIp arrives as REMOTE_ADDR; X-Forwarded-For is the client's to forge
-    forwarded = environ.get("HTTP_X_FORWARDED_FOR", "")
-    return environ.get("REMOTE_ADDR") or forwarded.split(",")[-1].strip() or None
+    """The caller's address: the socket's peer (API Gateway's sourceIp arrives as REMOTE_ADDR).
+
+    X-Forwarded-For is the client's to forge, so it counts only when the peer is one of
+    TRUSTED_PROXIES; then the client is the nearest hop that is not a trusted proxy."""
+    from shared.core.config import get_settings
+    peer = str(environ.get("REMOTE_ADDR") or "").strip() or None
+    trusted = get_settings().trusted_proxies
+    if peer is None or not _is_trusted(peer, trusted):
+        return peer
+    hops = [hop.strip() for hop in str(environ.get("HTTP_X_FORWARDED_FOR", "")).split(",")]
+    for hop in reversed([hop for hop in hops if hop]):
+        if not _is_trusted(hop, trusted):
+            return hop if _ip(hop) is not None else peer
+    return peer
 
 
 def _request_id(environ: dict[str, Any]) -> str:
@@ -115,6 +139,8 @@ def _read_json_body(environ: dict[str, Any]) -> Any:
         return json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         raise ShopError("BAD_REQUEST", "the body is not valid JSON") from None
+    except RecursionError:  # "[" * 100_000: the parser gives up before the body ends
+        raise ShopError("BAD_REQUEST", "the body is nested too deeply") from None
 
 
 def _healthz() -> Outcome:

@@ -55,7 +55,8 @@ def get_logger(name: str = "shop") -> logging.Logger:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonFormatter())
         root.addHandler(handler)
-        root.setLevel(logging.INFO)
+        if root.level == logging.NOTSET:  # LOG_LEVEL (applied with the settings) stands
+            root.setLevel(logging.INFO)
         root.propagate = False
     return logger
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, Optional
 
+from shared.core.actions import INTERNAL_FUNCTIONS
 from shared.core.dispatch import Credentials, dispatch, run_internal, run_timer, to_json
 from shared.core.errors import ShopError
 from shared.core.log import get_logger
@@ -62,7 +63,8 @@ def serve_timer(action: str, event: dict[str, Any], context: Any) -> dict[str, A
 def serve(action: str, event: Any, context: Any = None) -> dict[str, Any]:
     """The entry point of every cloud function."""
     try:
-        if isinstance(event, dict) and event.get("_invoke") == action:
+        if (isinstance(event, dict) and event.get("_invoke") == action
+                and action in INTERNAL_FUNCTIONS):
             return _jsonable(run_internal(action, event, _context_request_id(context)).envelope)
         if is_gateway_event(event):
             from shared.core.http import serve_gateway_event

@@ -154,8 +154,18 @@ def test_search_counts_only_matching_products_in_total(searchable):
     assert call("list_products", {"keyword": "苹果"}).data["total"] == 2
 
 
-def test_search_with_only_punctuation_lists_everything(searchable):
-    assert call("list_products", {"keyword": "!!!"}).data["total"] == len(searchable)
+@pytest.mark.parametrize("keyword", ["!!!", "🍎🍎", "😀", "？！。", "- _ .", "🍎!"])
+def test_a_keyword_with_nothing_searchable_finds_nothing(searchable, keyword):
+    shopper = call("list_products", {"keyword": keyword}).data
+    merchant_view = merchant("merchant_list_products", {"keyword": keyword}).data
+
+    assert (shopper["items"], shopper["total"]) == ([], 0)
+    assert (merchant_view["items"], merchant_view["total"]) == ([], 0)
+
+
+def test_a_blank_keyword_is_no_search(searchable):
+    assert call("list_products", {"keyword": "   "}).data["total"] == len(searchable)
+    assert call("list_products", {"keyword": "苹果!!!"}).data["total"] == 2
 
 
 def test_search_finds_words_of_the_subtitle():

@@ -293,21 +293,3 @@ def test_update_profile_refuses_fields_it_does_not_know_with_422(shopper):
     answer = shopper.call("update_profile", {"openid": "o_someone_else"})
 
     assert answer.status == 422
-
-
-
-
-# ---- the login rate limit -------------------------------------------------------------------
-
-def test_logins_beyond_the_limit_per_minute_are_429(monkeypatch):
-    from shared.core.config import reset_settings
-    monkeypatch.setenv("LOGIN_RATE_LIMIT_PER_MINUTE", "3")
-    reset_settings()
-
-    # seven calls span at most two one-minute windows, so one window sees more than three
-    answers = [call("login", {"code": "dev:alice"}) for _ in range(7)]
-
-    assert all(a.status == 200 for a in answers[:3])
-    limited = [a for a in answers if not a.ok]
-    assert limited and all((a.status, a.code) == (429, "RATE_LIMITED") for a in limited)
-    assert limited[0].body["error"]["details"]["retry_after_seconds"] == 60
