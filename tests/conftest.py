@@ -54,6 +54,16 @@ def shop_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
+def many_unpaid_orders(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For a test of something else in which one shopper holds many unpaid orders at once:
+    lift the ceilings of fair stock (MAX_UNPAID_ORDERS, MAX_UNPAID_UNITS_PER_SKU)."""
+    from shared.core.config import reset_settings
+    monkeypatch.setenv("MAX_UNPAID_ORDERS", "1000")
+    monkeypatch.setenv("MAX_UNPAID_UNITS_PER_SKU", "100000")
+    reset_settings()
+
+
+@pytest.fixture
 def db(shop_env: None) -> Any:
     from shared.core.db import get_db
     return get_db()

@@ -14,6 +14,8 @@ const MESSAGES = {
   CONFLICT: '操作冲突，请刷新后重试',
   INVALID_STATE: '当前状态不允许此操作',
   OUT_OF_STOCK: '库存不足',
+  PURCHASE_LIMIT: '超出限购数量',
+  TOO_MANY_UNPAID: '待支付的订单太多，请先支付或取消',
   PRODUCT_UNAVAILABLE: '商品已下架',
   COUPON_UNAVAILABLE: '优惠券不可用',
   REFUND_EXCEEDS_PAID: '这些商品已退款或已在售后中',

@@ -53,12 +53,58 @@ def parse_skus(raw: str) -> list[dict[str, Any]]:
     return skus
 
 
+LIMIT_FIELDS = ("per_order", "per_shopper_per_day", "per_shopper_per_campaign", "campaign")
+
+
+def limit_text(limit: Optional[dict[str, Any]]) -> str:
+    """The purchase limit (限购) in one line: "2 per order, 5 per shopper a day"."""
+    if not limit:
+        return "none"
+    parts = []
+    if limit.get("per_order"):
+        parts.append(f"{limit['per_order']} per order")
+    if limit.get("per_shopper_per_day"):
+        parts.append(f"{limit['per_shopper_per_day']} per shopper a day")
+    if limit.get("per_shopper_per_campaign"):
+        campaign = f" of {limit['campaign']}" if limit.get("campaign") else ""
+        parts.append(f"{limit['per_shopper_per_campaign']} per shopper in the campaign{campaign}")
+    return ", ".join(parts) or "none"
+
+
+def limit_options(per_order: Optional[int], per_shopper_per_day: Optional[int],
+                  per_shopper_per_campaign: Optional[int],
+                  campaign: Optional[str]) -> dict[str, Any]:
+    return present({"per_order": per_order, "per_shopper_per_day": per_shopper_per_day,
+                    "per_shopper_per_campaign": per_shopper_per_campaign, "campaign": campaign})
+
+
+def per_order_option() -> Any:
+    return typer.Option(None, min=1, help="限购: units of the product in one order.")
+
+
+def per_day_option() -> Any:
+    return typer.Option(None, min=1, help="限购: units one shopper may order per day "
+                                          "(Asia/Shanghai), paid or unpaid.")
+
+
+def per_campaign_option() -> Any:
+    return typer.Option(None, min=1, help="限购: units one shopper may order during the "
+                                          "campaign named by --campaign (unnamed: ever).")
+
+
+def campaign_option() -> Any:
+    return typer.Option(None, help="Name of the campaign --per-shopper-per-campaign counts "
+                                   "in; a new name starts counting afresh.")
+
+
 def show_product(product: dict[str, Any]) -> None:
     details([("product", product["id"]), ("title", product["title"]),
              ("subtitle", product.get("subtitle")), ("category", product["category_id"]),
              ("status", status_text(product["status"])),
              ("price", price_range(product["price"], product.get("price_max"))),
-             ("sales", product.get("sales", 0)), ("images", " ".join(product.get("images", [])))])
+             ("sales", product.get("sales", 0)),
+             ("purchase limit", limit_text(product.get("purchase_limit"))),
+             ("images", " ".join(product.get("images", [])))])
     table = Table(title="SKUs", title_justify="left")
     for name in ("sku", "specs", "price", "stock", "locked", "sold", "active"):
         # fold, not "…": a cut spec such as "规格:5…" would hide which SKU it is
@@ -109,13 +155,20 @@ def products_add(
     skus_json: Optional[str] = typer.Option(
         None, help='Several SKUs instead of --price/--stock/--spec: a JSON list such as '
                    '\'[{"specs": {"size": "L"}, "price": 1250, "stock": 10}]\' (price in fen).'),
+    per_order: Optional[int] = per_order_option(),
+    per_shopper_per_day: Optional[int] = per_day_option(),
+    per_shopper_per_campaign: Optional[int] = per_campaign_option(),
+    campaign: Optional[str] = campaign_option(),
 ) -> None:
     """Add a product: one SKU from --price/--stock/--spec, or several from --skus-json."""
     skus = new_skus(skus_json, price, stock, spec)
-    product = shop(ctx).call("merchant_upsert_product", {
-        "title": title, "subtitle": subtitle, "category_id": category_id, "images": image,
-        "description": description, "status": "off_shelf" if off_shelf else "on_sale",
-        "skus": skus})
+    payload: dict[str, Any] = {"title": title, "subtitle": subtitle, "category_id": category_id,
+                               "images": image, "description": description,
+                               "status": "off_shelf" if off_shelf else "on_sale", "skus": skus}
+    limit = limit_options(per_order, per_shopper_per_day, per_shopper_per_campaign, campaign)
+    if limit:
+        payload["purchase_limit"] = limit
+    product = shop(ctx).call("merchant_upsert_product", payload)
     done(ctx, f"added product {product['id']}")
     emit(ctx, product, show_product)
 
@@ -161,7 +214,10 @@ def product_fields(product: dict[str, Any]) -> dict[str, Any]:
     return {"title": product["title"],
             "subtitle": product.get("subtitle", ""), "category_id": product["category_id"],
             "images": product.get("images", []), "description": product.get("description", ""),
-            "status": product["status"]}
+            "status": product["status"],
+            # kept as it is: an update that leaves it out would lift the limit
+            "purchase_limit": present({k: (product.get("purchase_limit") or {}).get(k)
+                                       for k in LIMIT_FIELDS}) or None}
 
 
 @app.command("update")
@@ -178,17 +234,28 @@ def products_update(
     skus_json: Optional[str] = typer.Option(
         None, help="Replace the SKU list (JSON, as in `products add`); keep each existing "
                    "sku_id, SKUs left out are retired. Stock is set with `products stock`."),
+    per_order: Optional[int] = per_order_option(),
+    per_shopper_per_day: Optional[int] = per_day_option(),
+    per_shopper_per_campaign: Optional[int] = per_campaign_option(),
+    campaign: Optional[str] = campaign_option(),
+    no_limit: bool = typer.Option(False, "--no-limit",
+                                  help="Lift the purchase limit; with --per-* options, replace "
+                                       "it (without, they change only what they name)."),
 ) -> None:
     """Change a product; what you do not give stays as it is."""
     changes = present({"title": title, "subtitle": subtitle, "category_id": category_id,
                        "status": status and status.value, "description": description,
                        "images": image or None})
-    if not changes and price is None and skus_json is None:
+    limit = limit_options(per_order, per_shopper_per_day, per_shopper_per_campaign, campaign)
+    if not changes and price is None and skus_json is None and not limit and not no_limit:
         raise typer.BadParameter("nothing to change: give at least one option")
     client = shop(ctx)
     product = client.call("merchant_get_product", {"product_id": product_id})
     payload = {"product_id": product_id, **product_fields(product),
                "skus": updated_skus(product, price, skus_json), **changes}
+    if limit or no_limit:
+        kept = {} if no_limit else payload["purchase_limit"] or {}
+        payload["purchase_limit"] = {**kept, **limit} or None
     product = client.call("merchant_upsert_product", payload)
     done(ctx, f"updated product {product['id']}")
     emit(ctx, product, show_product)

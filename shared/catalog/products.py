@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal, Optional
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from shared.core.common import Input, NoInput, PageInput, iso, new_id, page_of
 from shared.core.context import Context
@@ -24,7 +24,7 @@ SORTS: dict[str, list[tuple[str, int]]] = {
     "sales": [("sales", -1), ("_id", -1)],
 }
 LIST_FIELDS = {"title": 1, "subtitle": 1, "category_id": 1, "images": 1, "price_min": 1,
-               "price_max": 1, "sales": 1, "status": 1, "created_at": 1}
+               "price_max": 1, "sales": 1, "status": 1, "created_at": 1, "purchase_limit": 1}
 
 
 # ---- search tokens -------------------------------------------------------------------------
@@ -85,6 +85,35 @@ class SkuInput(Input):
         return value
 
 
+class PurchaseLimitInput(Input):
+    """限购: how many units of the product (its SKUs together) a shopper may buy."""
+    per_order: Optional[int] = Field(default=None, ge=1, le=999,
+                                     description="units in one order")
+    per_shopper_per_day: Optional[int] = Field(default=None, ge=1, le=100_000,
+                                               description="units per shopper per day "
+                                                           "(Asia/Shanghai)")
+    per_shopper_per_campaign: Optional[int] = Field(default=None, ge=1, le=100_000,
+                                                    description="units per shopper during "
+                                                                "the campaign")
+    campaign: Optional[str] = Field(default=None, min_length=1, max_length=64,
+                                    description="the campaign's name; a new name counts "
+                                                "afresh; unset: the product's whole life")
+
+    @model_validator(mode="after")
+    def campaign_has_a_limit(self) -> "PurchaseLimitInput":
+        if self.campaign and not self.per_shopper_per_campaign:
+            raise ValueError("campaign names the period of per_shopper_per_campaign: give it")
+        return self
+
+
+def stored_limit(req: Optional[PurchaseLimitInput]) -> Optional[dict[str, Any]]:
+    """What the product document keeps: None when no limit is set."""
+    if req is None:
+        return None
+    stored = req.model_dump(exclude_none=True)
+    return stored or None
+
+
 class UpsertProductInput(Input):
     product_id: Optional[str] = Field(default=None, max_length=64)
     title: str = Field(min_length=1, max_length=100)
@@ -94,6 +123,8 @@ class UpsertProductInput(Input):
     description: str = Field(default="", max_length=5000)
     status: ProductStatus = "on_sale"
     skus: list[SkuInput] = Field(min_length=1, max_length=100)
+    # 限购; unset: no limit of the merchant's (the shop's unpaid ceilings still apply)
+    purchase_limit: Optional[PurchaseLimitInput] = None
 
 
 class SetStockInput(Input):
@@ -110,12 +141,21 @@ class UpsertCategoryInput(Input):
 
 # ---- views ---------------------------------------------------------------------------------
 
+def limit_view(stored: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
+    """The product's purchase limit as shoppers and the merchant see it; None when unlimited."""
+    if not stored:
+        return None
+    return {name: stored.get(name) for name in ("per_order", "per_shopper_per_day",
+                                                "per_shopper_per_campaign", "campaign")}
+
+
 def product_summary(doc: dict[str, Any]) -> dict[str, Any]:
     return {"id": doc["_id"], "title": doc["title"], "subtitle": doc.get("subtitle", ""),
             "category_id": doc["category_id"], "image": (doc.get("images") or [""])[0],
             "price": doc["price_min"], "price_max": doc["price_max"],
             "sales": doc.get("sales", 0), "status": doc["status"],
-            "created_at": iso(doc.get("created_at"))}
+            "created_at": iso(doc.get("created_at")),
+            "purchase_limit": limit_view(doc.get("purchase_limit"))}
 
 
 def sku_view(doc: dict[str, Any], merchant: bool = False) -> dict[str, Any]:
@@ -248,7 +288,8 @@ def upsert_product(ctx: Context, req: UpsertProductInput) -> dict[str, Any]:
     fields = {"title": req.title, "subtitle": req.subtitle, "category_id": req.category_id,
               "images": req.images, "description": req.description, "status": req.status,
               "price_min": min(prices), "price_max": max(prices),
-              "tokens": index_tokens(f"{req.title} {req.subtitle}"), "updated_at": ctx.now}
+              "tokens": index_tokens(f"{req.title} {req.subtitle}"),
+              "purchase_limit": stored_limit(req.purchase_limit), "updated_at": ctx.now}
     ctx.db.products.update_one({"_id": product_id},
                                {"$set": fields,
                                 "$setOnInsert": {"sales": 0, "created_at": ctx.now}},

@@ -203,12 +203,14 @@ SUBSCRIBERS: dict[str, tuple[str, ...]] = {
                    "shared.social.referral:on_order_paid",
                    "shared.marketing.campaigns:on_order_paid",    # audiences: last order, spent
                    "shared.loyalty.members:on_order_paid",        # growth, level, points earned
-                   "shared.nearby.deals:on_order_paid"),          # the deal's unit sold for good
+                   "shared.nearby.deals:on_order_paid",          # the deal's unit sold for good
+                   "shared.orders.limits:on_order_paid"),         # no longer held unpaid
     "order_cancelled": ("shared.social.groupbuy:on_order_cancelled",
                         "shared.social.bargain:on_order_cancelled"),
     # an unpaid order gave up what it held (cancelled, or a placement a crash cut short)
     "order_released": ("shared.nearby.deals:on_order_released",       # the deal's daily unit
-                       "shared.loyalty.points:on_order_released"),  # points spent on it
+                       "shared.loyalty.points:on_order_released",   # points spent on it
+                       "shared.orders.limits:on_order_released"),   # purchase limits, ceilings
     "order_refunded": ("shared.social.groupbuy:on_order_refunded",
                        "shared.social.referral:on_order_refunded"),
     "refund_succeeded": ("shared.loyalty.members:on_refund_succeeded",

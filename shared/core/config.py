@@ -49,6 +49,10 @@ class Settings(BaseModel):
     # how a paid order's aftermath starts after the answer: "auto" is an SCF async invoke in
     # production, a thread in dev, nothing in tests (the order_events timer delivers it)
     ORDER_EVENTS_RUNNER: Literal["auto", "scf", "thread", "none"] = "auto"
+    # fair stock: what one shopper may hold in unpaid orders (shared.orders.limits); a paid
+    # order no longer counts
+    MAX_UNPAID_UNITS_PER_SKU: int = Field(default=20, ge=1, le=100_000)
+    MAX_UNPAID_ORDERS: int = Field(default=5, ge=1, le=1000)
     TRUST_CLOUDBASE_IDENTITY: bool = False
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     TIMER_BATCH_SIZE: int = Field(default=200, ge=1, le=5000)

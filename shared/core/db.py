@@ -99,6 +99,9 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
     "teams": [([("campaign_id", 1), ("status", 1), ("expires_at", 1)], {}),
               ([("status", 1), ("expires_at", 1)], {})],
     "group_buy_quota": [],
+    # purchase limits and unpaid ceilings (shared.orders.limits): counters by key; a day's
+    # counter carries expires_at, so a server drops it once the day is long over
+    "purchase_counts": [([("expires_at", 1)], {"expireAfterSeconds": 0})],
     "campaigns": [([("status", 1), ("send_at", 1)], {}), ([("created_at", -1)], {})],
     "jobs": [([("status", 1)], {})],
     "job_batches": [([("job_id", 1), ("status", 1), ("dispatched_at", 1)], {}),

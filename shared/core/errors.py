@@ -27,6 +27,9 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "TEAM_FULL": (409, "这个团已经满员了", "The team is full"),
     "TEAM_NOT_OPEN": (409, "团长尚未支付，稍后再试", "The team opens once its leader has paid"),
     "LIMIT_EXCEEDED": (409, "超出数量上限", "Limit exceeded"),
+    "PURCHASE_LIMIT": (409, "超出限购数量", "More than the purchase limit of the product"),
+    "TOO_MANY_UNPAID": (409, "待支付的订单太多，请先支付或取消",
+                        "Too much is held by unpaid orders; pay or cancel them first"),
     "PAYLOAD_TOO_LARGE": (413, "请求内容过大", "The request body is too large"),
     "VALIDATION_ERROR": (422, "输入有误", "Invalid input"),
     "UPLOAD_INVALID": (422, "图片无效，请重新上传", "The image is not an upload of yours"),
@@ -54,7 +57,8 @@ class ShopError(Exception):
         self.code = code
         self.status = status
         self.message = message or en
-        # a more precise Chinese sentence than the code's (invalid input names its fields)
+        # a more precise Chinese sentence than the code's: invalid input names its fields, a
+        # purchase limit its product and how many
         self.message_zh = message_zh or zh
         self.details = details or {}
         super().__init__(f"{code}: {self.message}")

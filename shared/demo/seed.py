@@ -47,6 +47,11 @@ PRODUCTS: list[tuple[str, str, str, list[tuple[dict[str, str], int, int]]]] = [
     ("cat_home", "香薰蜡烛", "大豆蜡 无烟", [({"香型": "雪松"}, 6900, 90), ({"香型": "白茶"}, 6900, 90)]),
     ("cat_home", "收纳箱", "可折叠 3个装", [({"尺寸": "大号"}, 7900, 120), ({"尺寸": "中号"}, 5900, 160)]),
 ]
+# 限购 of the scarce ones (see README, Fair stock)
+PURCHASE_LIMITS: dict[str, dict[str, int]] = {
+    "prd_007": {"per_order": 2, "per_shopper_per_day": 2},           # 榴莲, 30 in stock
+    "prd_017": {"per_shopper_per_campaign": 3},                      # 龙井 特级
+}
 
 # (id, name, address, lng, lat) in GCJ-02 around Shanghai's Lujiazui
 STORES = [
@@ -127,7 +132,9 @@ def seed(db: Any, media_base: str = "http://127.0.0.1:8080/media",
             "images": [image_url(media_base, index)],
             "description": f"{title}：{subtitle}。", "status": "on_sale",
             "price_min": min(prices), "price_max": max(prices), "sales": (index * 37) % 500,
-            "tokens": index_tokens(f"{title} {subtitle}"), "created_at": created}}, upsert=True)
+            "tokens": index_tokens(f"{title} {subtitle}"),
+            "purchase_limit": PURCHASE_LIMITS.get(product_id), "created_at": created}},
+            upsert=True)
     from shared.nearby.geo import encode
     from shared.nearby.spatial import bump_deals_version, bump_stores_version
     stores = STORES + generated_stores()

@@ -24,6 +24,7 @@ from shared.core.common import Input, new_id
 from shared.core.context import Context, Database
 from shared.core.errors import ShopError
 from shared.core.events import OrderEvent, publish
+from shared.orders import limits
 from shared.orders.aftermath import line_key, move_lines
 from shared.orders.lifecycle import PLACEMENT_DEADLINE, abandon_placement, order_view, settle_paid
 
@@ -131,28 +132,43 @@ def requested_lines(ctx: Context, req: PlaceOrderInput) -> list[tuple[str, int]]
     return list(merged.items())
 
 
-def _priced_lines(db: Database, lines: list[tuple[str, int]]) -> list[dict[str, Any]]:
-    """Order lines priced from the catalog; the client never says what anything costs."""
-    skus = {s["_id"]: s for s in db.skus.find({"_id": {"$in": [s for s, _ in lines]}},
-                                              {"product_id": 1, "specs": 1, "price": 1,
-                                               "image": 1, "active": 1})}
-    products = {p["_id"]: p for p in db.products.find(
-        {"_id": {"$in": sorted({s["product_id"] for s in skus.values()})}},
-        {"title": 1, "images": 1, "status": 1})}
-    priced = []
+def _priced_lines(db: Database, lines: list[tuple[str, int]]) \
+        -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Order lines priced from the catalog (the client never says what anything costs), and
+    the purchase limits of their products: one round trip for SKUs and products together."""
+    found = db.skus.aggregate([
+        {"$match": {"_id": {"$in": [s for s, _ in lines]}}},
+        {"$lookup": {"from": "products", "localField": "product_id", "foreignField": "_id",
+                     "as": "product"}},
+        {"$project": {"product_id": 1, "specs": 1, "price": 1, "image": 1, "active": 1,
+                      "stock": 1, "product": 1}}])
+    skus = {s["_id"]: s for s in found}
+    priced, limits = [], {}
     for sku_id, quantity in lines:
         sku = skus.get(sku_id)
         if sku is None or not sku.get("active", True):
             raise ShopError("NOT_FOUND", "sku not found", {"resource": "sku", "sku_id": sku_id})
-        product = products.get(sku["product_id"])
+        product = (sku.get("product") or [None])[0]
         if product is None or product["status"] != "on_sale":
             raise ShopError("PRODUCT_UNAVAILABLE", details={"sku_id": sku_id})
+        if product.get("purchase_limit"):
+            limits[product["_id"]] = product["purchase_limit"]
         priced.append({"sku_id": sku_id, "product_id": sku["product_id"],
                        "title": product["title"], "specs": sku.get("specs", {}),
                        "image": sku.get("image") or (product.get("images") or [""])[0],
                        "price": sku["price"], "quantity": quantity,
                        "subtotal": sku["price"] * quantity, "stock": "none"})
-    return priced
+        if sku.get("stock", 0) < quantity:
+            # refused before anything is written; the conditional $inc stays the judge
+            # of a race between two buyers of the last units (_reserve_lines)
+            raise _out_of_stock(priced[-1], sku.get("stock", 0))
+    return priced, limits
+
+
+def _out_of_stock(line: dict[str, Any], available: int) -> ShopError:
+    return ShopError("OUT_OF_STOCK", f"only {available} left of {line['title']}",
+                     {"sku_id": line["sku_id"], "available": available,
+                      "requested": line["quantity"]})
 
 
 def _set_price(line: dict[str, Any], price: int) -> None:
@@ -188,14 +204,13 @@ def _reserve_lines(db: Database, order: dict[str, Any]) -> None:
              "$push": {"locks": line_key(order["_id"], index)}})
         if taken.modified_count == 0:
             sku = db.skus.find_one({"_id": line["sku_id"]}, {"stock": 1}) or {"stock": 0}
-            raise ShopError("OUT_OF_STOCK", f"only {sku['stock']} left of {line['title']}",
-                            {"sku_id": line["sku_id"], "available": sku["stock"],
-                             "requested": line["quantity"]})
+            raise _out_of_stock(line, sku["stock"])
 
 
 def _undo_placement(db: Database, order: dict[str, Any], taken: list[Hold]) -> None:
     """Give back what a failed placement took; each step is conditional, so the timer that
     finishes an undo cut short by a crash (as an abandoned placement) gives nothing twice."""
+    limits.give_back(db, order)
     move_lines(db, order, "released")
     if order.get("coupon_id"):
         from shared.orders import coupons  # only orders with a coupon load coupons
@@ -228,21 +243,34 @@ def find_by_request(db: Database, user_id: str, request_id: str) -> Optional[dic
 
 def place_order(ctx: Context, req: PlaceOrderInput, terms_for: TermsFor) -> dict[str, Any]:
     """Place the order once per (user, request_id): a retry answers the first order. A retry
-    whose first placement died half-way (given up by now) places the order afresh."""
+    whose first placement died half-way (given up by now) places the order afresh.
+
+    A first call reads nothing of earlier calls: the unique (user_id, request_id) of the
+    insert finds a retry, and a refusal asks whether this request was placed before."""
     for _ in range(3):
+        try:
+            return _place(ctx, req, terms_for)
+        except DuplicateKeyError:
+            pass  # placed before (a retry), or being placed by a concurrent call
+        except ShopError as refused:
+            # sold out or a full counter, maybe by this very request's earlier order
+            if refused.code not in REFUSALS_A_RETRY_MAY_EXPLAIN or ctx.db.orders.find_one(
+                    {"user_id": ctx.shopper_id, "request_id": req.request_id},
+                    {"_id": 1}) is None:
+                raise
         existing = _wait_for_placement(ctx.db, ctx.shopper_id, req.request_id, ctx.now)
-        if existing is not None and existing["status"] == "failed":
+        if existing is None:
+            continue
+        if existing["status"] == "failed":
             # everything it held is back (nothing owed any more): make room for the retry
             ctx.db.orders.delete_one({"_id": existing["_id"], "status": "failed",
                                       "events_due.0": {"$exists": False}})
             continue
-        if existing is not None:
-            return order_view(existing)
-        try:
-            return _place(ctx, req, terms_for)
-        except DuplicateKeyError:
-            continue  # a retry of the same request won the race: answer with its order
+        return order_view(existing)
     raise ShopError("CONFLICT", "this order is still being placed; retry in a moment")
+
+
+REFUSALS_A_RETRY_MAY_EXPLAIN = ("OUT_OF_STOCK", *limits.CODES)
 
 
 def _member_prices(ctx: Context, req: PlaceOrderInput, order: dict[str, Any],
@@ -282,7 +310,8 @@ def _new_order(ctx: Context, req: PlaceOrderInput, terms: Terms,
 
 def _place(ctx: Context, req: PlaceOrderInput, terms_for: TermsFor) -> dict[str, Any]:
     db = ctx.db
-    lines = _priced_lines(db, requested_lines(ctx, req))
+    lines, purchase_limits = _priced_lines(db, requested_lines(ctx, req))
+    counts = limits.check(ctx, lines, purchase_limits)  # what the order counts in
     terms = terms_for(lines)
     deal = _apply_prices(terms, lines)
     # the member's level discount is for catalog prices; campaign and deal prices are final
@@ -290,9 +319,11 @@ def _place(ctx: Context, req: PlaceOrderInput, terms_for: TermsFor) -> dict[str,
         ({terms.deal.sku_id} if terms.deal else set())
     member_goods = sum(l["subtotal"] for l in lines if l["sku_id"] not in campaign_priced)
     order = _new_order(ctx, req, terms, lines, deal)
+    order["purchase_counts"] = counts  # recorded before taken: the order's end gives them back
     db.orders.insert_one(order)  # the unique (user_id, request_id) makes a retry collide here
     taken: list[Hold] = []
     try:
+        limits.take(db, order)
         if req.coupon_id:
             from shared.orders import coupons  # only orders with a coupon load coupons
             discount = coupons.use_for_order(db, ctx.shopper_id, req.coupon_id, order["_id"],

@@ -283,6 +283,7 @@ def test_the_same_request_id_from_two_users_is_two_orders(db):
 
 # ---- (e) one user coupon, several orders at once ---------------------------------------------
 
+@pytest.mark.usefixtures("many_unpaid_orders")  # one shopper, many orders at once
 def test_one_coupon_used_by_concurrent_orders_goes_to_one(db):
     """Five rounds: a freshly claimed coupon sent with 8 different orders at once."""
     sku_id = new_product(price=5000, stock=50)["skus"][0]["id"]
@@ -344,6 +345,7 @@ def test_a_coupon_order_that_loses_the_stock_race_gets_its_coupon_back(db):
 
 # ---- (f) cancel and pay racing on the same order ---------------------------------------------
 
+@pytest.mark.usefixtures("many_unpaid_orders")  # one shopper, many orders at once
 def test_cancel_and_mark_paid_racing_on_each_order_exactly_one_wins(db):
     product = new_product(price=800, stock=1, skus=20)
     skus = [s["id"] for s in product["skus"]]

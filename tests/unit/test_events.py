@@ -393,6 +393,43 @@ def after_sale_refund_refused(db: Any, request: pytest.FixtureRequest) -> str:
     return order["id"]
 
 
+def limited_order_paid(db: Any, request: pytest.FixtureRequest) -> str:
+    from tests.unit.test_purchase_limits import Buyer as LimitedBuyer
+    from tests.unit.test_purchase_limits import counters, limited_product, sku_ids
+    apple = sku_ids(limited_product({"per_shopper_per_day": 5}))[0]
+    buyer = LimitedBuyer()
+    buyer.place([(apple, 1)]).data  # another unpaid order, so a second give-back would show
+    order = buyer.place([(apple, 2)]).data
+
+    buyer.pay(order["id"])
+    deliver_owed_events()  # the paid order's aftermath runs after the answer
+
+    held = counters(db, buyer.user_id)
+    assert (held[f"unpaid:{buyer.user_id}:{apple}"], held[f"unpaid_orders:{buyer.user_id}"]) == \
+        (1, 1)
+    assert [n for key, n in held.items() if key.startswith("day:")] == [3]  # bought: kept
+    return order["id"]
+
+
+def limited_order_cancelled(db: Any, request: pytest.FixtureRequest) -> str:
+    from tests.unit.test_purchase_limits import Buyer as LimitedBuyer
+    from tests.unit.test_purchase_limits import counters, limited_product, sku_ids
+    apple = sku_ids(limited_product({"per_shopper_per_day": 5}))[0]
+    buyer = LimitedBuyer()
+    buyer.pay(buyer.place([(apple, 1)]).data["id"])
+    deliver_owed_events()  # the paid order's aftermath runs after the answer
+    buyer.place([(apple, 1)]).data  # another unpaid order, so a second give-back would show
+    order = buyer.place([(apple, 2)]).data
+
+    buyer.cancel(order["id"])
+
+    held = counters(db, buyer.user_id)
+    assert (held[f"unpaid:{buyer.user_id}:{apple}"], held[f"unpaid_orders:{buyer.user_id}"]) == \
+        (1, 1)
+    assert [n for key, n in held.items() if key.startswith("day:")] == [2]
+    return order["id"]
+
+
 @dataclass(frozen=True)
 class Case:
     event: str
@@ -413,6 +450,7 @@ CASES = [
     Case("order_paid", "shared.marketing.campaigns:on_order_paid", audience_totals_counted),
     Case("order_paid", "shared.loyalty.members:on_order_paid", growth_and_points_earned),
     Case("order_paid", "shared.nearby.deals:on_order_paid", deal_order_paid),
+    Case("order_paid", "shared.orders.limits:on_order_paid", limited_order_paid),
     Case("order_cancelled", "shared.social.groupbuy:on_order_cancelled",
          unpaid_group_order_cancelled("leader")),
     Case("order_cancelled", "shared.social.groupbuy:on_order_cancelled",
@@ -420,6 +458,7 @@ CASES = [
     Case("order_cancelled", "shared.social.bargain:on_order_cancelled", bargain_order_cancelled),
     Case("order_released", "shared.nearby.deals:on_order_released", deal_order_cancelled),
     Case("order_released", "shared.loyalty.points:on_order_released", points_order_timed_out),
+    Case("order_released", "shared.orders.limits:on_order_released", limited_order_cancelled),
     Case("order_refunded", "shared.social.groupbuy:on_order_refunded", failed_team_refunded),
     Case("order_refunded", "shared.social.referral:on_order_refunded", referral_points_reversed),
     Case("order_refunded", "shared.social.referral:on_order_refunded", referral_coupon_revoked),

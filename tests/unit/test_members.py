@@ -284,6 +284,7 @@ def test_an_order_paid_partly_with_points_earns_on_the_cash_only(db, member):
     assert member.membership()["points"] == 1000 - 800 + 12
 
 
+@pytest.mark.usefixtures("many_unpaid_orders")  # one shopper, many orders at once
 def test_concurrent_spends_never_take_the_balance_below_zero(db, member):
     give_points(member, 1000)
     apple = sku(1000, stock=100)
@@ -340,6 +341,7 @@ def test_a_reversal_takes_no_more_than_is_left(db, member):
     assert (reversal["points"], reversal["wanted"]) == (-5, -100)
 
 
+@pytest.mark.usefixtures("many_unpaid_orders")  # one shopper, many orders at once
 def test_points_under_concurrent_earn_spend_and_refund(db, member):
     """Twelve threads at once: four refund half of an earlier order, four place an order paid
     partly with points and pay it, four place one with points and cancel it."""

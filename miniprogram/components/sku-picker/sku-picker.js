@@ -3,7 +3,8 @@ Component({
   properties: {
     skus: { type: Array, value: [] },
     show: { type: Boolean, value: false },
-    action: { type: String, value: 'cart' }   // cart | buy
+    action: { type: String, value: 'cart' },   // cart | buy
+    limit: { type: Number, value: 0 }          // 限购: at most this many at once (0: none)
   },
   data: { selectedId: '', quantity: 1, selected: null },
   observers: {
@@ -21,8 +22,10 @@ Component({
     },
     onMinus() { if (this.data.quantity > 1) this.setData({ quantity: this.data.quantity - 1 }) },
     onPlus() {
-      const max = this.data.selected ? this.data.selected.stock : 1
+      const stock = this.data.selected ? this.data.selected.stock : 1
+      const max = this.data.limit > 0 ? Math.min(stock, this.data.limit) : stock
       if (this.data.quantity < max) this.setData({ quantity: this.data.quantity + 1 })
+      else if (this.data.limit > 0 && this.data.quantity >= this.data.limit) wx.showToast({ title: '限购' + this.data.limit + '件', icon: 'none' })
     },
     onClose() { this.triggerEvent('close') },
     onConfirm() {

@@ -1,9 +1,10 @@
 const api = require('../../services/api')
 const share = require('../../services/share')
 const config = require('../../config')
+const { limitText, perOrderMax } = require('../../utils/limit')
 
 Page({
-  data: { id: '', product: null, loading: true, error: '', pickerShow: false, pickerAction: 'cart', groupBuy: null, bargainCampaignId: '', adding: false },
+  data: { id: '', product: null, loading: true, error: '', pickerShow: false, pickerAction: 'cart', groupBuy: null, bargainCampaignId: '', adding: false, limitText: '', limitMax: 0 },
   onLoad(options) {
     const id = (options && options.id) || ''
     // no shopper-side list of bargains: the entry shows only for a campaign id known from config
@@ -14,7 +15,8 @@ Page({
     this.setData({ loading: true, error: '' })
     try {
       const product = await api.call('get_product', { product_id: this.data.id })
-      this.setData({ product, loading: false })
+      this.setData({ product, loading: false, limitText: limitText(product.purchase_limit),
+                     limitMax: perOrderMax(product.purchase_limit) })
       if (wx.setNavigationBarTitle) wx.setNavigationBarTitle({ title: product.title })
       this.prepareShare()
       await this.loadGroupBuy()   // the product already shows; the group-buy entry follows

@@ -62,6 +62,12 @@ function createWx(options) {
     previewImage: (o) => record('previewImage', o),
     navigateBack: (o) => record('navigateBack', o),
     showToast: (o) => record('showToast', o),
+    // options.modalConfirm: false taps cancel; otherwise the user taps the confirm button
+    showModal: (o) => {
+      record('showModal', o)
+      const confirm = opts.modalConfirm !== false
+      if (o.success) o.success({ confirm, cancel: !confirm })
+    },
     showLoading: () => {}, hideLoading: () => {},
     navigateTo: (o) => record('navigateTo', o),
     redirectTo: (o) => record('redirectTo', o),

@@ -135,8 +135,22 @@ Page({
       return order
     } catch (e) {
       this.setData({ submitting: false })
-      api.showError(e)
+      if (e.code === 'PURCHASE_LIMIT' || e.code === 'TOO_MANY_UNPAID') this.showLimit(e)
+      else api.showError(e)
       return null
     }
+  },
+  // a limit's message names the product and the numbers: a toast would cut it, so a dialog;
+  // when unpaid orders hold what is missing, it leads to them
+  showLimit(err) {
+    const toUnpaid = err.code === 'TOO_MANY_UNPAID' && (err.details || {}).already > 0
+    wx.showModal({
+      title: err.code === 'PURCHASE_LIMIT' ? '超出限购' : (toUnpaid ? '待支付订单过多' : '超出可购数量'),
+      content: err.userMessage, showCancel: toUnpaid,
+      confirmText: toUnpaid ? '去支付' : '知道了', cancelText: '取消',
+      success: (res) => {
+        if (toUnpaid && res.confirm) wx.navigateTo({ url: '/packages/order/pages/list/list?status=pending_payment' })
+      }
+    })
   }
 })
