@@ -445,24 +445,30 @@ def _refund_lost_seat(db: Any, order: dict[str, Any], now: datetime, why: str) -
 
 
 def refund_whole_order(db: Any, order_id: str, now: datetime, reason: str) -> None:
-    """Refund everything still refundable on a paid, unshipped order; once per order."""
+    """Refund everything still refundable on a paid, unshipped order; once per order. Safe to
+    run again after a death at any point: the reservation is held under the refund's id, so a
+    rerun finds it (or the refund record) and sends that refund, never a second one."""
     from shared.payments import refunds
-    order = db.orders.find_one({"_id": order_id})
-    lines = [{"sku_id": l["sku_id"], "quantity": l.get("refundable_qty", 0)}
-             for l in order["items"] if l.get("refundable_qty", 0) > 0]
-    amount = order.get("refundable", 0)
     refund_id = f"{order_id}-gb"
-    if amount > 0 and refunds.reserve(db, order, amount, lines):
-        order = db.orders.find_one({"_id": order_id})
-        refunds.start_refund(db, order, amount=amount, reason=reason, refund_id=refund_id,
-                             lines=lines, restock=True, now=now, reserved=True,
-                             completes_order=True)
-    elif db.refunds.find_one({"_id": refund_id}, {"status": 1}):
-        # the reservation was made by an earlier run that stopped short: send it again
-        record = db.refunds.find_one({"_id": refund_id})
+    record = db.refunds.find_one({"_id": refund_id})
+    order = db.orders.find_one({"_id": order_id})
+    if record is not None:
         refunds.start_refund(db, order, amount=record["amount"], reason=reason,
                              refund_id=refund_id, lines=record["lines"], restock=True, now=now,
                              reserved=True)
+        return
+    hold = next((h for h in order.get(refunds.HOLDS) or [] if h["id"] == refund_id), None)
+    if hold is None:
+        lines = [{"sku_id": l["sku_id"], "quantity": l.get("refundable_qty", 0)}
+                 for l in order["items"] if l.get("refundable_qty", 0) > 0]
+        amount = order.get("refundable", 0)
+        if amount <= 0 or not refunds.reserve(db, order, amount, lines, refund_id):
+            return
+        hold = {"amount": amount, "lines": lines}
+        order = db.orders.find_one({"_id": order_id})
+    refunds.start_refund(db, order, amount=hold["amount"], reason=reason, refund_id=refund_id,
+                         lines=hold["lines"], restock=True, now=now, reserved=True,
+                         completes_order=True)
 
 
 # ---- timer: group_buy_expire ---------------------------------------------------------------
