@@ -240,6 +240,8 @@ def recover(clock: Clock, retry: Optional[Callable[[], Any]] = None,
 # ---- invariants --------------------------------------------------------------------------------
 
 LIVE_UNPAID = ("reserving", "pending_payment")
+BOOKS = (("points_ledger", "points", "points_pending"),
+         ("growth_ledger", "growth", "growth_pending"))
 ENDED_UNPAID = ("cancelled", "failed")
 
 
@@ -299,17 +301,20 @@ def check_coupons(db: Any) -> None:
 
 
 def check_points(db: Any) -> None:
-    """Per user: points and growth equal their applied ledgers, nothing left unapplied or
-    pending; per paid order: growth (and points, when it earns any) earned exactly once; no
-    points earned for an order never paid; what an order that ended unpaid spent came back."""
-    for book, field_, pending in (("points_ledger", "points", "points_pending"),
-                                  ("growth_ledger", "growth", "growth_pending")):
+    """Per user: points and growth equal their ledgers (an entry counts once it is on the
+    counter: applied, or pushed as pending by a writer that died); per paid order: growth
+    (and points, when it earns any) earned exactly once; no points earned for an order never
+    paid; what an order that ended unpaid spent came back."""
+    for book, field_, pending in BOOKS:
         sums: dict[str, int] = {}
-        for entry in db[book].find({}):
-            assert entry.get("applied") is not False, f"{book} entry left unapplied: {entry}"
+        for entry in db[book].find({"applied": {"$ne": False}}):
             sums[entry["user_id"]] = sums.get(entry["user_id"], 0) + entry.get(field_, 0)
-        for user in db.users.find({}, {field_: 1, pending: 1}):
-            assert not user.get(pending), f"{user['_id']}: {pending} {user.get(pending)}"
+        for entry in db[book].find({"applied": False}):
+            # an entry a crash cut short counts once it is on the user's counter
+            user = db.users.find_one({"_id": entry["user_id"], pending: entry["_id"]})
+            if user is not None:
+                sums[entry["user_id"]] = sums.get(entry["user_id"], 0) + entry.get(field_, 0)
+        for user in db.users.find({}, {field_: 1}):
             assert user.get(field_, 0) == sums.get(user["_id"], 0), \
                 f"{user['_id']}: {field_} {user.get(field_, 0)} != ledger " \
                 f"{sums.get(user['_id'], 0)}"
@@ -335,6 +340,15 @@ def check_points(db: Any) -> None:
                 spent["points"]:
             back = db.points_ledger.find_one({"_id": f"checkout_return:{spent['order_id']}"})
             assert back is not None, f"points spent on a missing order {spent['order_id']}"
+
+
+def check_ledgers_settled(db: Any) -> None:
+    """No ledger entry left unapplied and no ref left pending on a user (after the timers)."""
+    for book, _, pending in BOOKS:
+        left = [e["_id"] for e in db[book].find({"applied": False}, {"_id": 1})]
+        assert not left, f"{book} entries left unapplied: {left}"
+        for user in db.users.find({f"{pending}.0": {"$exists": True}}, {pending: 1}):
+            raise AssertionError(f"{user['_id']}: {pending} {user[pending]}")
 
 
 def _earns(order: dict[str, Any]) -> bool:
@@ -363,6 +377,25 @@ def check_refunds(db: Any) -> None:
             f"{by_order.get(order['_id'], 0)}"
 
 
+def check_deal_units(db: Any) -> None:
+    """A deal's daily counter counts the units of the live and paid orders placed on it that
+    day, and holds (``holds``) exactly its unpaid live orders."""
+    for counter in db.deal_daily.find({}):
+        sold = 0
+        holding: list[str] = []
+        for order in db.orders.find({"deal.day_key": counter["_id"]},
+                                    {"status": 1, "deal": 1, "paid_at": 1}):
+            if order["status"] in ENDED_UNPAID:
+                continue
+            sold += order["deal"]["quantity"]
+            if order["status"] in LIVE_UNPAID:
+                holding.append(order["_id"])
+        assert counter.get("sold", 0) == sold, \
+            f"deal day {counter['_id']}: sold {counter.get('sold', 0)}, orders hold {sold}"
+        assert sorted(counter.get("holds") or []) == sorted(holding), \
+            f"deal day {counter['_id']}: holds {counter.get('holds')}, unpaid orders {holding}"
+
+
 def check_events_delivered(db: Any) -> None:
     """No order (or refund) still has an event due (after the timers ran)."""
     for collection in ("orders", "refunds"):
@@ -377,5 +410,7 @@ def check_all(db: Any, stock_before: dict[str, int]) -> None:
     check_stock(db, stock_before)
     check_coupons(db)
     check_points(db)
+    check_ledgers_settled(db)
     check_refunds(db)
+    check_deal_units(db)
     check_events_delivered(db)

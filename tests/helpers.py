@@ -1,5 +1,6 @@
-"""Test helpers with one job each: ``wait_until`` (for what runs outside the test's control)
-and ``Clock`` (a test's own, fixed time). Imported by conftest, which adds their fixtures."""
+"""Test helpers with one job each: ``wait_until`` (for what runs outside the test's control),
+``Clock`` (a test's own, fixed time) and ``deliver_owed_events`` (what transitions left to run
+after their answer). Imported by conftest, which adds their fixtures."""
 from __future__ import annotations
 
 import time
@@ -84,3 +85,14 @@ class Clock:
 
         monkeypatch.setattr(common, "datetime", ClockDatetime)
         return self
+
+
+def deliver_owed_events() -> dict[str, Any]:
+    """Deliver now every event an order still owes, as the ``order_events`` timer does once
+    the grace period has passed. A paid order's aftermath (points, growth, level, referral,
+    campaign stats) runs after the answer: in tests nothing starts it but this (or the timer),
+    so a test says when it happens. Returns the timer's counts."""
+    from shared.core.common import utcnow
+    from shared.core.db import get_db
+    from shared.orders.aftermath import deliver_due_before
+    return deliver_due_before(get_db(), utcnow(), batch=100_000)

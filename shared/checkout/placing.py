@@ -36,12 +36,13 @@ class DealUnitHold:
 
     def take(self, db: Database, order: dict[str, Any]) -> None:
         from shared.nearby.deals import take_daily_quantity
-        order["deal"]["day_key"] = take_daily_quantity(
-            db, self.deal, order["deal"]["quantity"], order["created_at"])
+        take_daily_quantity(db, self.deal, order["deal"]["quantity"], order["created_at"],
+                            order["_id"])
 
     def give_back(self, db: Database, order: dict[str, Any]) -> None:
         from shared.nearby.deals import give_back_daily_quantity
-        give_back_daily_quantity(db, order["deal"]["day_key"], order["deal"]["quantity"])
+        give_back_daily_quantity(db, order["deal"]["day_key"], order["deal"]["quantity"],
+                                 order["_id"])
 
 
 @dataclass
@@ -74,11 +75,12 @@ def _terms(ctx: Context, req: PlaceOrderInput, lines: list[dict[str, Any]],
     holds: list[Hold] = []
     deal = None
     if req.deal_id:
-        from shared.nearby.deals import deal_for_order  # nearby loads only for a deal
+        from shared.nearby.deals import day_key, deal_for_order  # nearby loads only for a deal
         doc = deal_for_order(ctx.db, req.deal_id, [l["sku_id"] for l in lines],
                                           req.store_id, ctx.now)
         deal = DealPrice(deal_id=doc["_id"], sku_id=doc["sku_id"], price=doc["deal_price"],
-                         daily_quantity=doc.get("daily_quantity"))
+                         daily_quantity=doc.get("daily_quantity"),
+                         day_key=day_key(doc["_id"], ctx.now))
         holds.append(DealUnitHold(doc))
     pickup, address = _fulfilment(ctx, req)
     level = checkout_level(ctx.db, ctx.shopper_id)

@@ -169,6 +169,8 @@ TIMERS: dict[str, tuple[str, str]] = {
     "birthday_coupons": ("shared.marketing.reminders", "birthday_coupons"),
     "campaign_dispatch": ("shared.marketing.campaigns", "dispatch_campaigns"),
     "points_expiry": ("shared.loyalty.members", "expire_points"),
+    # durable events: what a transition owes and its instance died before delivering
+    "order_events": ("shared.orders.aftermath", "deliver_due_events"),
 }
 
 # functions that answer one HTTP route in WeChat Pay's protocol rather than the envelope:
@@ -182,6 +184,8 @@ NOTIFY_ROUTES: dict[str, tuple[str, str, str]] = {
 # function name -> (module, handler taking (ctx, event)); the event carries an HMAC signature
 INTERNAL_FUNCTIONS: dict[str, tuple[str, str]] = {
     "marketing_push_batch": ("shared.messaging.fanout", "handle_invoke"),
+    # a paid order's aftermath (loyalty, referral, campaign stats), run after the answer
+    "order_events_deliver": ("shared.orders.aftermath", "handle_invoke"),
 }
 
 # who a CloudBase openid is: (module, function taking (db, openid, now) -> user id); named here
@@ -195,7 +199,8 @@ SUBSCRIBERS: dict[str, tuple[str, ...]] = {
     "order_paid": ("shared.social.groupbuy:on_order_paid",
                    "shared.social.referral:on_order_paid",
                    "shared.marketing.campaigns:on_order_paid",    # audiences: last order, spent
-                   "shared.loyalty.members:on_order_paid"),       # growth, level, points earned
+                   "shared.loyalty.members:on_order_paid",        # growth, level, points earned
+                   "shared.nearby.deals:on_order_paid"),          # the deal's unit sold for good
     "order_cancelled": ("shared.social.groupbuy:on_order_cancelled",
                         "shared.social.bargain:on_order_cancelled"),
     # an unpaid order gave up what it held (cancelled, or a placement a crash cut short)
@@ -207,3 +212,8 @@ SUBSCRIBERS: dict[str, tuple[str, ...]] = {
                          "shared.payments.aftersales:on_refund_finished"),
     "refund_failed": ("shared.payments.aftersales:on_refund_finished",),
 }
+
+# subscribers that run inside their transition, before the answer; the others of a durable
+# event run after it (shared.orders.aftermath). A group-buy leader's team opens with the
+# payment, so that the team can be shared (and joined) the moment the leader has paid.
+INLINE_SUBSCRIBERS: frozenset[str] = frozenset({"shared.social.groupbuy:on_order_paid"})

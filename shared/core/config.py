@@ -31,6 +31,11 @@ class Settings(BaseModel):
     WECHAT_API_BASE: str = "https://api.weixin.qq.com"
     WECHAT_TIMEOUT_SECONDS: float = Field(default=5.0, gt=0)
     ORDER_PAY_TIMEOUT_SECONDS: int = Field(default=900, ge=60)
+    # durable events: the order_events timer delivers what is still due after this long
+    ORDER_EVENTS_GRACE_SECONDS: int = Field(default=30, ge=0, le=3600)
+    # how a paid order's aftermath starts after the answer: "auto" is an SCF async invoke in
+    # production, a thread in dev, nothing in tests (the order_events timer delivers it)
+    ORDER_EVENTS_RUNNER: Literal["auto", "scf", "thread", "none"] = "auto"
     TRUST_CLOUDBASE_IDENTITY: bool = False
     LOG_LEVEL: str = "INFO"
     TIMER_BATCH_SIZE: int = Field(default=200, ge=1, le=5000)

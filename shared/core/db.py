@@ -39,6 +39,7 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
         ([("pickup.code", 1)], {"sparse": True}),
         ([("attribution.share_id", 1), ("paid_at", 1)], {"sparse": True}),
         ([("group.team_id", 1)], {"sparse": True}),
+        ([("events_due.at", 1)], {"sparse": True}),   # the order_events timer
     ],
     "coupons": [([("created_at", -1)], {})],
     "user_coupons": [([("user_id", 1), ("status", 1)], {}),

@@ -170,15 +170,26 @@ def on_order_paid(db: Any, event: OrderEvent) -> None:
     """The buyer's last_order_at and total_spent, counted once per order."""
     order, now = event.order, event.now
     try:
-        # the mark makes a repeated aftermath (a reconciler) count the order only once
-        marked = db.orders.update_one({"_id": order["_id"], "spent_counted": {"$ne": True}},
-                                      {"$set": {"spent_counted": True}})
-        if marked.modified_count == 1:
-            db.users.update_one({"_id": order["user_id"]},
-                                {"$max": {"last_order_at": order.get("paid_at") or now},
-                                 "$inc": {"total_spent": order.get("total", 0)}})
+        _count_spent(db, order, now)
     except Exception:  # audience bookkeeping never stands in the way of taking a payment
         logger.exception("user totals not updated for order %s", order.get("_id"))
+
+
+def _count_spent(db: Any, order: dict[str, Any], now: datetime) -> None:
+    """Three steps a crash may cut anywhere, each safe to repeat: the user's totals move with
+    the order's id pushed onto ``spent_pending`` (so they move once), the order is marked
+    counted, and the id leaves the pending list."""
+    order_id, user_id = order["_id"], order["user_id"]
+    if db.orders.find_one({"_id": order_id, "spent_counted": True}, {"_id": 1}):
+        db.users.update_one({"_id": user_id, "spent_pending": order_id},
+                            {"$pull": {"spent_pending": order_id}})
+        return
+    db.users.update_one({"_id": user_id, "spent_pending": {"$ne": order_id}},
+                        {"$max": {"last_order_at": order.get("paid_at") or now},
+                         "$inc": {"total_spent": order.get("total", 0)},
+                         "$push": {"spent_pending": order_id}})
+    db.orders.update_one({"_id": order_id}, {"$set": {"spent_counted": True}})
+    db.users.update_one({"_id": user_id}, {"$pull": {"spent_pending": order_id}})
 
 
 # ---- merchant actions ----------------------------------------------------------------------

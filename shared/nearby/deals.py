@@ -164,21 +164,30 @@ def deal_for_order(db: Any, deal_id: str, sku_ids: list[str], store_id: Optional
     return deal
 
 
-def take_daily_quantity(db: Any, deal: dict[str, Any], quantity: int, now: datetime) -> str:
-    """Count units against today's quantity (Asia/Shanghai day) atomically; the day key."""
-    day = local_day(now)
+def day_key(deal_id: str, now: datetime) -> str:
+    """The daily counter an order placed ``now`` counts against."""
+    return f"{deal_id}:{local_day(now)}"
+
+
+def take_daily_quantity(db: Any, deal: dict[str, Any], quantity: int, now: datetime,
+                        order_id: Optional[str] = None) -> str:
+    """Count an order's units against today's quantity (Asia/Shanghai day) atomically; the
+    day key. The counter notes the order (``holds``) in the same update, until the order is
+    paid or gives the units back, so that a give-back after a crash returns what was taken
+    and nothing else, once."""
     limit = deal.get("daily_quantity")
-    key = f"{deal['_id']}:{day}"
+    key = day_key(deal["_id"], now)
+    update: dict[str, Any] = {"$inc": {"sold": quantity},
+                              "$setOnInsert": {"deal_id": deal["_id"]}}
+    if order_id is not None:
+        update["$push"] = {"holds": order_id}
     if limit is None:
-        db.deal_daily.update_one({"_id": key}, {"$inc": {"sold": quantity},
-                                                "$setOnInsert": {"deal_id": deal["_id"]}},
-                                 upsert=True)
+        db.deal_daily.update_one({"_id": key}, update, upsert=True)
         return key
     if quantity > limit:
         raise ShopError("OUT_OF_STOCK", "more than the deal sells in a day",
                         {"deal_id": deal["_id"], "available": limit})
     query = {"_id": key, "sold": {"$lte": limit - quantity}}
-    update = {"$inc": {"sold": quantity}, "$setOnInsert": {"deal_id": deal["_id"]}}
     try:
         # full: the filter misses, the upsert collides on _id and is refused
         db.deal_daily.update_one(query, update, upsert=True)
@@ -194,17 +203,30 @@ def take_daily_quantity(db: Any, deal: dict[str, Any], quantity: int, now: datet
     return key
 
 
-def give_back_daily_quantity(db: Any, key: str, quantity: int) -> None:
-    db.deal_daily.update_one({"_id": key}, {"$inc": {"sold": -quantity}})
+def give_back_daily_quantity(db: Any, key: str, quantity: int,
+                             order_id: Optional[str] = None) -> bool:
+    """The order's units back to the day's quantity, if the counter holds them for it (an
+    order-less take, without ``order_id``, is given back unconditionally)."""
+    if order_id is None:
+        return db.deal_daily.update_one({"_id": key},
+                                        {"$inc": {"sold": -quantity}}).modified_count == 1
+    return db.deal_daily.update_one({"_id": key, "holds": order_id},
+                                    {"$inc": {"sold": -quantity},
+                                     "$pull": {"holds": order_id}}).modified_count == 1
 
 
 def on_order_released(db: Any, event: OrderEvent) -> None:
-    """An unpaid deal order was cancelled (or its placement cut short): today's units come
-    back, once; the mark on the order comes first, so a repeat finds nothing to return."""
+    """An unpaid deal order was cancelled (or its placement given up): today's units come
+    back, once (only while the counter holds them for this order)."""
     deal = event.order.get("deal") or {}
-    if not deal.get("day_key"):
-        return
-    marked = db.orders.update_one({"_id": event.order["_id"], "deal.returned": {"$ne": True}},
-                                  {"$set": {"deal.returned": True}})
-    if marked.modified_count:
-        give_back_daily_quantity(db, deal["day_key"], deal["quantity"])
+    if deal.get("day_key"):
+        give_back_daily_quantity(db, deal["day_key"], deal["quantity"], event.order["_id"])
+
+
+def on_order_paid(db: Any, event: OrderEvent) -> None:
+    """A deal order was paid: its units are sold for good, the counter forgets the order (so
+    that it lists only the unpaid orders it holds units for)."""
+    deal = event.order.get("deal") or {}
+    if deal.get("day_key"):
+        db.deal_daily.update_one({"_id": deal["day_key"], "holds": event.order["_id"]},
+                                 {"$pull": {"holds": event.order["_id"]}})

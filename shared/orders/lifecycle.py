@@ -20,10 +20,15 @@ from pymongo import ReturnDocument
 from shared.core.common import Input, PageInput, iso, page_of
 from shared.core.context import Context, Database
 from shared.core.errors import ShopError, not_found
-from shared.core.events import OrderEvent, publish
-from shared.orders import coupons
+from shared.core.events import owe
+from shared.orders.aftermath import deliver_due, finish_paid, move_lines
 
-STALE_PLACEMENT = timedelta(minutes=10)
+__all__ = ["move_lines"]
+
+STALE_PLACEMENT = timedelta(minutes=10)   # the timer gives up a placement this old
+# a retry of the same request gives up a placement this old: its instance is dead (a function
+# times out long before)
+PLACEMENT_DEADLINE = timedelta(seconds=60)
 VISIBLE_STATUSES = ["pending_payment", "paid", "shipped", "completed", "cancelled",
                     "refunding", "refunded"]
 OrderStatus = Literal["pending_payment", "paid", "shipped", "completed", "cancelled",
@@ -94,8 +99,10 @@ def _pickup_view(pickup: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
 
 def settle_paid(db: Database, order_id: str, now: datetime,
                 payment_fields: dict[str, Any]) -> Optional[dict[str, Any]]:
-    """pending_payment -> paid exactly once: units sold, refundable set, campaigns told.
+    """pending_payment -> paid exactly once: units sold, refundable set, order_paid owed.
 
+    The same update records ``order_paid`` as due; its subscribers run after the answer
+    (``shared.orders.aftermath``), except the few that must run inside the transition.
     None when the order was not pending payment (a duplicate, or cancelled meanwhile)."""
     order = db.orders.find_one({"_id": order_id}, {"items.quantity": 1, "total": 1})
     if order is None:
@@ -105,48 +112,26 @@ def settle_paid(db: Database, order_id: str, now: datetime,
         {"$set": {**payment_fields, "status": "paid", "paid_at": now,
                   "refundable": order["total"],
                   **{f"items.{i}.refundable_qty": line["quantity"]
-                     for i, line in enumerate(order["items"])}}},
+                     for i, line in enumerate(order["items"])}},
+         "$push": owe(now, "order_paid")},
         return_document=ReturnDocument.AFTER)
     if paid is not None:
-        move_lines(db, paid, "sold")
-        publish(db, OrderEvent("order_paid", paid, now))
+        finish_paid(db, paid, now)
     return paid
 
 
-# ---- moving units between stock, locked and sold -------------------------------------------
-
-def move_lines(db: Database, order: dict[str, Any], to: str) -> int:
-    """Release (to="released") or sell (to="sold") every locked line of the order, once."""
-    moved = 0
-    for index, line in enumerate(order["items"]):
-        claimed = db.orders.update_one({"_id": order["_id"], f"items.{index}.stock": "locked"},
-                                       {"$set": {f"items.{index}.stock": to}})
-        if claimed.modified_count == 0:
-            continue
-        quantity = line["quantity"]
-        if to == "released":
-            db.skus.update_one({"_id": line["sku_id"]},
-                               {"$inc": {"stock": quantity, "locked": -quantity}})
-        else:
-            db.skus.update_one({"_id": line["sku_id"]},
-                               {"$inc": {"locked": -quantity, "sold": quantity}})
-            db.products.update_one({"_id": line["product_id"]}, {"$inc": {"sales": quantity}})
-        moved += 1
-    return moved
+def deliver_owed(db: Database, order_id: str) -> list[str]:
+    """Deliver now what an order still owes (a notify retried after a death); the names."""
+    order = db.orders.find_one({"_id": order_id, "events_due.0": {"$exists": True}})
+    return deliver_due(db, order) if order is not None else []
 
 
-def release_order(db: Database, order: dict[str, Any], now: datetime) -> None:
-    """Give a cancelled order's units back to stock, its coupon to the wallet; what other
-    areas held for it (points, a deal's daily unit) goes back through ``order_released``."""
-    move_lines(db, order, "released")
-    if order.get("coupon_id"):
-        coupons.return_from_order(db, order["coupon_id"], order["_id"])
-    publish(db, OrderEvent("order_released", order, now))
-
-
-def _transition(db: Database, query: dict[str, Any], status_from: str, changes: dict[str, Any]) \
-        -> Optional[dict[str, Any]]:
-    return db.orders.find_one_and_update({**query, "status": status_from}, {"$set": changes},
+def _transition(db: Database, query: dict[str, Any], status_from: str, changes: dict[str, Any],
+                push: Optional[dict[str, Any]] = None) -> Optional[dict[str, Any]]:
+    update: dict[str, Any] = {"$set": changes}
+    if push:
+        update["$push"] = push
+    return db.orders.find_one_and_update({**query, "status": status_from}, update,
                                          return_document=ReturnDocument.AFTER)
 
 
@@ -167,10 +152,12 @@ def cancel(db: Database, order_id: str, now: datetime, reason: str,
            extra_query: Optional[dict[str, Any]] = None) -> Optional[dict[str, Any]]:
     """Cancel an unpaid order and release what it holds; None if it was not unpaid."""
     doc = _transition(db, {"_id": order_id, **(extra_query or {})}, "pending_payment",
-                      {"status": "cancelled", "cancelled_at": now, "cancel_reason": reason})
+                      {"status": "cancelled", "cancelled_at": now, "cancel_reason": reason},
+                      owe(now, "order_released", "order_cancelled"))
     if doc is not None:
-        release_order(db, doc, now)
-        publish(db, OrderEvent("order_cancelled", doc, now))
+        # units and coupon back, then what other areas held (order_released), then the
+        # campaigns (order_cancelled); owed until done, so the order_events timer finishes it
+        deliver_due(db, doc)
     return doc
 
 
@@ -247,23 +234,34 @@ def mark_paid(ctx: Context, req: OrderIdInput) -> dict[str, Any]:
         return order_view(done, merchant=True)
     doc = _any(ctx.db, req.order_id)
     if doc["status"] == "paid":
+        deliver_owed(ctx.db, req.order_id)  # a retry after a death finishes the aftermath
         return order_view(doc, merchant=True)
     raise refuse(doc, "paid")
 
 
 # ---- repairs (the order_timeout timer) ----------------------------------------------------
 
+def abandon_placement(db: Database, order_id: str, now: datetime) -> Optional[dict[str, Any]]:
+    """reserving -> failed for a placement whose instance died; what it took comes back
+    (``order_released``, owed until delivered). None if it was no longer reserving."""
+    stale = _transition(db, {"_id": order_id}, "reserving",
+                        {"status": "failed", "cancelled_at": now,
+                         "cancel_reason": "placement_interrupted"},
+                        owe(now, "order_released"))
+    if stale is not None:
+        deliver_due(db, stale)
+        return db.orders.find_one({"_id": order_id})
+    return None
+
+
 def repair_placements(ctx: Context) -> dict[str, int]:
-    """Release placements a crash cut short, and locked lines a crashed cancel left behind."""
+    """Give up placements a crash cut short (their units, coupon and holds come back through
+    ``order_released``), and release locked lines of ended orders that a crash left behind."""
     db, batch = ctx.db, ctx.settings.TIMER_BATCH_SIZE
     abandoned = 0
     for doc in db.orders.find({"status": "reserving",
                                "created_at": {"$lte": ctx.now - STALE_PLACEMENT}}).limit(batch):
-        stale = _transition(db, {"_id": doc["_id"]}, "reserving",
-                            {"status": "failed", "cancelled_at": ctx.now,
-                             "cancel_reason": "placement_interrupted"})
-        if stale is not None:
-            release_order(db, stale, ctx.now)
+        if abandon_placement(db, doc["_id"], ctx.now) is not None:
             abandoned += 1
     repaired = 0
     for doc in db.orders.find({"status": {"$in": ["cancelled", "failed"]},

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Callable, Optional, Protocol
 
 from pydantic import Field, model_validator
@@ -25,7 +25,8 @@ from shared.core.context import Context, Database
 from shared.core.errors import ShopError
 from shared.core.events import OrderEvent, publish
 from shared.orders import coupons
-from shared.orders.lifecycle import order_view, settle_paid
+from shared.orders.aftermath import line_key, move_lines
+from shared.orders.lifecycle import PLACEMENT_DEADLINE, abandon_placement, order_view, settle_paid
 
 MAX_LINES = 50
 
@@ -80,6 +81,7 @@ class DealPrice:
     sku_id: str
     price: int
     daily_quantity: Optional[int]
+    day_key: Optional[str] = None  # the daily counter the order's units count against
 
 
 class Hold(Protocol):
@@ -168,36 +170,34 @@ def _apply_prices(terms: Terms, lines: list[dict[str, Any]]) -> Optional[dict[st
         return None
     line = next(l for l in lines if l["sku_id"] == terms.deal.sku_id)
     _set_price(line, terms.deal.price)
-    return {"deal_id": terms.deal.deal_id, "quantity": line["quantity"], "day_key": None,
-            "daily_quantity": terms.deal.daily_quantity}
+    # the day key is on the order from the start, so that a crash after the units were
+    # counted still lets the release find them (the counter knows which orders it holds)
+    return {"deal_id": terms.deal.deal_id, "quantity": line["quantity"],
+            "day_key": terms.deal.day_key, "daily_quantity": terms.deal.daily_quantity}
 
 
 # ---- stock -----------------------------------------------------------------------------------
 
-def _reserve_lines(db: Database, order: dict[str, Any], reserved: list[int]) -> None:
-    """Take each line's units from stock into locked, noting each in ``reserved``."""
-    last = len(order["items"]) - 1
+def _reserve_lines(db: Database, order: dict[str, Any]) -> None:
+    """Take each line's units from stock into locked. The SKU keeps the line's key
+    (``locks``) while the units are locked, so that whoever sells or gives them back, after
+    a crash too, moves exactly what was taken (shared.orders.aftermath)."""
     for index, line in enumerate(order["items"]):
         taken = db.skus.update_one(
             {"_id": line["sku_id"], "active": True, "stock": {"$gte": line["quantity"]}},
-            {"$inc": {"stock": -line["quantity"], "locked": line["quantity"]}})
+            {"$inc": {"stock": -line["quantity"], "locked": line["quantity"]},
+             "$push": {"locks": line_key(order["_id"], index)}})
         if taken.modified_count == 0:
             sku = db.skus.find_one({"_id": line["sku_id"]}, {"stock": 1}) or {"stock": 0}
             raise ShopError("OUT_OF_STOCK", f"only {sku['stock']} left of {line['title']}",
                             {"sku_id": line["sku_id"], "available": sku["stock"],
                              "requested": line["quantity"]})
-        reserved.append(index)
-        if index != last:  # the last line is marked together with the order's first state
-            db.orders.update_one({"_id": order["_id"]},
-                                 {"$set": {f"items.{index}.stock": "locked"}})
 
 
-def _undo_placement(db: Database, order: dict[str, Any], reserved: list[int],
-                    taken: list[Hold]) -> None:
-    for index in reserved:
-        line = order["items"][index]
-        db.skus.update_one({"_id": line["sku_id"]},
-                           {"$inc": {"stock": line["quantity"], "locked": -line["quantity"]}})
+def _undo_placement(db: Database, order: dict[str, Any], taken: list[Hold]) -> None:
+    """Give back what a failed placement took; each step is conditional, so the timer that
+    finishes an undo cut short by a crash (as an abandoned placement) gives nothing twice."""
+    move_lines(db, order, "released")
     if order.get("coupon_id"):
         coupons.return_from_order(db, order["coupon_id"], order["_id"])
     for hold in reversed(taken):
@@ -207,13 +207,16 @@ def _undo_placement(db: Database, order: dict[str, Any], reserved: list[int],
 
 # ---- placing -------------------------------------------------------------------------------
 
-def _wait_for_placement(db: Database, user_id: str,
-                        request_id: str) -> Optional[dict[str, Any]]:
-    """The order a concurrent call with this request_id is placing, once it settles."""
+def _wait_for_placement(db: Database, user_id: str, request_id: str,
+                        now: datetime) -> Optional[dict[str, Any]]:
+    """The order a concurrent call with this request_id is placing, once it settles; a
+    placement whose instance died (still reserving past PLACEMENT_DEADLINE) is given up."""
     for _ in range(60):
         doc = db.orders.find_one({"user_id": user_id, "request_id": request_id})
         if doc is None or doc["status"] != "reserving":
             return doc
+        if doc["created_at"] <= now - PLACEMENT_DEADLINE:
+            return abandon_placement(db, doc["_id"], now) or doc
         time.sleep(0.05)
     raise ShopError("CONFLICT", "this order is still being placed; retry in a moment")
 
@@ -224,9 +227,15 @@ def find_by_request(db: Database, user_id: str, request_id: str) -> Optional[dic
 
 
 def place_order(ctx: Context, req: PlaceOrderInput, terms_for: TermsFor) -> dict[str, Any]:
-    """Place the order once per (user, request_id): a retry answers the first order."""
+    """Place the order once per (user, request_id): a retry answers the first order. A retry
+    whose first placement died half-way (given up by now) places the order afresh."""
     for _ in range(3):
-        existing = _wait_for_placement(ctx.db, ctx.shopper_id, req.request_id)
+        existing = _wait_for_placement(ctx.db, ctx.shopper_id, req.request_id, ctx.now)
+        if existing is not None and existing["status"] == "failed":
+            # everything it held is back (nothing owed any more): make room for the retry
+            ctx.db.orders.delete_one({"_id": existing["_id"], "status": "failed",
+                                      "events_due.0": {"$exists": False}})
+            continue
         if existing is not None:
             return order_view(existing)
         try:
@@ -267,7 +276,8 @@ def _new_order(ctx: Context, req: PlaceOrderInput, terms: Terms,
             "pay_deadline": ctx.now + timedelta(seconds=ctx.settings.ORDER_PAY_TIMEOUT_SECONDS),
             **(special.fields if special else {}),
             "hold_shipping": bool(special and special.hold_shipping),
-            "attribution": _attribution(ctx)}
+            "attribution": _attribution(ctx),
+            "locks_on_skus": True}  # its units are moved by their keys (aftermath)
 
 
 def _place(ctx: Context, req: PlaceOrderInput, terms_for: TermsFor) -> dict[str, Any]:
@@ -281,7 +291,6 @@ def _place(ctx: Context, req: PlaceOrderInput, terms_for: TermsFor) -> dict[str,
     member_goods = sum(l["subtotal"] for l in lines if l["sku_id"] not in campaign_priced)
     order = _new_order(ctx, req, terms, lines, deal)
     db.orders.insert_one(order)  # the unique (user_id, request_id) makes a retry collide here
-    reserved: list[int] = []
     taken: list[Hold] = []
     try:
         if req.coupon_id:
@@ -292,14 +301,16 @@ def _place(ctx: Context, req: PlaceOrderInput, terms_for: TermsFor) -> dict[str,
         for hold in (h for h in terms.holds if not h.after_stock):
             hold.take(db, order)
             taken.append(hold)
-        _reserve_lines(db, order, reserved)
+        _reserve_lines(db, order)
         # points last, so that a line out of stock does not write a spend and its return
         for hold in (h for h in terms.holds if h.after_stock):
             hold.take(db, order)
             taken.append(hold)
         order["total"] -= order["points_used"]
-    except BaseException:
-        _undo_placement(db, order, reserved, taken)
+    except Exception:
+        # a dying instance (BaseException) undoes nothing: the order stays reserving and the
+        # order_timeout timer gives it up later, giving back what it took
+        _undo_placement(db, order, taken)
         raise
     return _confirm(ctx, req, order)
 
@@ -309,11 +320,15 @@ def _confirm(ctx: Context, req: PlaceOrderInput, order: dict[str, Any]) -> dict[
     db = ctx.db
     for line in order["items"]:
         line["stock"] = "locked"
-    db.orders.update_one({"_id": order["_id"], "status": "reserving"},
-                         {"$set": {"status": "pending_payment", "items": order["items"],
-                                   "coupon_id": order["coupon_id"], "discount": order["discount"],
-                                   "level_discount": order["level_discount"],
-                                   "total": order["total"], "deal": order["deal"]}})
+    confirmed = db.orders.update_one(
+        {"_id": order["_id"], "status": "reserving"},
+        {"$set": {"status": "pending_payment", "items": order["items"],
+                  "coupon_id": order["coupon_id"], "discount": order["discount"],
+                  "level_discount": order["level_discount"], "total": order["total"],
+                  "deal": order["deal"]}})
+    if confirmed.modified_count == 0:
+        # this placement took so long that the timer gave it up (and gave back what it held)
+        raise ShopError("CONFLICT", "placing this order took too long; place it again")
     order["status"] = "pending_payment"
     if req.from_cart:
         db.cart_items.delete_many({"user_id": ctx.user_id,

@@ -144,6 +144,9 @@ def apply_transaction(db: Any, config: Any, transaction: dict[str, Any], now: da
     recorded = (current.get("payment") or {}).get("transaction_id")
     if recorded and recorded != transaction.get("transaction_id"):
         log_event(logger, "second transaction for one order", order_id=order_id, source=source)
+    # a notify retried because the instance that took it in died: what the paid transition
+    # still owes (units, loyalty, referral, ...) is delivered now, each step once
+    lifecycle.deliver_owed(db, order_id)
     return "already_paid"
 
 

@@ -26,9 +26,9 @@ from pymongo.errors import DuplicateKeyError
 from shared.core.config import get_settings
 from shared.core.context import Context
 from shared.core.errors import NotifyRejected, ShopError
-from shared.core.events import OrderEvent, publish
+from shared.core.events import OrderEvent, owe, publish
 from shared.core.log import get_logger, log_event
-from shared.orders import coupons
+from shared.orders.aftermath import deliver_due
 from shared.payments.notify import accept_notify, pay_client
 
 logger = get_logger("shop.refunds")
@@ -250,16 +250,20 @@ def _restock(db: Any, record: dict[str, Any]) -> None:
 
 def _refunded(db: Any, record: dict[str, Any], now: datetime) -> dict[str, Any]:
     """The refund's amount, stock and coupon; the order as right after its amount was added."""
+    from pymongo import ReturnDocument
     order = _count_on_order(db, record)
     if record["restock"]:
         _restock(db, record)
     current = db.orders.find_one({"_id": order["_id"]}, {"refunded_amount": 1, "total": 1})
     if current["refunded_amount"] >= current["total"]:
-        db.orders.update_one({"_id": order["_id"], "status": {"$in": REFUNDABLE_STATUSES}},
-                             {"$set": {"status": "refunded", "refunded_at": now}})
-        if order.get("coupon_id"):
-            coupons.return_from_order(db, order["coupon_id"], order["_id"])
-        publish(db, OrderEvent("order_refunded", order, now))
+        # order_refunded is owed from this write on: its aftermath (the coupon back, then the
+        # subscribers) is delivered now, or by the order_events timer if the instance dies
+        refunded = db.orders.find_one_and_update(
+            {"_id": order["_id"], "status": {"$in": REFUNDABLE_STATUSES}},
+            {"$set": {"status": "refunded", "refunded_at": now},
+             "$push": owe(now, "order_refunded")}, return_document=ReturnDocument.AFTER)
+        if refunded is not None:
+            deliver_due(db, refunded)
     else:
         _leave_refunding(db, record)
     return order

@@ -12,7 +12,7 @@ from typing import Any, Optional
 import pytest
 
 from tests.conftest import merchant, new_address, new_product, new_shopper, run_threads
-from tests.helpers import Clock
+from tests.helpers import Clock, deliver_owed_events
 
 T0 = datetime(2030, 5, 1, 2, 0, tzinfo=timezone.utc)  # 10:00 in Beijing
 TEMPLATE = "tpl_promo"
@@ -400,6 +400,7 @@ def test_a_paid_order_sets_last_order_at_and_adds_to_total_spent_once(db: Any) -
         "items": [{"sku_id": product["skus"][0]["id"], "quantity": 2}]}).data
 
     merchant("merchant_mark_paid", {"order_id": order["id"]}).data
+    deliver_owed_events()   # the aftermath, after the answer
     doc = db.orders.find_one({"_id": order["id"]})
     publish(db, OrderEvent("order_paid", doc, T0))  # a reconciler repeating the aftermath
 

@@ -23,7 +23,7 @@ from tests.conftest import (
     new_shopper,
     run_threads,
 )
-from tests.helpers import Clock
+from tests.helpers import Clock, deliver_owed_events
 
 _request_ids = itertools.count(1)
 SHANGHAI = timezone(timedelta(hours=8))
@@ -49,8 +49,11 @@ class Member:
         return self.call("place_order", payload)
 
     def pay(self, order_id: str) -> dict:
+        """Pay, and let the paid order's aftermath (growth, points, level) run, as the
+        order_events timer does after the answer."""
         paid = self.call("sandbox_pay", {"order_id": order_id}).data
         assert paid["order"]["status"] == "paid", paid
+        deliver_owed_events()
         return paid["order"]
 
     def paid_order(self, lines: list[tuple[str, int]], **extra: Any) -> dict:

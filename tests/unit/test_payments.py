@@ -26,6 +26,7 @@ from tests.conftest import (
     new_shopper,
     run_threads,
 )
+from tests.helpers import deliver_owed_events
 from tests.wxpay_double import WxPayDouble, new_rsa_key
 
 CST = timezone(timedelta(hours=8))
@@ -303,6 +304,7 @@ def test_a_genuine_notify_pays_the_order_once(db, wx):
 def test_a_replayed_notify_changes_nothing(db, wx):
     placed, _ = prepaid()
     headers, body = wx.pay(placed.order_id)
+    deliver_owed_events()   # the paid order's aftermath, after the answer
     before = order_doc(db, placed)
 
     replays = [post_notify(wx, headers, body) for _ in range(3)]
@@ -313,19 +315,19 @@ def test_a_replayed_notify_changes_nothing(db, wx):
 
 
 def test_ten_concurrent_copies_of_a_notify_make_one_transition(db, wx, monkeypatch):
-    import shared.orders.lifecycle
+    import shared.orders.aftermath
     import shared.payments.pay
     placed, _ = prepaid(quantity=3)
     headers, body = wx.pay(placed.order_id, notify=False)
     sold_moves: list[int] = []
-    real_move = shared.orders.lifecycle.move_lines
+    real_move = shared.orders.aftermath.move_lines
 
     def counting_move(db_: Any, order: dict[str, Any], to: str) -> int:
         moved = real_move(db_, order, to)
         if moved:
             sold_moves.append(moved)
         return moved
-    monkeypatch.setattr(shared.orders.lifecycle, "move_lines", counting_move)
+    monkeypatch.setattr(shared.orders.aftermath, "move_lines", counting_move)
     outcomes: list[str] = []
     real_apply = shared.payments.pay.apply_transaction
 
@@ -557,23 +559,26 @@ def test_a_crash_between_paid_and_moving_units_is_repaired(db, wx):
 
 
 def test_a_crash_inside_the_notify_is_repaired_without_selling_twice(db, wx, monkeypatch):
-    import shared.orders.lifecycle
+    import shared.orders.aftermath
     placed, _ = prepaid(quantity=2)
-    real_move = shared.orders.lifecycle.move_lines
+    real_move = shared.orders.aftermath.move_lines
 
     def crash(*args: Any, **kwargs: Any) -> int:
         raise RuntimeError("the instance died")
-    monkeypatch.setattr(shared.orders.lifecycle, "move_lines", crash)
+    monkeypatch.setattr(shared.orders.aftermath, "move_lines", crash)
     wx.pay(placed.order_id)
     assert wx.notifies[-1].status_code >= 500  # WeChat Pay will retry
     assert order_doc(db, placed)["status"] == "paid"
-    monkeypatch.setattr(shared.orders.lifecycle, "move_lines", real_move)
+    assert [i["stock"] for i in order_doc(db, placed)["items"]] == ["locked"]
+    monkeypatch.setattr(shared.orders.aftermath, "move_lines", real_move)
 
     headers, body = wx.pay(placed.order_id, notify=False)  # the retry
     assert post_notify(wx, headers, body).status_code == 204
+    # the retried notify finished what the paid transition still owed: the units are sold
+    assert [i["stock"] for i in order_doc(db, placed)["items"]] == ["sold"]
     result = run_timer("pay_reconcile")
 
-    assert result["repaired"] == 1
+    assert result["repaired"] == 0   # nothing left for the reconciler
     assert_paid_once(db, wx, placed)
     assert sum(units(db, placed)) == placed.stock_before
 

@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 
 from tests.conftest import Shopper, merchant, new_address, new_product, new_shopper, run_threads
+from tests.helpers import deliver_owed_events
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _request_ids = itertools.count(1)
@@ -49,8 +50,11 @@ def place(shopper: Shopper, sku_id: str, quantity: int = 1) -> dict:
 
 
 def pay(shopper: Shopper, order_id: str) -> dict:
+    """Pay, and let the paid order's aftermath (the referral reward...) run, as the
+    order_events timer does after the answer."""
     paid = shopper.call("sandbox_pay", {"order_id": order_id}).data
     assert paid["order"]["status"] == "paid", paid
+    deliver_owed_events()
     return paid["order"]
 
 
