@@ -22,7 +22,7 @@ from tests.faults import (
     stock_totals,
 )
 
-MAX_WRITES = 40
+MAX_WRITES = 50
 _ids = itertools.count(1)
 
 
@@ -153,7 +153,7 @@ def test_every_crash_point_is_covered(db: Any, faulty_db: Any, flow: Any) -> Non
 def test_an_approval_that_dies_after_write_k_refunds_once_after_the_retry_and_the_timers(
         db: Any, faulty_db: Any, clock: Any, k: int) -> None:
     shop, run = approval_flow(faulty_db)
-    with die_after_write(faulty_db, k) as fault:
+    with die_after_write(faulty_db, k, for_good=True) as fault:
         run()
     retried = run()   # the merchant presses approve again
     if fault.died:
@@ -166,7 +166,7 @@ def test_an_approval_that_dies_after_write_k_refunds_once_after_the_retry_and_th
 def test_an_approval_that_dies_after_write_k_is_sent_when_approved_again_a_minute_later(
         db: Any, faulty_db: Any, clock: Any, k: int) -> None:
     shop, run = approval_flow(faulty_db)
-    with die_after_write(faulty_db, k) as fault:
+    with die_after_write(faulty_db, k, for_good=True) as fault:
         run()
     refund_recorded = shop.db.refunds.count_documents({"order_id": shop.order_id}) == 1
     clock.advance(seconds=61)
@@ -182,7 +182,7 @@ def test_an_approval_that_dies_after_write_k_is_sent_when_approved_again_a_minut
 def test_an_approval_that_dies_after_write_k_is_finished_by_the_timers_alone(
         db: Any, faulty_db: Any, clock: Any, k: int) -> None:
     shop, run = approval_flow(faulty_db)
-    with die_after_write(faulty_db, k):
+    with die_after_write(faulty_db, k, for_good=True):
         run()
     settle(shop, clock)
     refunded_in_full(shop)
@@ -192,7 +192,7 @@ def test_an_approval_that_dies_after_write_k_is_finished_by_the_timers_alone(
 def test_a_request_that_dies_after_write_k_is_made_once_by_its_retry(
         db: Any, faulty_db: Any, clock: Any, k: int) -> None:
     shop, run = request_flow(faulty_db)
-    with die_after_write(faulty_db, k):
+    with die_after_write(faulty_db, k, for_good=True):
         run()
     answer = run()
     assert answer.ok, answer.body
@@ -209,7 +209,7 @@ def test_a_request_that_dies_after_write_k_is_made_once_by_its_retry(
 def test_a_request_that_dies_after_write_k_holds_nothing_for_ever_without_a_retry(
         db: Any, faulty_db: Any, clock: Any, k: int) -> None:
     shop, run = bare_request_flow(faulty_db)
-    with die_after_write(faulty_db, k):
+    with die_after_write(faulty_db, k, for_good=True):
         run()
     settle(shop, clock)
     # finished or undone by the timers: either way a new request can take what is left
@@ -225,7 +225,7 @@ def test_a_request_that_dies_after_write_k_holds_nothing_for_ever_without_a_retr
 def test_a_second_partial_request_that_dies_after_write_k_keeps_every_fen(
         db: Any, faulty_db: Any, clock: Any, k: int) -> None:
     shop, run = partial_request_flow(faulty_db)
-    with die_after_write(faulty_db, k):
+    with die_after_write(faulty_db, k, for_good=True):
         run()
     answer = run()
     assert answer.ok, answer.body
