@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import merchant, new_address, new_product, new_shopper
 from tests.e2e.test_shopctl import data_of, shopctl
+from tests.helpers import deliver_owed_events
 
 
 def paid_shopper(price: int, quantity: int = 1) -> str:
@@ -20,6 +21,7 @@ def paid_shopper(price: int, quantity: int = 1) -> str:
         "items": [{"sku_id": new_product(price=price)["skus"][0]["id"],
                    "quantity": quantity}]}).data
     merchant("merchant_mark_paid", {"order_id": order["id"]}).data
+    deliver_owed_events()   # growth and level come after the answer (order_events)
     return shopper.user_id
 
 

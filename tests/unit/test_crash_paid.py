@@ -148,7 +148,13 @@ def test_a_payment_whose_instance_died_is_finished_by_the_timers_alone(
 # ---- issue 14: the hooks run after the answer -----------------------------------------------
 
 def test_the_paid_transition_answers_before_loyalty_referral_and_campaign_hooks_run(
-        db: Any, clock: Clock, paying: Paying) -> None:
+        db: Any, clock: Clock, paying: Paying, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.cloud import scf
+    from shared.core.config import reset_settings
+    invoked: list[str] = []   # deployed: the async invoke is started, and gets lost here
+    monkeypatch.setattr(scf, "invoke_async", lambda s, name, payload: invoked.append(name))
+    monkeypatch.setenv("ORDER_EVENTS_RUNNER", "scf")
+    reset_settings()
     paid = merchant("merchant_mark_paid", {"order_id": paying.order["id"]}).data
 
     assert paid["status"] == "paid"
@@ -158,6 +164,7 @@ def test_the_paid_transition_answers_before_loyalty_referral_and_campaign_hooks_
     assert db.users.find_one({"_id": paying.shopper.user_id}).get("growth", 0) == 0
     assert db.referral_rewards.count_documents({}) == 0
 
+    assert invoked == ["order_events_deliver"]
     clock.advance(seconds=10)   # within the grace period the timer leaves it to the runner
     assert run_timers(clock, ["order_events"], advance=timedelta(0),
                       rounds=1)["order_events"]["delivered"] == 0
@@ -230,4 +237,13 @@ def test_the_deployed_runner_invokes_the_internal_function_signed(
     forged = run_internal(name, {**payload, "sig": "0" * 64})
     assert forged.envelope["error"]["code"] == "FORBIDDEN"
     assert run_internal(name, payload).envelope["data"]["delivered"] == ["order_paid"]
+    assert_hooks_ran_once(db, paying)
+
+
+def test_with_no_runner_the_order_events_timer_delivers_at_once(db: Any, paying: Paying) -> None:
+    merchant("merchant_mark_paid", {"order_id": paying.order["id"]}).data
+
+    ran = merchant("dev_run_timer", {"name": "order_events"}).data
+
+    assert ran["result"]["delivered"] == 1   # nothing else would deliver: no grace to wait
     assert_hooks_ran_once(db, paying)
