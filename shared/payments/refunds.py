@@ -216,8 +216,10 @@ def apply_outcome(db: Any, record: dict[str, Any], now: datetime) -> None:
         # the keys only guarded against restocking twice while the effects were due
         for i, line in enumerate(record["lines"]):
             key = f"{record['_id']}/{i}"
-            db.skus.update_one({"_id": line["sku_id"]}, {"$pull": {RESTOCKED: key}})
-            db.products.update_many({RESTOCKED: key}, {"$pull": {RESTOCKED: key}})
+            sku = db.skus.find_one_and_update({"_id": line["sku_id"]},
+                                              {"$pull": {RESTOCKED: key}}, {"product_id": 1})
+            if sku:
+                db.products.update_one({"_id": sku["product_id"]}, {"$pull": {RESTOCKED: key}})
 
 
 def _count_on_order(db: Any, record: dict[str, Any]) -> dict[str, Any]:
@@ -227,12 +229,12 @@ def _count_on_order(db: Any, record: dict[str, Any]) -> dict[str, Any]:
                          {"$inc": {"refunded_amount": record["amount"]},
                           "$push": {COUNTED: {"id": record["_id"], "amount": record["amount"]}}})
     order = db.orders.find_one({"_id": record["order_id"]})
-    upto = 0
-    for counted in order.get(COUNTED) or []:
-        upto += counted["amount"]
-        if counted["id"] == record["_id"]:
-            break
-    return {**order, "refunded_amount": upto}
+    # the refunds counted after this one come off (refunds counted before the list existed
+    # are in refunded_amount, and before this one)
+    counted = order.get(COUNTED) or []
+    ids = [c["id"] for c in counted]
+    later = sum(c["amount"] for c in counted[ids.index(record["_id"]) + 1:])
+    return {**order, "refunded_amount": order.get("refunded_amount", 0) - later}
 
 
 def _restock(db: Any, record: dict[str, Any]) -> None:

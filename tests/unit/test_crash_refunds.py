@@ -234,3 +234,37 @@ def test_a_second_partial_request_that_dies_after_write_k_keeps_every_fen(
     settle(shop, clock)
     order = shop.order()
     assert (order["status"], order["refunded_amount"]) == ("refunded", order["total"]), order
+
+
+def return_flow(db: Any) -> tuple[Shop, Callable[[], Any]]:
+    """Return and refund of a shipped order: the merchant confirms the goods came back."""
+    shop = Shop(db)
+    assert merchant("merchant_ship_order", {"order_id": shop.order_id, "carrier": "SF",
+                                            "tracking_no": "SF1234567890"}).ok
+    after_sale = shop.shopper.call("request_after_sale", {
+        "order_id": shop.order_id, "type": "return_refund", "reason": "坏了"}).data
+    assert approve(after_sale["id"]).data["status"] == "awaiting_return"
+    assert shop.shopper.call("submit_return_shipment", {
+        "after_sale_id": after_sale["id"], "carrier": "YTO", "tracking_no": "YT9876543210"}).ok
+    return shop, lambda: merchant("merchant_confirm_return_received",
+                                  {"after_sale_id": after_sale["id"]})
+
+
+def test_every_crash_point_of_a_return_is_covered(db: Any, faulty_db: Any) -> None:
+    shop, run = return_flow(faulty_db)
+    assert 3 <= count_writes(faulty_db, run) <= MAX_WRITES
+
+
+@pytest.mark.parametrize("k", range(1, MAX_WRITES + 1))
+def test_a_return_received_that_dies_after_write_k_is_refunded_by_a_press_or_the_timers(
+        db: Any, faulty_db: Any, clock: Any, k: int) -> None:
+    shop, run = return_flow(faulty_db)
+    with die_after_write(faulty_db, k, for_good=True):
+        run()
+    clock.advance(seconds=61)
+    run()   # the merchant presses again a minute later (refused if it went through)
+    settle(shop, clock)
+    order = shop.order()
+    assert (order["status"], order["refunded_amount"]) == ("refunded", order["total"]), order
+    assert [a["status"] for a in shop.after_sales()] == ["refunded"]
+    assert shop.db.refunds.count_documents({"order_id": shop.order_id}) == 1
