@@ -21,6 +21,7 @@ from shared.core.context import Context
 from shared.core.errors import ShopError, not_found
 from shared.core.events import OrderEvent
 from shared.core.log import get_logger, log_event
+from shared.social.groupbuy_holds import give_back, hold_key, take_campaign_stock, take_user_quota
 
 logger = get_logger("shop.groupbuy")
 
@@ -209,60 +210,6 @@ def _note_on_seat(db: Any, order: dict[str, Any]) -> None:
         {"$set": {"seats.$.order_id": order["_id"]}})
 
 
-def hold_key(user_id: str, request_id: str) -> str:
-    """What one join (or start) takes from the campaign is noted under this key, so a retry
-    or a repair takes and gives back each thing at most once."""
-    return f"{user_id}:{request_id}"
-
-
-def _take_user_quota(ctx: Context, campaign: dict[str, Any], hold: str) -> Optional[str]:
-    """Count one purchase against per_user_limit, atomically, once per ``hold``; the
-    counter's id."""
-    if not campaign.get("per_user_limit"):
-        return None
-    key = f"{campaign['_id']}:{ctx.user_id}"
-    if ctx.db.group_buy_quota.find_one({"_id": key, "holds": hold}, {"_id": 1}):
-        return key  # a retry: this request counted already
-    try:
-        ctx.db.group_buy_quota.update_one(
-            {"_id": key, "count": {"$lt": campaign["per_user_limit"]}, "holds": {"$ne": hold}},
-            {"$inc": {"count": 1}, "$push": {"holds": hold}}, upsert=True)
-    except DuplicateKeyError:
-        raise ShopError("LIMIT_EXCEEDED", "you have bought this group-buy the most times allowed",
-                        {"per_user_limit": campaign["per_user_limit"]}) from None
-    return key
-
-
-def _take_campaign_stock(ctx: Context, campaign: dict[str, Any], hold: str) -> bool:
-    if campaign.get("stock_limit") is None:
-        return False
-    taken = ctx.db.group_buys.update_one(
-        {"_id": campaign["_id"], "remaining": {"$gt": 0}, "stock_holds": {"$ne": hold}},
-        {"$inc": {"remaining": -1}, "$push": {"stock_holds": hold}})
-    if taken.modified_count == 0 and not ctx.db.group_buys.find_one(
-            {"_id": campaign["_id"], "stock_holds": hold}, {"_id": 1}):
-        raise ShopError("OUT_OF_STOCK", "this group-buy is sold out")
-    return True
-
-
-def _give_back(db: Any, campaign_id: str, quota_key: Optional[str], stock_taken: bool,
-               hold: Optional[str] = None) -> None:
-    """Give back what ``hold`` took; keyed, so repeating it gives nothing twice. (Orders
-    placed before holds were keyed have none: given back as they were taken.)"""
-    if hold is None:
-        if quota_key:
-            db.group_buy_quota.update_one({"_id": quota_key}, {"$inc": {"count": -1}})
-        if stock_taken:
-            db.group_buys.update_one({"_id": campaign_id}, {"$inc": {"remaining": 1}})
-        return
-    if quota_key:
-        db.group_buy_quota.update_one({"_id": quota_key, "holds": hold},
-                                      {"$inc": {"count": -1}, "$pull": {"holds": hold}})
-    if stock_taken:
-        db.group_buys.update_one({"_id": campaign_id, "stock_holds": hold},
-                                 {"$inc": {"remaining": 1}, "$pull": {"stock_holds": hold}})
-
-
 def _place_group_order(ctx: Context, campaign: dict[str, Any], team_id: str, sku_id: str,
                        request_id: str, address_id: str, role: str) -> dict[str, Any]:
     """The member's order at the group price; campaign quotas are given back if it fails."""
@@ -272,10 +219,10 @@ def _place_group_order(ctx: Context, campaign: dict[str, Any], team_id: str, sku
                         {"fields": [{"field": "sku_id", "message": sku_id,
                                      "type": "not_in_campaign"}]})
     hold = hold_key(ctx.user_id or "", request_id)
-    quota_key = _take_user_quota(ctx, campaign, hold)
+    quota_key = take_user_quota(ctx, campaign, hold)
     stock_taken = False
     try:
-        stock_taken = _take_campaign_stock(ctx, campaign, hold)
+        stock_taken = take_campaign_stock(ctx, campaign, hold)
         request = PlaceOrderInput(request_id=request_id, address_id=address_id,
                                   items=[OrderLineInput(sku_id=sku_id, quantity=1)])
         special = Special(prices={sku_id: campaign["sku_prices"][sku_id]}, hold_shipping=True,
@@ -284,7 +231,7 @@ def _place_group_order(ctx: Context, campaign: dict[str, Any], team_id: str, sku
                                             "stock_taken": stock_taken, "hold": hold}})
         return place_order(ctx, request, special)
     except BaseException:
-        _give_back(ctx.db, campaign["_id"], quota_key, stock_taken, hold)
+        give_back(ctx.db, campaign["_id"], quota_key, stock_taken, hold)
         raise
 
 
@@ -469,14 +416,14 @@ def _give_back_once(db: Any, order: dict[str, Any]) -> None:
     is claimed by the mark first, as before."""
     group = order["group"]
     if group.get("hold"):
-        _give_back(db, group["campaign_id"], group.get("quota_key"),
+        give_back(db, group["campaign_id"], group.get("quota_key"),
                    group.get("stock_taken", False), group["hold"])
         db.orders.update_one({"_id": order["_id"]}, {"$set": {"group.given_back": True}})
         return
     claimed = db.orders.update_one({"_id": order["_id"], "group.given_back": {"$ne": True}},
                                    {"$set": {"group.given_back": True}})
     if claimed.modified_count:
-        _give_back(db, group["campaign_id"], group.get("quota_key"),
+        give_back(db, group["campaign_id"], group.get("quota_key"),
                    group.get("stock_taken", False))
 
 
@@ -587,7 +534,7 @@ def _free_seat(db: Any, team: dict[str, Any], seat: dict[str, Any]) -> None:
     campaign = db.group_buys.find_one({"_id": team["campaign_id"]}) or {}
     quota_key = f"{team['campaign_id']}:{seat['user_id']}" \
         if campaign.get("per_user_limit") else None
-    _give_back(db, team["campaign_id"], quota_key, campaign.get("stock_limit") is not None, hold)
+    give_back(db, team["campaign_id"], quota_key, campaign.get("stock_limit") is not None, hold)
     if team["leader_id"] == seat["user_id"] and team["status"] == "opening":
         db.teams.delete_one({"_id": team["_id"], "status": "opening", "seats.order_id": None})
         return
