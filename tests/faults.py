@@ -64,6 +64,7 @@ class Fault:
     writes: int = 0                 # writes seen since arming
     died: bool = False
     operation: Optional[str] = None  # "orders.update_one" that was the last write before death
+    for_good: bool = False          # after the death, no write at all until disarmed
     log: list[str] = field(default_factory=list)  # every write since arming, in order
 
 
@@ -77,6 +78,7 @@ class FaultyDatabase:
         self._database = database
         self._lock = threading.Lock()
         self._fault: Optional[Fault] = None
+        self._dead: Optional[Fault] = None   # a death for good: every write refused until disarm
         self.name = database.name
         self.writes = 0               # every write through the proxy, since it was made
 
@@ -96,16 +98,24 @@ class FaultyDatabase:
     def unwrapped(self) -> Any:
         return self._database
 
-    def arm(self, at: int) -> Fault:
+    def arm(self, at: int, for_good: bool = False) -> Fault:
         if at < 1:
             raise ValueError("a death comes after write 1 at the earliest")
         with self._lock:
-            self._fault = Fault(at)
+            self._fault = Fault(at, for_good=for_good)
             return self._fault
 
     def disarm(self) -> None:
         with self._lock:
             self._fault = None
+            self._dead = None
+
+    def _alive(self, operation: str) -> None:
+        """Before a write: a flow dead for good writes nothing more, not even in the
+        ``except BaseException`` / ``finally`` cleanups a killed process never runs."""
+        dead = self._dead
+        if dead is not None:
+            raise InstanceDied(dead.writes, f"{operation} (after the death)")
 
     def _wrote(self, operation: str) -> None:
         with self._lock:
@@ -120,6 +130,8 @@ class FaultyDatabase:
             fault.died = True
             fault.operation = operation
             self._fault = None  # one death per arming: what runs after (a retry) lives
+            if fault.for_good:
+                self._dead = fault
         raise InstanceDied(fault.writes, operation)
 
 
@@ -135,6 +147,7 @@ class FaultyCollection:
             return attr
 
         def write(*args: Any, **kwargs: Any) -> Any:
+            self._db._alive(f"{self._name}.{name}")
             result = attr(*args, **kwargs)
             self._db._wrote(f"{self._name}.{name}")
             return result
@@ -161,13 +174,14 @@ def uninstall(proxy: FaultyDatabase) -> None:
 # ---- dying and counting ----------------------------------------------------------------------
 
 @contextlib.contextmanager
-def die_after_write(db: FaultyDatabase, k: int) -> Iterator[Fault]:
+def die_after_write(db: FaultyDatabase, k: int, for_good: bool = False) -> Iterator[Fault]:
     """Run the block; the instance dies right after the block's k-th write.
 
     The death (``InstanceDied``) ends the block and is swallowed here, so the test goes on to
     the retry and the timers; ``fault.died`` says whether it came (False: the block finished
-    with fewer than k writes, ``fault.writes`` of them)."""
-    fault = db.arm(k)
+    with fewer than k writes, ``fault.writes`` of them). ``for_good``: as a killed process,
+    the flow writes nothing after the death, not even in ``except BaseException`` handlers."""
+    fault = db.arm(k, for_good)
     try:
         yield fault
     except InstanceDied:

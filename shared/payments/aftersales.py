@@ -6,10 +6,17 @@ States: ``pending_review -> refunding -> refunded`` (refund only, approved);
 shopper); ``refunding -> refund_failed`` when WeChat Pay refuses the refund.
 The amount and quantities are reserved on the order when the request is made, so two
 requests (or two approvals) can never refund more than was paid.
+
+An instance can die between any two writes. A request is recorded first (``requesting``),
+then reserves under its own id, then opens for review; a retry with the same ``request_id``,
+or ``reconcile_after_sales`` (run by ``pay_reconcile``), finishes it. A withdrawal or a
+rejection marks the reservation ``release_due`` with the move; an approval that died before
+its refund was recorded is sent by approving again or by the same reconciler.
 """
 from __future__ import annotations
 
-from datetime import timedelta
+import hashlib
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, Optional
 
 from pydantic import Field, StringConstraints
@@ -23,8 +30,8 @@ from shared.orders.placement import MAX_LINES, OrderLineInput
 from shared.payments import refunds
 from shared.storage.uploads import verify_uploads
 
-AfterSaleStatus = Literal["pending_review", "awaiting_return", "return_shipped", "refunding",
-                          "refunded", "rejected", "cancelled", "refund_failed"]
+AfterSaleStatus = Literal["requesting", "pending_review", "awaiting_return", "return_shipped",
+                          "refunding", "refunded", "rejected", "cancelled", "refund_failed"]
 WITHDRAWABLE = ["pending_review", "awaiting_return"]
 
 
@@ -37,6 +44,9 @@ class RequestAfterSaleInput(Input):
     # upload keys (or their file_url) from get_upload_url, purpose after_sale
     images: list[Annotated[str, StringConstraints(min_length=1, max_length=512)]] = Field(
         default_factory=list, max_length=9)
+    request_id: Optional[str] = Field(default=None, min_length=8, max_length=64,
+                                      pattern=r"^[A-Za-z0-9_.:-]+$",
+                                      description="a retry with it makes one after-sale")
 
 
 class AfterSaleIdInput(Input):
@@ -115,26 +125,70 @@ def _amount(order: dict[str, Any], lines: list[dict[str, Any]]) -> int:
     return order.get("refundable", 0) if everything else refunds.line_amounts(order, lines)
 
 
+def _request_id(ctx: Context, req: RequestAfterSaleInput) -> str:
+    """The after-sale's id; it follows from the request_id, so a retry finds what it made."""
+    if not req.request_id:
+        return new_id("afs")
+    digest = hashlib.sha256(f"{ctx.user_id}:{req.request_id}".encode()).hexdigest()[:20]
+    return f"afs_{digest}"
+
+
+def _refused(order: dict[str, Any]) -> ShopError:
+    return ShopError("REFUND_EXCEEDS_PAID", "these items are already refunded or requested",
+                     {"refundable": order.get("refundable", 0)})
+
+
 def request_after_sale(ctx: Context, req: RequestAfterSaleInput) -> dict[str, Any]:
-    order = ctx.db.orders.find_one({"_id": req.order_id, "user_id": ctx.user_id})
-    if order is None or order["status"] in ("reserving", "failed"):
-        raise not_found("order")
-    _check_window(ctx, order, req.type)
-    image_keys = verify_uploads(ctx, req.images, "after_sale")
-    lines = _requested_lines(order, req)
-    amount = _amount(order, lines)
-    if not lines or amount <= 0 or not refunds.reserve(ctx.db, order, amount, lines):
-        raise ShopError("REFUND_EXCEEDS_PAID", "these items are already refunded or requested",
-                        {"refundable": order.get("refundable", 0)})
-    amount += refunds.take_leftover(ctx.db, order["_id"])
-    titles = {line["sku_id"]: line["title"] for line in order["items"]}
-    doc = {"_id": new_id("afs"), "user_id": ctx.user_id, "order_id": order["_id"],
-           "type": req.type, "status": "pending_review", "amount": amount, "reason": req.reason,
-           "lines": [{**l, "title": titles[l["sku_id"]]} for l in lines],
-           "images": req.images, "image_keys": image_keys, "created_at": ctx.now,
-           "updated_at": ctx.now}
-    ctx.db.after_sales.insert_one(doc)
+    from pymongo.errors import DuplicateKeyError
+    after_sale_id = _request_id(ctx, req)
+    doc = ctx.db.after_sales.find_one({"_id": after_sale_id, "user_id": ctx.user_id})
+    if doc is None:
+        order = ctx.db.orders.find_one({"_id": req.order_id, "user_id": ctx.user_id})
+        if order is None or order["status"] in ("reserving", "failed"):
+            raise not_found("order")
+        _check_window(ctx, order, req.type)
+        lines = _requested_lines(order, req)
+        amount = _amount(order, lines)
+        if not lines or amount <= 0 or order.get("refundable", 0) < amount:
+            raise _refused(order)
+        image_keys = verify_uploads(ctx, req.images, "after_sale")
+        titles = {line["sku_id"]: line["title"] for line in order["items"]}
+        doc = {"_id": after_sale_id, "user_id": ctx.user_id, "order_id": order["_id"],
+               "type": req.type, "status": "requesting", "amount": amount,
+               "reason": req.reason, "lines": [{**l, "title": titles[l["sku_id"]]} for l in lines],
+               "images": req.images, "image_keys": image_keys, "created_at": ctx.now,
+               "updated_at": ctx.now}
+        try:
+            ctx.db.after_sales.insert_one(doc)
+        except DuplicateKeyError:  # the same request, concurrently
+            doc = _owned(ctx, after_sale_id)
+    if doc["order_id"] != req.order_id:
+        raise ShopError("CONFLICT", "this request_id was used for another after-sale")
+    if doc["status"] == "requesting":
+        done = _complete_request(ctx.db, doc, ctx.now)
+        if done is None:
+            raise _refused(ctx.db.orders.find_one({"_id": doc["order_id"]}) or {})
+        doc = done
     return after_sale_view(doc)
+
+
+def _complete_request(db: Any, doc: dict[str, Any], now: datetime) -> Optional[dict[str, Any]]:
+    """Reserve what a recorded request asks for and open it for review; each step is keyed by
+    the after-sale's id, so finishing it again (a retry, the reconciler) takes nothing twice.
+    None, and the request is gone, when what it asks for was taken meanwhile."""
+    from pymongo import ReturnDocument
+    order = db.orders.find_one({"_id": doc["order_id"]})
+    lines = [{"sku_id": l["sku_id"], "quantity": l["quantity"]} for l in doc["lines"]]
+    if order is None or not refunds.reserve(db, order, doc["amount"], lines, doc["_id"]):
+        db.after_sales.delete_one({"_id": doc["_id"], "status": "requesting"})
+        return None
+    refunds.take_leftover(db, doc["order_id"], doc["_id"])
+    amount = refunds.held(db, doc["order_id"], doc["_id"])
+    opened = db.after_sales.find_one_and_update(
+        {"_id": doc["_id"], "status": "requesting"},
+        {"$set": {"status": "pending_review", "amount": amount, "updated_at": now}},
+        return_document=ReturnDocument.AFTER)
+    return opened or db.after_sales.find_one({"_id": doc["_id"]})
 
 
 def _owned(ctx: Context, after_sale_id: str) -> dict[str, Any]:
@@ -179,14 +233,21 @@ def _refuse(doc: dict[str, Any], wanted: str) -> ShopError:
 def cancel_after_sale(ctx: Context, req: AfterSaleIdInput) -> dict[str, Any]:
     doc = _owned(ctx, req.after_sale_id)
     moved = _move(ctx, {"_id": doc["_id"], "user_id": ctx.user_id}, WITHDRAWABLE,
-                  {"status": "cancelled"})
+                  {"status": "cancelled", "release_due": True})
     if moved is None:
         doc = _owned(ctx, req.after_sale_id)
         if doc["status"] == "cancelled":
+            _release(ctx.db, doc)  # a retry after a death: nothing if it was given back
             return after_sale_view(doc)
         raise _refuse(doc, "cancelled")
-    refunds.release(ctx.db, moved["order_id"], moved["amount"], moved["lines"])
+    _release(ctx.db, moved)
     return after_sale_view(moved)
+
+
+def _release(db: Any, doc: dict[str, Any]) -> None:
+    """Give a withdrawn or rejected request's reservation back (once, keyed by its id)."""
+    refunds.release(db, doc["order_id"], doc["_id"])
+    db.after_sales.update_one({"_id": doc["_id"]}, {"$unset": {"release_due": ""}})
 
 
 def submit_return_shipment(ctx: Context, req: ReturnShipmentInput) -> dict[str, Any]:
@@ -217,42 +278,58 @@ def merchant_get_after_sale(ctx: Context, req: AfterSaleIdInput) -> dict[str, An
     return after_sale_view(_any(ctx, req.after_sale_id), merchant=True)
 
 
-def _issue_refund(ctx: Context, doc: dict[str, Any]) -> dict[str, Any]:
-    """Ask WeChat Pay to refund an approved after-sale; its id is the out_refund_no."""
-    order = ctx.db.orders.find_one({"_id": doc["order_id"]})
+def _issue_refund(db: Any, doc: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Ask WeChat Pay to refund an approved after-sale; its id is the out_refund_no, so
+    asking again (a retry, the reconciler) never makes a second refund."""
+    order = db.orders.find_one({"_id": doc["order_id"]})
     refund = refunds.start_refund(
-        ctx.db, order, amount=doc["amount"], reason=doc["reason"], refund_id=doc["_id"],
+        db, order, amount=doc["amount"], reason=doc["reason"], refund_id=doc["_id"],
         lines=[{"sku_id": l["sku_id"], "quantity": l["quantity"]} for l in doc["lines"]],
-        restock=order.get("shipped_at") is None, now=ctx.now, after_sale_id=doc["_id"],
+        restock=order.get("shipped_at") is None, now=now, after_sale_id=doc["_id"],
         reserved=True, completes_order=order.get("refundable", 0) == 0)
-    ctx.db.after_sales.update_one({"_id": doc["_id"]}, {"$set": {"refund_id": refund["id"]}})
-    return after_sale_view(_any(ctx, doc["_id"]), merchant=True)
+    db.after_sales.update_one({"_id": doc["_id"]}, {"$set": {"refund_id": refund["id"]}})
+    return after_sale_view(db.after_sales.find_one({"_id": doc["_id"]}), merchant=True)
+
+
+def _refund_lost(ctx: Context, doc: dict[str, Any]) -> bool:
+    """Approved (or received back) by a call that died before its refund was recorded: the
+    merchant's next press sends it. Within the grace period the first call may still be at
+    work, so a concurrent press is refused as before (the reconciler's grace, too)."""
+    grace = timedelta(seconds=ctx.settings.PAY_RECONCILE_AFTER_SECONDS)
+    return doc["status"] == "refunding" and not doc.get("refund_id") \
+        and doc["updated_at"] <= ctx.now - grace
 
 
 def review_after_sale(ctx: Context, req: ReviewAfterSaleInput) -> dict[str, Any]:
     doc = _any(ctx, req.after_sale_id)
     if req.decision == "reject":
         moved = _move(ctx, {"_id": doc["_id"]}, "pending_review",
-                      {"status": "rejected", "merchant_note": req.note})
+                      {"status": "rejected", "merchant_note": req.note, "release_due": True})
         if moved is None:
             raise _refuse(_any(ctx, req.after_sale_id), "rejected")
-        refunds.release(ctx.db, moved["order_id"], moved["amount"], moved["lines"])
+        _release(ctx.db, moved)
         return after_sale_view(moved, merchant=True)
     next_status = "refunding" if doc["type"] == "refund_only" else "awaiting_return"
     moved = _move(ctx, {"_id": doc["_id"]}, "pending_review",
                   {"status": next_status, "merchant_note": req.note})
     if moved is None:
-        raise _refuse(_any(ctx, req.after_sale_id), "approved")
+        current = _any(ctx, req.after_sale_id)
+        if _refund_lost(ctx, current):
+            return _issue_refund(ctx.db, current, ctx.now)
+        raise _refuse(current, "approved")
     if next_status == "refunding":
-        return _issue_refund(ctx, moved)
+        return _issue_refund(ctx.db, moved, ctx.now)
     return after_sale_view(moved, merchant=True)
 
 
 def confirm_return_received(ctx: Context, req: AfterSaleIdInput) -> dict[str, Any]:
     moved = _move(ctx, {"_id": req.after_sale_id}, "return_shipped", {"status": "refunding"})
     if moved is None:
-        raise _refuse(_any(ctx, req.after_sale_id), "received back")
-    return _issue_refund(ctx, moved)
+        current = _any(ctx, req.after_sale_id)
+        if _refund_lost(ctx, current):
+            return _issue_refund(ctx.db, current, ctx.now)
+        raise _refuse(current, "received back")
+    return _issue_refund(ctx.db, moved, ctx.now)
 
 
 def on_refund_finished(db: Any, event: OrderEvent) -> None:
@@ -265,3 +342,25 @@ def on_refund_finished(db: Any, event: OrderEvent) -> None:
         {"_id": refund["after_sale_id"], "status": "refunding"},
         {"$set": {"status": "refunded" if succeeded else "refund_failed",
                   "failure": None if succeeded else refund.get("failure"), "updated_at": now}})
+
+
+def reconcile_after_sales(ctx: Context) -> dict[str, int]:
+    """Run by pay_reconcile: finish what an instance that died left of an after-sale (a
+    request never opened, a reservation never given back, an approval whose refund was never
+    recorded), once the caller has had ``PAY_RECONCILE_AFTER_SECONDS`` to do it itself."""
+    db, batch = ctx.db, ctx.settings.TIMER_BATCH_SIZE
+    since = ctx.now - timedelta(seconds=ctx.settings.PAY_RECONCILE_AFTER_SECONDS)
+    counts = {"requests_finished": 0, "reservations_released": 0, "refunds_sent": 0}
+    for doc in db.after_sales.find({"status": "requesting", "updated_at": {"$lte": since}}) \
+            .limit(batch):
+        _complete_request(db, doc, ctx.now)
+        counts["requests_finished"] += 1
+    for doc in db.after_sales.find({"release_due": True, "updated_at": {"$lte": since}}) \
+            .limit(batch):
+        _release(db, doc)
+        counts["reservations_released"] += 1
+    for doc in db.after_sales.find({"status": "refunding", "refund_id": {"$exists": False},
+                                    "updated_at": {"$lte": since}}).limit(batch):
+        _issue_refund(db, doc, ctx.now)
+        counts["refunds_sent"] += 1
+    return counts

@@ -236,6 +236,7 @@ def _close_quietly(client: Any, out_trade_no: str) -> bool:
 
 def reconcile_payments(ctx: Context) -> dict[str, Any]:
     """Timer pay_reconcile: ask WeChat Pay about orders whose notify may have gone missing."""
+    from shared.payments.aftersales import reconcile_after_sales
     from shared.payments.refunds import reconcile_refunds
     from shared.wechat.pay import WxPayError
     db, batch = ctx.db, ctx.settings.TIMER_BATCH_SIZE
@@ -273,4 +274,5 @@ def reconcile_payments(ctx: Context) -> dict[str, Any]:
                                  "status": {"$in": lifecycle.PAID_STATUSES}}).limit(batch):
         counts["repaired"] += 1 if lifecycle.move_lines(db, order, "sold") else 0
     counts.update(reconcile_refunds(ctx))
+    counts.update(reconcile_after_sales(ctx))
     return counts

@@ -6,6 +6,15 @@ conditional update, so concurrent requests can never refund more than was paid; 
 refund gives its reservation back. A refund record (``_id`` = out_refund_no) moves
 ``requested -> processing -> succeeded | failed`` by conditional updates, so a duplicate
 notify, a replay or the reconciler finds nothing left to do.
+
+An instance can die after any write, so each step is safe to repeat:
+- a reservation is recorded on the order as a hold (``refund_holds``: its key, amount and
+  lines) in the same update that takes it, and a hold is given back by the update that
+  removes it: a retried reservation or release changes nothing twice;
+- the transition that closes a refund also records its effects as due on the record
+  (``events_due``, as orders do); each effect is keyed (the order lists the refunds it counted
+  in ``refunds_counted``, a restocked line leaves its key on the SKU) and the entry goes once
+  all are done. ``pay_reconcile`` (``reconcile_refunds``) finishes what a dead instance left.
 """
 from __future__ import annotations
 
@@ -35,40 +44,80 @@ def line_amounts(order: dict[str, Any], lines: list[dict[str, Any]]) -> int:
     return goods * order["total"] // max(order["goods_total"], 1)
 
 
-def reserve(db: Any, order: dict[str, Any], amount: int, lines: list[dict[str, Any]]) -> bool:
-    """Take ``amount`` and the lines' quantities from what the order can still refund."""
+HOLDS = "refund_holds"       # on the order: what each request or refund reserved
+COUNTED = "refunds_counted"  # on the order: the succeeded refunds its refunded_amount counts
+RESTOCKED = "refund_restocks"  # on a SKU and its product: the refund lines put back, until done
+DUE = "events_due"           # on a refund: the outcome whose effects are not all done yet
+
+
+def leftover_key(key: str) -> str:
+    return f"{key}:leftover"
+
+
+def reserve(db: Any, order: dict[str, Any], amount: int, lines: list[dict[str, Any]],
+            key: str) -> bool:
+    """Take ``amount`` and the lines' quantities from what the order can still refund, under
+    ``key`` (the after-sale or refund that holds them); True also when ``key`` holds them
+    already (a retry)."""
     query: dict[str, Any] = {"_id": order["_id"], "status": {"$in": REFUNDABLE_STATUSES},
-                             "refundable": {"$gte": amount}}
+                             "refundable": {"$gte": amount}, f"{HOLDS}.id": {"$ne": key}}
     change: dict[str, int] = {"refundable": -amount}
     index = {line["sku_id"]: i for i, line in enumerate(order["items"])}
     for line in lines:
         i = index[line["sku_id"]]
         query[f"items.{i}.refundable_qty"] = {"$gte": line["quantity"]}
         change[f"items.{i}.refundable_qty"] = -line["quantity"]
-    return db.orders.update_one(query, {"$inc": change}).modified_count == 1
+    hold = {"id": key, "amount": amount, "lines": lines}
+    if db.orders.update_one(query, {"$inc": change, "$push": {HOLDS: hold}}).modified_count:
+        return True
+    return db.orders.find_one({"_id": order["_id"], f"{HOLDS}.id": key}, {"_id": 1}) is not None
 
 
-def take_leftover(db: Any, order_id: str) -> int:
+def take_leftover(db: Any, order_id: str, key: str) -> int:
     """Fen left over once every unit is reserved (line shares round down): the reservation
     that took the last units takes them too, so the refunds add up to what was paid, also
-    when requests raced on a stale view of the order."""
-    order = db.orders.find_one({"_id": order_id}, {"refundable": 1, "items.refundable_qty": 1})
+    when requests raced on a stale view of the order. Under its own hold, so a retry takes
+    nothing twice; the fen ``key`` holds as leftover (taken now or before)."""
+    order = db.orders.find_one({"_id": order_id},
+                               {"refundable": 1, "items.refundable_qty": 1, HOLDS: 1})
+    taken_before = [h["amount"] for h in order.get(HOLDS) or [] if h["id"] == leftover_key(key)]
+    if taken_before:
+        return taken_before[0]
     leftover = order.get("refundable", 0)
     if leftover <= 0 or any(line.get("refundable_qty", 0) for line in order["items"]):
         return 0
-    query = {"_id": order_id, "refundable": leftover,
+    query = {"_id": order_id, "refundable": leftover, f"{HOLDS}.id": key,
              **{f"items.{i}.refundable_qty": 0 for i in range(len(order["items"]))}}
-    taken = db.orders.update_one(query, {"$inc": {"refundable": -leftover}})
+    taken = db.orders.update_one(query, {"$inc": {"refundable": -leftover}, "$push": {
+        HOLDS: {"id": leftover_key(key), "amount": leftover, "lines": []}}})
     return leftover if taken.modified_count == 1 else 0
 
 
-def release(db: Any, order_id: str, amount: int, lines: list[dict[str, Any]]) -> None:
-    """Give a reservation back (the refund failed, or the request was withdrawn)."""
-    order = db.orders.find_one({"_id": order_id}, {"items.sku_id": 1})
+def held(db: Any, order_id: str, key: str) -> int:
+    """Fen ``key`` holds on the order (its reservation and any leftover it took)."""
+    order = db.orders.find_one({"_id": order_id}, {HOLDS: 1}) or {}
+    return sum(h["amount"] for h in order.get(HOLDS) or []
+               if h["id"] in (key, leftover_key(key)))
+
+
+def release(db: Any, order_id: str, key: str) -> bool:
+    """Give what ``key`` holds back (the refund failed, the request was withdrawn or refused),
+    once: the update that gives it back removes the hold."""
+    order = db.orders.find_one({"_id": order_id, f"{HOLDS}.id": key},
+                               {"items.sku_id": 1, HOLDS: 1})
+    if order is None:
+        return False
+    keys = [key, leftover_key(key)]
+    holds = [h for h in order.get(HOLDS) or [] if h["id"] in keys]
     index = {line["sku_id"]: i for i, line in enumerate(order["items"])}
-    change = {"refundable": amount}
-    change.update({f"items.{index[l['sku_id']]}.refundable_qty": l["quantity"] for l in lines})
-    db.orders.update_one({"_id": order_id}, {"$inc": change})
+    change: dict[str, int] = {"refundable": sum(h["amount"] for h in holds)}
+    for hold in holds:
+        for line in hold["lines"]:
+            field_ = f"items.{index[line['sku_id']]}.refundable_qty"
+            change[field_] = change.get(field_, 0) + line["quantity"]
+    return db.orders.update_one(
+        {"_id": order_id, f"{HOLDS}.id": key},
+        {"$inc": change, "$pull": {HOLDS: {"id": {"$in": keys}}}}).modified_count == 1
 
 
 def refund_view(doc: dict[str, Any]) -> dict[str, Any]:
@@ -135,41 +184,80 @@ def apply_refund_status(db: Any, refund_id: str, refund: dict[str, Any], now: da
 
 def finish(db: Any, refund_id: str, outcome: str, now: datetime,
            wx_refund_id: Optional[str] = None, failure: Optional[str] = None) -> bool:
-    """Close a refund once: its effects on the order, stock, coupon and after-sale follow."""
+    """Close a refund once: its effects on the order, stock, coupon and after-sale follow.
+    They are recorded as due in the same update, so a death before they are all done leaves
+    them for ``reconcile_refunds`` (``apply_outcome``) instead of losing them."""
     from pymongo import ReturnDocument
     record = db.refunds.find_one_and_update(
         {"_id": refund_id, "status": {"$in": OPEN}},
         {"$set": {"status": outcome, "finished_at": now, "updated_at": now,
-                  "wx_refund_id": wx_refund_id, "failure": failure}},
+                  "wx_refund_id": wx_refund_id, "failure": failure},
+         "$push": {DUE: {"name": f"refund_{outcome}", "at": now}}},
         return_document=ReturnDocument.AFTER)
     if record is None:
         return False
-    if outcome == "succeeded":
+    apply_outcome(db, record, now)
+    log_event(logger, "refund finished", refund_id=refund_id, outcome=outcome)
+    return True
+
+
+def apply_outcome(db: Any, record: dict[str, Any], now: datetime) -> None:
+    """The effects of a closed refund, each at most once however often this runs; then the
+    refund owes nothing more."""
+    if record["status"] == "succeeded":
         order = _refunded(db, record, now)
         publish(db, OrderEvent("refund_succeeded", order, now, refund=record))
     else:
         _failed(db, record)
         order = db.orders.find_one({"_id": record["order_id"]}) or {"_id": record["order_id"]}
         publish(db, OrderEvent("refund_failed", order, now, refund=record))
-    log_event(logger, "refund finished", refund_id=refund_id, outcome=outcome)
-    return True
+    db.refunds.update_one({"_id": record["_id"]}, {"$unset": {DUE: ""}})
+    if record["status"] == "succeeded" and record["restock"]:
+        # the keys only guarded against restocking twice while the effects were due
+        for i, line in enumerate(record["lines"]):
+            key = f"{record['_id']}/{i}"
+            sku = db.skus.find_one_and_update({"_id": line["sku_id"]},
+                                              {"$pull": {RESTOCKED: key}}, {"product_id": 1})
+            if sku:
+                db.products.update_one({"_id": sku["product_id"]}, {"$pull": {RESTOCKED: key}})
+
+
+def _count_on_order(db: Any, record: dict[str, Any]) -> dict[str, Any]:
+    """Add the refund's amount to the order once; the order with ``refunded_amount`` as it
+    was right after this refund's amount was added (what members' slices are computed on)."""
+    db.orders.update_one({"_id": record["order_id"], f"{COUNTED}.id": {"$ne": record["_id"]}},
+                         {"$inc": {"refunded_amount": record["amount"]},
+                          "$push": {COUNTED: {"id": record["_id"], "amount": record["amount"]}}})
+    order = db.orders.find_one({"_id": record["order_id"]})
+    # the refunds counted after this one come off (refunds counted before the list existed
+    # are in refunded_amount, and before this one)
+    counted = order.get(COUNTED) or []
+    ids = [c["id"] for c in counted]
+    later = sum(c["amount"] for c in counted[ids.index(record["_id"]) + 1:])
+    return {**order, "refunded_amount": order.get("refunded_amount", 0) - later}
+
+
+def _restock(db: Any, record: dict[str, Any]) -> None:
+    """Each line back on the shelf once: its key goes on the SKU (and product) with the units."""
+    for i, line in enumerate(record["lines"]):
+        key, quantity = f"{record['_id']}/{i}", line["quantity"]
+        sku = db.skus.find_one({"_id": line["sku_id"]}, {"product_id": 1})
+        db.skus.update_one({"_id": line["sku_id"], RESTOCKED: {"$ne": key}},
+                           {"$inc": {"stock": quantity, "sold": -quantity},
+                            "$push": {RESTOCKED: key}})
+        if sku:
+            db.products.update_one({"_id": sku["product_id"], RESTOCKED: {"$ne": key}},
+                                   {"$inc": {"sales": -quantity}, "$push": {RESTOCKED: key}})
 
 
 def _refunded(db: Any, record: dict[str, Any], now: datetime) -> dict[str, Any]:
     """The refund's amount, stock and coupon; the order as right after its amount was added."""
     from pymongo import ReturnDocument
-    order = db.orders.find_one_and_update({"_id": record["order_id"]},
-                                          {"$inc": {"refunded_amount": record["amount"]}},
-                                          return_document=ReturnDocument.AFTER)
+    order = _count_on_order(db, record)
     if record["restock"]:
-        for line in record["lines"]:
-            sku = db.skus.find_one({"_id": line["sku_id"]}, {"product_id": 1})
-            db.skus.update_one({"_id": line["sku_id"]},
-                               {"$inc": {"stock": line["quantity"], "sold": -line["quantity"]}})
-            if sku:
-                db.products.update_one({"_id": sku["product_id"]},
-                                       {"$inc": {"sales": -line["quantity"]}})
-    if order["refunded_amount"] >= order["total"]:
+        _restock(db, record)
+    current = db.orders.find_one({"_id": order["_id"]}, {"refunded_amount": 1, "total": 1})
+    if current["refunded_amount"] >= current["total"]:
         # order_refunded is owed from this write on: its aftermath (the coupon back, then the
         # subscribers) is delivered now, or by the order_events timer if the instance dies
         refunded = db.orders.find_one_and_update(
@@ -185,7 +273,7 @@ def _refunded(db: Any, record: dict[str, Any], now: datetime) -> dict[str, Any]:
 
 def _failed(db: Any, record: dict[str, Any]) -> None:
     if record.get("reserved"):
-        release(db, record["order_id"], record["amount"], record["lines"])
+        release(db, record["order_id"], record["_id"])  # its after-sale's key, or its own
     _leave_refunding(db, record)
 
 
@@ -228,8 +316,13 @@ def reconcile_refunds(ctx: Context) -> dict[str, int]:
     """Send again refunds WeChat Pay never took, and ask about those whose notify is late."""
     from shared.wechat.pay import WxPayError
     since = ctx.now - timedelta(seconds=ctx.settings.PAY_RECONCILE_AFTER_SECONDS)
-    counts = {"refunds_checked": 0, "refunds_finished": 0}
+    counts = {"refunds_checked": 0, "refunds_finished": 0, "refunds_completed": 0}
     client = pay_client(get_settings())
+    # closed refunds whose effects a dead instance left half done
+    for record in ctx.db.refunds.find({f"{DUE}.at": {"$lte": since}}) \
+            .limit(ctx.settings.TIMER_BATCH_SIZE):
+        apply_outcome(ctx.db, record, ctx.now)
+        counts["refunds_completed"] += 1
     for record in ctx.db.refunds.find({"status": {"$in": OPEN}, "updated_at": {"$lte": since}}) \
             .limit(ctx.settings.TIMER_BATCH_SIZE):
         counts["refunds_checked"] += 1

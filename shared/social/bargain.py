@@ -347,31 +347,38 @@ def _claim_for_buying(ctx: Context, bargain: dict[str, Any], request_id: str) ->
 
 
 def _take_unit(db: Any, bargain: dict[str, Any]) -> None:
-    """One of the campaign's ``stock_limit`` bargain orders, taken atomically."""
+    """One of the campaign's ``stock_limit`` bargain orders, taken atomically and once per
+    bargain: the campaign lists the bargains holding a unit (``buyers``), so a buy retried
+    after a death never takes a second one."""
     campaign = db.bargain_campaigns.find_one({"_id": bargain["campaign_id"]}, {"stock_limit": 1})
     taken = db.bargain_campaigns.update_one(
-        {"_id": bargain["campaign_id"], "sold": {"$lt": campaign["stock_limit"]}},
-        {"$inc": {"sold": 1}})
-    if taken.modified_count == 0:
+        {"_id": bargain["campaign_id"], "sold": {"$lt": campaign["stock_limit"]},
+         "buyers": {"$ne": bargain["_id"]}},
+        {"$inc": {"sold": 1}, "$push": {"buyers": bargain["_id"]}})
+    if taken.modified_count == 0 and not db.bargain_campaigns.find_one(
+            {"_id": bargain["campaign_id"], "buyers": bargain["_id"]}, {"_id": 1}):
         raise refuse("OUT_OF_STOCK", "the bargain campaign is sold out", "sold_out")
     # noted so that a reconciler knows whether a half-done buy holds a unit to give back
     db.bargains.update_one({"_id": bargain["_id"]}, {"$set": {"unit_taken": True}})
     bargain["unit_taken"] = True
 
 
-def _give_back_unit(db: Any, campaign_id: str) -> None:
-    db.bargain_campaigns.update_one({"_id": campaign_id, "sold": {"$gt": 0}},
-                                    {"$inc": {"sold": -1}})
+def _give_back_unit(db: Any, campaign_id: str, bargain_id: str) -> None:
+    """The bargain's unit back, once (only a bargain the campaign lists holds one)."""
+    db.bargain_campaigns.update_one({"_id": campaign_id, "buyers": bargain_id},
+                                    {"$inc": {"sold": -1}, "$pull": {"buyers": bargain_id}})
 
 
 def _release_claim(db: Any, bargain: dict[str, Any], request_id: Optional[str]) -> None:
-    """buying -> active again after a failed placement; the unit goes back if one was taken."""
-    released = db.bargains.update_one(
-        {"_id": bargain["_id"], "status": "buying", "buy_request_id": request_id},
-        {"$set": {"status": "active"},
-         "$unset": {"buy_request_id": "", "buying_at": "", "unit_taken": ""}})
-    if released.modified_count and bargain.get("unit_taken"):
-        _give_back_unit(db, bargain["campaign_id"])
+    """buying -> active again after a failed placement; the unit goes back if one was taken
+    (first, keyed: a death before the bargain reopens leaves it buying, and the repeat gives
+    nothing twice)."""
+    query = {"_id": bargain["_id"], "status": "buying", "buy_request_id": request_id}
+    if db.bargains.find_one(query, {"_id": 1}) is None:
+        return
+    _give_back_unit(db, bargain["campaign_id"], bargain["_id"])
+    db.bargains.update_one(query, {"$set": {"status": "active"}, "$unset": {
+        "buy_request_id": "", "buying_at": "", "unit_taken": ""}})
 
 
 def _finish_buy(db: Any, bargain_id: str, request_id: str, order_id: str,
@@ -400,12 +407,15 @@ def buy_bargain(ctx: Context, req: BuyBargainInput) -> dict[str, Any]:
     if bargain is None:
         raise not_found("bargain")
     placed = find_by_request(ctx.db, ctx.shopper_id, req.request_id)
-    if placed is not None:  # a retry: answer with the order it made
+    if placed is not None and placed["status"] != "failed":  # a retry: the order it made
         if placed.get("bargain_id") != bargain["_id"]:
             raise ShopError("CONFLICT", "this request_id was used for another order")
         _finish_buy(ctx.db, bargain["_id"], req.request_id, placed["_id"], ctx.now)
         return order_view(placed)
-    claimed = _claim_for_buying(ctx, bargain, req.request_id)
+    if bargain["status"] == "buying" and bargain.get("buy_request_id") == req.request_id:
+        claimed = bargain  # a retry of a buy whose instance died: carry on where it stopped
+    else:
+        claimed = _claim_for_buying(ctx, bargain, req.request_id)
     try:
         _take_unit(ctx.db, claimed)
         order = _place_bargain_order(ctx, claimed, req)
@@ -428,17 +438,19 @@ def on_order_cancelled(db: Any, event: OrderEvent) -> None:
     if bargain is None:
         return
     query = {"_id": bargain["_id"], "status": "bought", "order_id": order["_id"]}
+    if db.bargains.find_one(query, {"_id": 1}) is None:
+        return
+    # the unit first (keyed), then the bargain reopens: a repeat after a death in between
+    # finds it still bought and gives nothing twice
+    _give_back_unit(db, bargain["campaign_id"], bargain["_id"])
     unset = {"order_id": "", "buy_request_id": "", "buying_at": "", "unit_taken": ""}
     try:
-        reopened = db.bargains.update_one(query, {
+        db.bargains.update_one(query, {
             "$set": {"status": "active", "active_key": f"{bargain['campaign_id']}:"
                                                       f"{order['user_id']}"},
             "$unset": unset})
     except DuplicateKeyError:
-        reopened = db.bargains.update_one(query, {"$set": {"status": "closed"},
-                                                  "$unset": unset})
-    if reopened.modified_count:
-        _give_back_unit(db, bargain["campaign_id"])
+        db.bargains.update_one(query, {"$set": {"status": "closed"}, "$unset": unset})
 
 
 def _repair_buying(db: Any, bargain: dict[str, Any], now: datetime) -> bool:
@@ -446,7 +458,8 @@ def _repair_buying(db: Any, bargain: dict[str, Any], now: datetime) -> bool:
     order = db.orders.find_one({"user_id": bargain["user_id"],
                                 "request_id": bargain.get("buy_request_id"),
                                 "bargain_id": bargain["_id"],
-                                "status": {"$nin": ["reserving", "failed"]}}, {"_id": 1})
+                                "status": {"$nin": ["reserving", "failed", "cancelled"]}},
+                               {"_id": 1})
     if order is not None:
         _finish_buy(db, bargain["_id"], bargain["buy_request_id"], order["_id"], now)
         return True

@@ -21,6 +21,7 @@ from shared.core.context import Context
 from shared.core.errors import ShopError, not_found
 from shared.core.events import OrderEvent
 from shared.core.log import get_logger, log_event
+from shared.social.groupbuy_holds import give_back, hold_key, take_campaign_stock, take_user_quota
 
 logger = get_logger("shop.groupbuy")
 
@@ -195,42 +196,18 @@ def _existing(ctx: Context, request_id: str) -> Optional[dict[str, Any]]:
     from shared.orders.lifecycle import order_view
     from shared.orders.placement import find_by_request
     order = find_by_request(ctx.db, ctx.shopper_id, request_id)
-    if order is None or not order.get("group"):
-        return None
+    if order is None or not order.get("group") or order["status"] == "failed":
+        return None  # (a failed one: a placement that died, placed afresh by the retry)
+    # the call that placed it may have died before noting it on its seat
+    _note_on_seat(ctx.db, order)
     team = ctx.db.teams.find_one({"_id": order["group"]["team_id"]})
     return {"order": order_view(order), "team": team_view(team)}
 
 
-def _take_user_quota(ctx: Context, campaign: dict[str, Any]) -> Optional[str]:
-    """Count one purchase against per_user_limit, atomically; the counter's id."""
-    if not campaign.get("per_user_limit"):
-        return None
-    key = f"{campaign['_id']}:{ctx.user_id}"
-    try:
-        ctx.db.group_buy_quota.update_one(
-            {"_id": key, "count": {"$lt": campaign["per_user_limit"]}},
-            {"$inc": {"count": 1}}, upsert=True)
-    except DuplicateKeyError:
-        raise ShopError("LIMIT_EXCEEDED", "you have bought this group-buy the most times allowed",
-                        {"per_user_limit": campaign["per_user_limit"]}) from None
-    return key
-
-
-def _take_campaign_stock(ctx: Context, campaign: dict[str, Any]) -> bool:
-    if campaign.get("stock_limit") is None:
-        return False
-    taken = ctx.db.group_buys.update_one({"_id": campaign["_id"], "remaining": {"$gt": 0}},
-                                         {"$inc": {"remaining": -1}})
-    if taken.modified_count == 0:
-        raise ShopError("OUT_OF_STOCK", "this group-buy is sold out")
-    return True
-
-
-def _give_back(db: Any, campaign_id: str, quota_key: Optional[str], stock_taken: bool) -> None:
-    if quota_key:
-        db.group_buy_quota.update_one({"_id": quota_key}, {"$inc": {"count": -1}})
-    if stock_taken:
-        db.group_buys.update_one({"_id": campaign_id}, {"$inc": {"remaining": 1}})
+def _note_on_seat(db: Any, order: dict[str, Any]) -> None:
+    db.teams.update_one({"_id": order["group"]["team_id"], "seats": {"$elemMatch": {
+        "user_id": order["user_id"], "order_id": None}}},
+        {"$set": {"seats.$.order_id": order["_id"]}})
 
 
 def _place_group_order(ctx: Context, campaign: dict[str, Any], team_id: str, sku_id: str,
@@ -241,27 +218,28 @@ def _place_group_order(ctx: Context, campaign: dict[str, Any], team_id: str, sku
         raise ShopError("VALIDATION_ERROR", "that SKU is not in this group-buy",
                         {"fields": [{"field": "sku_id", "message": sku_id,
                                      "type": "not_in_campaign"}]})
-    quota_key = _take_user_quota(ctx, campaign)
+    hold = hold_key(ctx.user_id or "", request_id)
+    quota_key = take_user_quota(ctx, campaign, hold)
     stock_taken = False
     try:
-        stock_taken = _take_campaign_stock(ctx, campaign)
+        stock_taken = take_campaign_stock(ctx, campaign, hold)
         request = PlaceOrderInput(request_id=request_id, address_id=address_id,
                                   items=[OrderLineInput(sku_id=sku_id, quantity=1)])
         special = Special(prices={sku_id: campaign["sku_prices"][sku_id]}, hold_shipping=True,
                           fields={"group": {"campaign_id": campaign["_id"], "team_id": team_id,
                                             "role": role, "quota_key": quota_key,
-                                            "stock_taken": stock_taken}})
+                                            "stock_taken": stock_taken, "hold": hold}})
         return place_order(ctx, request, special)
     except BaseException:
-        _give_back(ctx.db, campaign["_id"], quota_key, stock_taken)
+        give_back(ctx.db, campaign["_id"], quota_key, stock_taken, hold)
         raise
 
 
-def _seat(ctx: Context) -> dict[str, Any]:
+def _seat(ctx: Context, request_id: str) -> dict[str, Any]:
     user = ctx.shopper()
     return {"user_id": ctx.user_id, "order_id": None, "paid": False,
             "nickname": user.get("nickname") or "微信用户", "avatar": user.get("avatar_url", ""),
-            "joined_at": ctx.now}
+            "joined_at": ctx.now, "request_id": request_id}
 
 
 def start_group_buy(ctx: Context, req: StartGroupBuyInput) -> dict[str, Any]:
@@ -274,7 +252,7 @@ def start_group_buy(ctx: Context, req: StartGroupBuyInput) -> dict[str, Any]:
     team_id = "team_" + hashlib.sha256(f"{ctx.user_id}:{req.request_id}".encode()).hexdigest()[:20]
     team = {"_id": team_id, "campaign_id": campaign["_id"], "leader_id": ctx.user_id,
             "sku_id": req.sku_id, "team_size": campaign["team_size"], "status": "opening",
-            "seats": [_seat(ctx)], "held": 1, "paid": 0, "expires_at": None,
+            "seats": [_seat(ctx, req.request_id)], "held": 1, "paid": 0, "expires_at": None,
             "created_at": ctx.now}
     try:
         ctx.db.teams.insert_one(team)
@@ -326,9 +304,11 @@ def join_group_buy(ctx: Context, req: JoinGroupBuyInput) -> dict[str, Any]:
     seated = ctx.db.teams.update_one(
         {"_id": team["_id"], "status": "forming", "expires_at": {"$gt": ctx.now},
          "held": {"$lt": team["team_size"]}, "seats.user_id": {"$ne": ctx.user_id}},
-        {"$inc": {"held": 1}, "$push": {"seats": _seat(ctx)}})
-    if seated.modified_count == 0:
-        raise _join_refusal(ctx, team["_id"])
+        {"$inc": {"held": 1}, "$push": {"seats": _seat(ctx, req.request_id)}})
+    if seated.modified_count == 0 and not ctx.db.teams.find_one(
+            {"_id": team["_id"], "seats": {"$elemMatch": {
+                "user_id": ctx.user_id, "request_id": req.request_id, "order_id": None}}}):
+        raise _join_refusal(ctx, team["_id"])   # (else: this request's seat, from a retry)
     try:
         order = _place_group_order(ctx, campaign, team["_id"], req.sku_id or team["sku_id"],
                                    req.request_id, req.address_id, "member")
@@ -421,11 +401,7 @@ def on_order_cancelled(db: Any, event: OrderEvent) -> None:
     group = order["group"]
     # once per order, under the mark on_order_refunded uses too: the mark first, then the
     # give-back, so a repeated order_cancelled cannot return the unit and the quota again
-    claimed = db.orders.update_one({"_id": order["_id"], "group.given_back": {"$ne": True}},
-                                   {"$set": {"group.given_back": True}})
-    if claimed.modified_count:
-        _give_back(db, group["campaign_id"], group.get("quota_key"),
-                   group.get("stock_taken", False))
+    _give_back_once(db, order)
     if group["role"] == "leader":
         db.teams.update_one({"_id": group["team_id"], "status": "opening"},
                             {"$set": {"status": "failed", "finished_at": now,
@@ -447,11 +423,23 @@ def on_order_refunded(db: Any, event: OrderEvent) -> None:
     if db.refunds.find_one({"_id": f"{order['_id']}-gb", "status": "succeeded"},
                            {"_id": 1}) is None:
         return
+    _give_back_once(db, order)
+
+
+def _give_back_once(db: Any, order: dict[str, Any]) -> None:
+    """The order's campaign unit and quota back, once. Keyed holds are given back first and
+    then marked (a death in between: the repeat gives nothing twice); an order without a key
+    is claimed by the mark first, as before."""
+    group = order["group"]
+    if group.get("hold"):
+        give_back(db, group["campaign_id"], group.get("quota_key"),
+                   group.get("stock_taken", False), group["hold"])
+        db.orders.update_one({"_id": order["_id"]}, {"$set": {"group.given_back": True}})
+        return
     claimed = db.orders.update_one({"_id": order["_id"], "group.given_back": {"$ne": True}},
                                    {"$set": {"group.given_back": True}})
     if claimed.modified_count:
-        group = order["group"]
-        _give_back(db, group["campaign_id"], group.get("quota_key"),
+        give_back(db, group["campaign_id"], group.get("quota_key"),
                    group.get("stock_taken", False))
 
 
@@ -461,24 +449,30 @@ def _refund_lost_seat(db: Any, order: dict[str, Any], now: datetime, why: str) -
 
 
 def refund_whole_order(db: Any, order_id: str, now: datetime, reason: str) -> None:
-    """Refund everything still refundable on a paid, unshipped order; once per order."""
+    """Refund everything still refundable on a paid, unshipped order; once per order. Safe to
+    run again after a death at any point: the reservation is held under the refund's id, so a
+    rerun finds it (or the refund record) and sends that refund, never a second one."""
     from shared.payments import refunds
-    order = db.orders.find_one({"_id": order_id})
-    lines = [{"sku_id": l["sku_id"], "quantity": l.get("refundable_qty", 0)}
-             for l in order["items"] if l.get("refundable_qty", 0) > 0]
-    amount = order.get("refundable", 0)
     refund_id = f"{order_id}-gb"
-    if amount > 0 and refunds.reserve(db, order, amount, lines):
-        order = db.orders.find_one({"_id": order_id})
-        refunds.start_refund(db, order, amount=amount, reason=reason, refund_id=refund_id,
-                             lines=lines, restock=True, now=now, reserved=True,
-                             completes_order=True)
-    elif db.refunds.find_one({"_id": refund_id}, {"status": 1}):
-        # the reservation was made by an earlier run that stopped short: send it again
-        record = db.refunds.find_one({"_id": refund_id})
+    record = db.refunds.find_one({"_id": refund_id})
+    order = db.orders.find_one({"_id": order_id})
+    if record is not None:
         refunds.start_refund(db, order, amount=record["amount"], reason=reason,
                              refund_id=refund_id, lines=record["lines"], restock=True, now=now,
                              reserved=True)
+        return
+    hold = next((h for h in order.get(refunds.HOLDS) or [] if h["id"] == refund_id), None)
+    if hold is None:
+        lines = [{"sku_id": l["sku_id"], "quantity": l.get("refundable_qty", 0)}
+                 for l in order["items"] if l.get("refundable_qty", 0) > 0]
+        amount = order.get("refundable", 0)
+        if amount <= 0 or not refunds.reserve(db, order, amount, lines, refund_id):
+            return
+        hold = {"amount": amount, "lines": lines}
+        order = db.orders.find_one({"_id": order_id})
+    refunds.start_refund(db, order, amount=hold["amount"], reason=reason, refund_id=refund_id,
+                         lines=hold["lines"], restock=True, now=now, reserved=True,
+                         completes_order=True)
 
 
 # ---- timer: group_buy_expire ---------------------------------------------------------------
@@ -504,6 +498,7 @@ def expire_teams(ctx: Context) -> dict[str, Any]:
     # settle failed teams: refund the paid, cancel the unpaid; repeated until settled
     for team in db.teams.find({"status": "failed", "settled": {"$ne": True}}).limit(batch):
         counts["refunds"] += _settle_failed(db, team, ctx.now)
+    counts["seats_repaired"] = _repair_seats(ctx)
     counts.update(_expire_bargains(ctx))
     return counts
 
@@ -522,6 +517,47 @@ def _settle_failed(db: Any, team: dict[str, Any], now: datetime) -> int:
             refunded += 1
     db.teams.update_one({"_id": team["_id"]}, {"$set": {"settled": True}})
     return refunded
+
+
+def _repair_seats(ctx: Context) -> int:
+    """Seats a join (or start) took whose call died before noting its order: the order is
+    noted if it was placed; if it never was (or its placement was given up), the seat and
+    what the request took from the campaign are given back. Only seats older than the pay
+    reconcile delay, so a live call is never second-guessed."""
+    from shared.orders.placement import find_by_request
+    db, since = ctx.db, ctx.now - timedelta(seconds=ctx.settings.PAY_RECONCILE_AFTER_SECONDS)
+    repaired = 0
+    for team in db.teams.find({"status": {"$in": ["opening", "forming"]}, "seats": {
+            "$elemMatch": {"order_id": None, "joined_at": {"$lte": since}}}}) \
+            .limit(ctx.settings.TIMER_BATCH_SIZE):
+        for seat in team["seats"]:
+            if seat["order_id"] or seat["joined_at"] > since or not seat.get("request_id"):
+                continue
+            order = find_by_request(db, seat["user_id"], seat["request_id"])
+            if order is not None and order["status"] not in ("failed", "cancelled"):
+                _note_on_seat(db, order)
+            elif db.orders.find_one({"user_id": seat["user_id"], "request_id":
+                                     seat["request_id"], "status": "reserving"}, {"_id": 1}):
+                continue  # its placement is settled first (the order reconciler)
+            else:
+                _free_seat(db, team, seat)
+            repaired += 1
+    return repaired
+
+
+def _free_seat(db: Any, team: dict[str, Any], seat: dict[str, Any]) -> None:
+    hold = hold_key(seat["user_id"], seat["request_id"])
+    campaign = db.group_buys.find_one({"_id": team["campaign_id"]}) or {}
+    quota_key = f"{team['campaign_id']}:{seat['user_id']}" \
+        if campaign.get("per_user_limit") else None
+    give_back(db, team["campaign_id"], quota_key, campaign.get("stock_limit") is not None, hold)
+    if team["leader_id"] == seat["user_id"] and team["status"] == "opening":
+        db.teams.delete_one({"_id": team["_id"], "status": "opening", "seats.order_id": None})
+        return
+    db.teams.update_one({"_id": team["_id"], "seats": {"$elemMatch": {
+        "user_id": seat["user_id"], "order_id": None}}},
+        {"$pull": {"seats": {"user_id": seat["user_id"], "order_id": None}},
+         "$inc": {"held": -1}})
 
 
 def _expire_bargains(ctx: Context) -> dict[str, int]:
