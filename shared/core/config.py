@@ -74,6 +74,9 @@ class Settings(BaseModel):
     SCF_REGION: str = "ap-guangzhou"
     SCF_NAMESPACE: str = "default"
     SCF_ENDPOINT: str = "scf.tencentcloudapi.com"
+    # the deployed name of the batch function (scripts/deploy writes it and SCF_NAMESPACE)
+    FANOUT_FUNCTION: str = Field(default="marketing_push_batch",
+                                 pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,58}[A-Za-z0-9]$")
     LOGIN_RATE_LIMIT_PER_MINUTE: int = Field(default=30, ge=1)
     COUPON_CLAIM_RATE_LIMIT_PER_MINUTE: int = Field(default=20, ge=1)
     # helps one shopper may give per day (China time) to friends' bargains / assists
