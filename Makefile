@@ -6,7 +6,7 @@ PORT ?= 8080
 STAMP := $(VENV)/.installed
 
 .PHONY: run test test-python test-miniprogram check check-ruff check-mypy check-imports bench \
-        bench-nearby bench-marketing package install functions clean
+        bench-nearby bench-marketing package deploy-plan install functions clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -57,6 +57,10 @@ bench-nearby: $(STAMP)
 
 package: $(STAMP)
 	$(BIN)/python scripts/package
+
+# what scripts/deploy would create on SCF, read from nothing: no credentials needed
+deploy-plan: $(STAMP)
+	$(BIN)/python scripts/deploy plan --dry-run
 
 functions: $(STAMP)
 	$(BIN)/python scripts/gen_functions
