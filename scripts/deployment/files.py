@@ -39,7 +39,8 @@ def parent_yml(manifest: Manifest) -> str:
              "# stage; each folder below holds one multi-scf instance, one SCF namespace:"]
     for namespace in manifest.namespaces:
         count = len(manifest.in_namespace(namespace))
-        lines.append(f"#   {instance_dir(namespace)}/serverless.yml  {namespace}, {count} functions")
+        lines.append(f"#   {instance_dir(namespace)}/serverless.yml  {namespace}, "
+                     f"{count} functions")
     lines += [f"app: {APP}", f"stage: {STAGE}", ""]
     return "\n".join(lines)
 

@@ -68,7 +68,7 @@ def test_functions_are_python_3_10_with_the_layer_and_their_own_folder():
     for instance in instances().values():
         assert instance["inputs"]["runtime"] == "Python3.10"
         assert instance["inputs"]["src"]["src"] == "../functions"
-        for key, spec in instance["inputs"]["functions"].items():
+        for spec in instance["inputs"]["functions"].values():
             assert spec["handler"] == "index.main_handler"
             assert (ROOT / "functions" / spec["src"] / "index.py").is_file()
             assert spec["layers"] == [{"name": "shop-lib", "version": "${env:SHOP_LAYER_VERSION}"}]
