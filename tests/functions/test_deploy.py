@@ -273,3 +273,14 @@ def test_plan_dry_run_works_from_a_clean_clone_without_credentials(tmp_path):
     assert "not built (make package)" in result.stdout
     assert "nothing was read from or sent to Tencent Cloud" in result.stdout
     assert not (clone / "dist").exists()
+
+
+def test_functions_get_the_env_file_s_runtime_key_while_the_deploy_signs_with_its_own(
+        deploy, scf, tmp_path):
+    env_file = tmp_path / "prod.env"
+    env_file.write_text("TENCENTCLOUD_SECRET_ID=AKIDruntime\nTENCENTCLOUD_SECRET_KEY=rt-key\n"
+                        "# a comment\nLOG_LEVEL='WARNING'\n", encoding="utf-8")
+    deployed(deploy, "--env-file", str(env_file))
+    info = next(f for (ns, name), f in scf.functions.items() if name == "get_upload_url")
+    env = {v["Key"]: v["Value"] for v in info["Environment"]["Variables"]}
+    assert (env["TENCENTCLOUD_SECRET_ID"], env["LOG_LEVEL"]) == ("AKIDruntime", "WARNING")
