@@ -8,7 +8,7 @@ SNAPSHOT ?= .dev/shop-snapshot.json
 STAMP := $(VENV)/.installed
 
 .PHONY: run reset test test-python test-miniprogram check check-ruff check-mypy check-imports bench \
-        bench-nearby bench-marketing package install functions docs openapi clean
+        bench-nearby bench-marketing package deploy-plan install functions docs openapi clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -64,6 +64,10 @@ bench-nearby: $(STAMP)
 
 package: $(STAMP)
 	$(BIN)/python scripts/package
+
+# what scripts/deploy would create on SCF, read from nothing: no credentials needed
+deploy-plan: $(STAMP)
+	$(BIN)/python scripts/deploy plan --dry-run
 
 functions: $(STAMP)
 	$(BIN)/python scripts/gen_functions

@@ -46,6 +46,9 @@ def shop_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.setenv("MONGODB_URI", real_server)
         monkeypatch.setenv("MONGODB_DB", f"shop_test_{uuid.uuid4().hex[:12]}")
     _reset()
+    if real_server:  # a real server gets its indexes from the deploy step, as in production
+        from shared.core.db import ensure_indexes, get_db
+        ensure_indexes(get_db())
     yield
     from shared.core.config import reset_settings
     from shared.core.db import reset_db

@@ -52,6 +52,20 @@ def db_init(ctx: typer.Context) -> None:
               lambda d: f"{d['indexes']} indexes ensured on database {d['database']}")
 
 
+@app.command("migrate")
+def db_migrate(ctx: typer.Context) -> None:
+    """Create the shop's indexes on MONGODB_URI/MONGODB_DB once (idempotent). Functions never
+    create them on a cold start; run this (or scripts/deploy apply) after each deploy."""
+    with configured_db("creating indexes …") as db:
+        from shared.core.db import ensure_indexes
+        declared = ensure_indexes(db)
+        names = sum(len([n for n in db[c].index_information() if n != "_id_"])
+                    for c in db.list_collection_names())
+    emit_line(ctx, {"database": db.name, "indexes": declared, "present": names},
+              lambda d: f"{d['indexes']} indexes ensured on database {d['database']} "
+                        f"({d['present']} present)")
+
+
 @app.command("seed")
 def db_seed(
     ctx: typer.Context,

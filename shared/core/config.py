@@ -8,7 +8,7 @@ import ipaddress
 import logging
 import os
 from functools import lru_cache
-from typing import Any, Literal, Optional, Union
+from typing import Any, ClassVar, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -113,6 +113,9 @@ class Settings(BaseModel):
     # comma-separated IPs/CIDRs of the proxies in front of the WSGI app; X-Forwarded-For is
     # honoured only from these (empty: trust none, the client is the socket's peer)
     TRUSTED_PROXIES: str = ""
+    # the deployed name of the batch function (scripts/deploy writes it and SCF_NAMESPACE)
+    FANOUT_FUNCTION: str = Field(default="marketing_push_batch",
+                                 pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,58}[A-Za-z0-9]$")
     COUPON_CLAIM_RATE_LIMIT_PER_MINUTE: int = Field(default=20, ge=1)
     # helps one shopper may give per day (China time) to friends' bargains / assists
     BARGAIN_DAILY_HELP_LIMIT: int = Field(default=10, ge=1)
@@ -199,6 +202,11 @@ class Settings(BaseModel):
         if problems:
             raise ConfigError("production refuses to start: " + "; ".join(problems))
 
+
+    # checked at start only where a function is given them (a bad key refuses to start); not
+    # required by every function, so the deploy hands them only to the functions that pay
+    CHECKED_WHEN_SET: ClassVar[frozenset[str]] = frozenset(
+        {"WXPAY_PRIVATE_KEY_PATH", "WXPAY_PUBLIC_KEY_PATH", "WXPAY_APIV3_KEY"})
 
     def _pay_key_problems(self) -> list[str]:
         """WeChat Pay's keys, checked at start rather than at the first payment."""

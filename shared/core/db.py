@@ -14,7 +14,8 @@ from pymongo.errors import DuplicateKeyError
 
 from shared.core.config import get_settings
 
-# collection -> list of (keys, options). Created idempotently by ensure_indexes().
+# collection -> list of (keys, options). Created idempotently by ensure_indexes(): by
+# scripts/deploy and `shopctl db migrate` on a real server, on first use for the embedded one.
 INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
     "users": [([("openid", 1)], {"unique": True}), ([("nearby.cell", 1)], {"sparse": True}),
               ([("invited_by", 1)], {"sparse": True}),
@@ -249,7 +250,10 @@ def get_db() -> Any:
         with _lock:
             if _db is None:
                 _client, _db = _connect()
-                ensure_indexes(_db)
+                if is_embedded():
+                    # a real server gets its indexes once, at deploy time (scripts/deploy,
+                    # shopctl db migrate): a cold instance must not send ~70 createIndex
+                    ensure_indexes(_db)
     return _db
 
 
@@ -257,11 +261,12 @@ def is_embedded() -> bool:
     return not get_settings().MONGODB_URI
 
 
-def ensure_indexes(db: Any) -> None:
-    """Create every declared index; creating an existing index is a no-op."""
+def ensure_indexes(db: Any) -> int:
+    """Create every declared index (an existing one is a no-op); how many are declared."""
     for collection, indexes in INDEXES.items():
         for keys, options in indexes:
             db[collection].create_index(keys, **options)
+    return sum(len(indexes) for indexes in INDEXES.values())
 
 
 def reset_db(drop: bool = False) -> None:

@@ -1,7 +1,10 @@
-"""The one WSGI app: the dev gateway serves it, and API Gateway events reach it via serverless-wsgi.
+"""The one WSGI app: the dev gateway serves it, and HTTP events (Function URL, custom domain,
+API Gateway) reach it via serverless-wsgi.
 
-Routes: ``GET /healthz``, ``POST /api/<action>``. A path may carry a prefix before ``/api/``
-(an API Gateway stage or base path); it is ignored.
+Routes: ``GET /healthz``, ``POST /api/<action>``, the WeChat Pay notifies. A path may carry a
+prefix before ``/api/`` (an API Gateway stage or base path); it is ignored. The ``gateway``
+function serves every route; any other function serves its own route only, also at ``/`` (the
+root of its own Function URL).
 """
 from __future__ import annotations
 
@@ -31,6 +34,9 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _ACTION_PATH = re.compile(r"(?:^|/)api/([^/]*)/?$")
 
 StartResponse = Callable[..., Any]
+
+# the one function that serves every route (behind its Function URL); see scripts/deployment
+GATEWAY_FUNCTION = "gateway"
 
 
 # WeChat Pay's notify protocol: 204 when accepted (or applied before), a FAIL body otherwise,
@@ -217,21 +223,38 @@ def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[byte
     return _respond(start_response, response, request_id)
 
 
-# ---- Tencent API Gateway ------------------------------------------------------------------
+# ---- HTTP events: Function URL, custom domain, API Gateway ---------------------------------
+
+def _own_path(action: str) -> str:
+    return NOTIFY_ROUTES[action][0] if action in NOTIFY_ROUTES else f"/api/{action}"
+
 
 def normalise_gateway_event(action: str, event: dict[str, Any]) -> dict[str, Any]:
-    """A Tencent API Gateway event in the shape serverless-wsgi reads (API Gateway v1)."""
+    """An SCF HTTP event in the shape serverless-wsgi reads (API Gateway v1).
+
+    A Function URL (or custom domain) event is an API Gateway event without ``requestContext``,
+    ``isBase64Encoded`` and ``queryStringParameters``; the client's address comes in the
+    ``x-scf-remote-addr`` header, which SCF sets, instead of ``requestContext.sourceIp``.
+    """
     headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
     body = event.get("body")
     if body is None:
         body = ""
     elif not isinstance(body, str):
         body = json.dumps(body)
-    context = event.get("requestContext") or {}
+    context = event.get("requestContext")
+    if isinstance(context, dict):
+        source_ip = str(context.get("sourceIp") or "")
+    else:
+        context, source_ip = {}, headers.get("x-scf-remote-addr", "")
     query = event.get("queryString") or event.get("queryStringParameters") or {}
+    path = event["path"]
+    bound = None if action == GATEWAY_FUNCTION else action
+    if bound and path.strip() in ("", "/"):
+        path = _own_path(bound)  # the root of a function's own Function URL is its route
     return {
         "httpMethod": event["httpMethod"].upper(),
-        "path": event["path"],
+        "path": path,
         "headers": headers,
         "queryStringParameters": {str(k): str(v) for k, v in query.items()}
         if isinstance(query, dict) else {},
@@ -239,8 +262,8 @@ def normalise_gateway_event(action: str, event: dict[str, Any]) -> dict[str, Any
         "isBase64Encoded": bool(event.get("isBase64Encoded")),
         "requestContext": {"requestId": context.get("requestId"),
                            "stage": context.get("stage"),
-                           "identity": {"sourceIp": context.get("sourceIp", "")}},
-        "shopAction": action,
+                           "identity": {"sourceIp": source_ip}},
+        "shopAction": bound,
     }
 
 
@@ -251,7 +274,7 @@ def serve_gateway_event(action: str, event: dict[str, Any], context: Any) -> dic
         response = serverless_wsgi.handle_request(app, normalised, context)
     except Exception:
         # a body that is not valid base64, headers that are not a mapping, ...
-        logger.exception("unreadable API Gateway event")
+        logger.exception("unreadable HTTP event")
         outcome = error_outcome(ShopError("BAD_REQUEST", "unreadable request"))
         return {"isBase64Encoded": False, "statusCode": outcome.status,
                 "headers": {"Content-Type": "application/json; charset=utf-8"},

@@ -205,12 +205,14 @@ class InProcessRunner:
 
 
 class ScfRunner:
-    """Production: one async SCF invoke of marketing_push_batch per batch."""
+    """Production: one async SCF invoke of marketing_push_batch per batch, by its deployed name
+    and namespace (``FANOUT_FUNCTION``, ``SCF_NAMESPACE``: scripts/deploy sets both)."""
 
     def run(self, ctx: Context, due: list[tuple[str, int]]) -> None:
         from shared.cloud.scf import invoke_async
         for job_id, batch in due:
-            invoke_async(ctx.settings, FUNCTION, invoke_payload(ctx.settings, job_id, batch))
+            invoke_async(ctx.settings, ctx.settings.FANOUT_FUNCTION,
+                         invoke_payload(ctx.settings, job_id, batch))
 
 
 def invoke_payload(settings: Any, job_id: str, batch: int) -> dict[str, Any]:

@@ -418,3 +418,15 @@ def test_db_init_and_seed_prepare_a_real_mongodb(db: Any) -> None:
 
     assert seeded.returncode == 0, seeded.stderr
     assert db.products.count_documents({}) == 30
+
+
+def test_db_migrate_creates_the_indexes_functions_no_longer_create(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MONGODB_URI", "mongodb://mongo.test:27017")
+    monkeypatch.setenv("MONGODB_DB", "shop_migrate_test")
+    code = _WITH_MONGOMOCK_SERVER.format(path=SHOPCTL)
+    result = subprocess.run([sys.executable, "-c", code, "--json", "db", "migrate"],
+                            capture_output=True, text=True, timeout=30, cwd=ROOT)
+    answer = data_of(result)
+    assert answer["database"] == "shop_migrate_test"
+    assert answer["present"] >= answer["indexes"] - 1 > 50  # (keys of one index may repeat)

@@ -12,7 +12,6 @@ from types import ModuleType
 from typing import Any, Optional
 
 import pytest
-import yaml
 
 from tests.conftest import MERCHANT_TOKEN, ROOT, load_event, new_address, new_product, new_shopper
 
@@ -387,40 +386,10 @@ def test_every_function_answers_a_gateway_event_with_an_http_response(name):
 
 def test_every_action_and_timer_has_its_function_folder():
     from shared.core.actions import ACTIONS, INTERNAL_FUNCTIONS, NOTIFY_ROUTES, TIMERS
+    from shared.core.http import GATEWAY_FUNCTION
     assert set(FUNCTION_NAMES) == (set(ACTIONS) | set(TIMERS) | set(NOTIFY_ROUTES)
-                                   | set(INTERNAL_FUNCTIONS)), "run scripts/gen_functions"
-
-
-def test_serverless_yml_deploys_every_non_dev_action_on_api_gateway_and_every_timer():
-    from shared.core.actions import ACTIONS, INTERNAL_FUNCTIONS, NOTIFY_ROUTES, TIMERS
-    from shared.core.cron import Cron
-    config = yaml.safe_load((ROOT / "serverless.yml").read_text(encoding="utf-8"))
-    functions = config["functions"]
-    wanted = ({n for n, a in ACTIONS.items() if not a.auth.startswith("dev")} | set(TIMERS)
-              | set(NOTIFY_ROUTES) | set(INTERNAL_FUNCTIONS))
-    assert set(functions) == wanted, "run scripts/gen_functions"
-    for name, spec in functions.items():
-        assert spec["handler"] == "index.main_handler"
-        if name in INTERNAL_FUNCTIONS:
-            assert "events" not in spec, name  # invoked by other functions only
-            continue
-        triggers = [t for event in spec["events"] for t in event.items()]
-        if name in TIMERS:
-            timers = [p for kind, p in triggers if kind == "timer"]
-            assert len(timers) == 1, name
-            Cron(timers[0]["parameters"]["cronExpression"])
-        else:
-            routes = [(p["parameters"]["httpMethod"], p["parameters"]["path"])
-                      for kind, p in triggers if kind == "apigw"]
-            path = NOTIFY_ROUTES[name][0] if name in NOTIFY_ROUTES else f"/api/{name}"
-            assert routes == [("POST", path)], name
-
-
-def test_dev_only_actions_are_not_deployed():
-    from shared.core.actions import ACTIONS
-    config = yaml.safe_load((ROOT / "serverless.yml").read_text(encoding="utf-8"))
-    dev_only = {n for n, a in ACTIONS.items() if a.auth.startswith("dev")}
-    assert dev_only and not dev_only & set(config["functions"])
+                                   | set(INTERNAL_FUNCTIONS) | {GATEWAY_FUNCTION}), \
+        "run scripts/gen_functions"
 
 
 def test_gen_functions_writes_exactly_the_committed_handlers(tmp_path, monkeypatch):
@@ -436,5 +405,11 @@ def test_gen_functions_writes_exactly_the_committed_handlers(tmp_path, monkeypat
     for name in FUNCTION_NAMES:
         generated = (tmp_path / "functions" / name / "index.py").read_text(encoding="utf-8")
         assert generated == (FUNCTIONS / name / "index.py").read_text(encoding="utf-8"), name
-    assert ((tmp_path / "serverless.yml").read_text(encoding="utf-8")
-            == (ROOT / "serverless.yml").read_text(encoding="utf-8"))
+    written = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")
+               if p.is_file() and p.parts[len(tmp_path.parts)] != "functions"}
+    committed = {"serverless.yml", "cloudbaserc.json"} | {
+        p.relative_to(ROOT).as_posix() for p in ROOT.glob("sls-*/serverless.yml")}
+    assert written == committed, "run scripts/gen_functions"
+    for relative in written:
+        assert ((tmp_path / relative).read_text(encoding="utf-8")
+                == (ROOT / relative).read_text(encoding="utf-8")), relative

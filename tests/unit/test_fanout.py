@@ -388,3 +388,22 @@ def test_queued_invokes_are_not_sent_again_until_their_lease_passes(db: Any, scf
     assert len(scf.invokes) == 2
     assert fanout.dispatch(Clock(now + fanout.BATCH_LEASE).context(db)) == 2
     assert len(scf.invokes) == 4
+
+
+def test_batches_are_invoked_by_their_deployed_name_and_namespace(db: Any, scf,
+                                                                  monkeypatch) -> None:
+    """scripts/deploy puts marketing_push_batch in an area namespace and says where."""
+    from shared.core.common import utcnow
+    from shared.core.config import reset_settings
+    from shared.marketing import reminders as marketing
+    monkeypatch.setenv("FANOUT_FUNCTION", "shop_push_batch")
+    monkeypatch.setenv("SCF_NAMESPACE", "shop-core")
+    reset_settings()
+    now = utcnow()
+    shoppers_with_forgotten_carts(db, 1, now)
+    marketing.cart_reminder(Clock(now).context(db))
+    assert [(i["FunctionName"], i["Namespace"]) for i in scf.invokes] == \
+        [("shop_push_batch", "shop-core")]
+    event = json.loads(scf.invokes[0]["ClientContext"])
+    answer = load_function("marketing_push_batch").main_handler(event, {"request_id": "scf-x"})
+    assert answer["ok"] is True, answer
