@@ -76,6 +76,10 @@ class DealTable:
     kind: Any        # codes of deal.get("kind") / deal.get("category_id"), see kinds/categories
     category: Any
     everywhere: Any  # runs at every store
+    # what a page sorts by after the distance: minus the discount (the very float
+    # 1 - deal_price / max(original_price, 1) a scan computes) and the rank of the deal's id
+    neg_discount: Any
+    id_rank: Any
     kinds: dict[Any, int]
     categories: dict[Any, int]
 
@@ -87,9 +91,10 @@ class DealIndex:
     deals: list[dict[str, Any]] = field(default_factory=list)  # every one once: its number
     numbers_by_store: dict[str, list[int]] = field(default_factory=dict)
     table: Optional[DealTable] = None
-    # (the store index they were made for, first link, link count per grid position, and
-    # the deal numbers of the links): which deals run at the store at each grid position
-    links: Optional[tuple[StoreIndex, Any, Any, Any]] = None
+    # (the store index they were made for, first link, link count per grid position, the
+    # deal numbers of the links, and the rank of each grid position's store id): which deals
+    # run at the store at each grid position, and how stores at one distance tie
+    links: Optional[tuple[StoreIndex, Any, Any, Any, Any]] = None
     # the views a page shows (deal and store views by id), made once per index: they change
     # only when a deal or a store does, and then the index is rebuilt
     views: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -107,6 +112,7 @@ class DealIndex:
         kind: list[int] = []
         category: list[int] = []
         everywhere: list[bool] = []
+        neg_discount: list[float] = []
         for deal in docs:
             if not (isinstance(deal.get("starts_at"), datetime)
                     and isinstance(deal.get("ends_at"), datetime)):
@@ -118,6 +124,7 @@ class DealIndex:
             kind.append(kinds.setdefault(deal.get("kind"), len(kinds)))
             category.append(categories.setdefault(deal.get("category_id"), len(categories)))
             everywhere.append(bool(deal.get("all_stores")))
+            neg_discount.append(-(1 - deal["deal_price"] / max(deal["original_price"], 1)))
             if deal.get("all_stores"):
                 fresh.everywhere.append(deal)
                 continue
@@ -126,7 +133,10 @@ class DealIndex:
         fresh.table = DealTable(
             starts=np.array(starts, dtype=np.int64), ends=np.array(ends, dtype=np.int64),
             kind=np.array(kind, dtype=np.intp), category=np.array(category, dtype=np.intp),
-            everywhere=np.array(everywhere, dtype=bool), kinds=kinds, categories=categories)
+            everywhere=np.array(everywhere, dtype=bool),
+            neg_discount=np.array(neg_discount, dtype=np.float64),
+            id_rank=_ranks(np, [deal["_id"] for deal in fresh.deals]),
+            kinds=kinds, categories=categories)
         return fresh
 
     def shown(self, now: datetime, kind: Optional[str], category_id: Optional[str]) -> Any:
@@ -142,7 +152,7 @@ class DealIndex:
                 mask &= (column == code) if code is not None else False
         return mask
 
-    def links_for(self, index: StoreIndex) -> tuple[Any, Any, Any]:
+    def links_for(self, index: StoreIndex) -> tuple[Any, Any, Any, Any]:
         links = self.links
         if links is None or links[0] is not index:
             np = load_numpy()
@@ -153,9 +163,10 @@ class DealIndex:
             at = np.array([p for p, _ in pairs], dtype=np.intp)
             counts = np.bincount(at, minlength=len(index.ids)).astype(np.intp)
             links = (index, np.cumsum(counts) - counts, counts,
-                     np.array([number for _, number in pairs], dtype=np.intp))
+                     np.array([number for _, number in pairs], dtype=np.intp),
+                     _ranks(np, index.ids))
             self.links = links  # the same for every thread that makes it: no lock needed
-        return links[1], links[2], links[3]
+        return links[1], links[2], links[3], links[4]
 
     def page(self, index: StoreIndex, lat: float, lng: float, radius_m: float, now: datetime,
              kind: Optional[str], category_id: Optional[str], skip: int, limit: int) \
@@ -163,7 +174,8 @@ class DealIndex:
         """How many deals are shown, and the rows of the page: each deal on now (of the kind
         and category asked for) that runs at a store in reach, at the nearest such store
         (ties by store id), sorted by distance, then deepest discount, then id. Only the deals
-        that can be on the page get exact distances."""
+        that can be on the page get exact distances, and only the page's rows are made: the
+        rest is array work over the links in reach (no Python loop over links or deals)."""
         np = load_numpy()
         table = self.table
         assert table is not None
@@ -171,7 +183,7 @@ class DealIndex:
         if not positions.size:
             return 0, []
         shown = self.shown(now, kind, category_id)
-        first_link, link_count, linked = self.links_for(index)
+        first_link, link_count, linked, store_rank = self.links_for(index)
         # the (deal, store) links of the stores in reach, of the deals shown
         counts = link_count.take(positions)
         with_deals = np.flatnonzero(counts)
@@ -200,32 +212,52 @@ class DealIndex:
             # as for stores (StoreIndex.ordered): no deal among the first ``wanted`` is more
             # than two margins further by the chord than the wanted-th nearest by the chord
             kth = float(np.partition(approx, wanted - 1)[wanted - 1])
-            numbers = numbers[approx <= chord2(metres(kth) + 2 * PRUNE_MARGIN_M)]
+            near = approx <= chord2(metres(kth) + 2 * PRUNE_MARGIN_M)
+            numbers = numbers[near]
         picked = np.zeros(len(self.deals), dtype=bool)
         picked[numbers] = True
-        # the exact distance of every store in reach of the picked deals: the nearest decides
+        # the exact distance of every store in reach of the picked deals; each deal's nearest
+        # by (distance, store id), as a scan's tuples compare
         links = picked.take(link_deal)
         link_deal, link_store = link_deal[links], link_store[links]
         stores = np.unique(link_store)
-        distance_of = dict(zip(stores.tolist(), index.distances(lat, lng, stores)))
-        nearest: dict[int, tuple[float, str]] = {}
-        for number, position in zip(link_deal.tolist(), link_store.tolist()):
-            candidate = distance_of[position]
-            if number not in nearest or candidate < nearest[number]:
-                nearest[number] = candidate
-        everywhere_at: Optional[tuple[float, str]] = None
-        if picked.take(everywhere).any():
+        exact = np.array([d for d, _ in index.distances(lat, lng, stores)], dtype=np.float64)
+        link_distance = exact.take(np.searchsorted(stores, link_store))
+        order = np.lexsort((store_rank.take(link_store), link_distance, link_deal))
+        by_deal = link_deal.take(order)
+        head = np.ones(by_deal.size, dtype=bool)
+        head[1:] = by_deal[1:] != by_deal[:-1]
+        numbers = by_deal[head]
+        distance = link_distance.take(order)[head]
+        at_store = link_store.take(order)[head]
+        picked_everywhere = everywhere[picked.take(everywhere)]
+        if picked_everywhere.size:
             everywhere_at = index.ordered(lat, lng, positions, chords, 0, 1)[0]
+            numbers = np.concatenate([numbers, picked_everywhere])
+            distance = np.concatenate([distance, np.full(picked_everywhere.size,
+                                                         everywhere_at[0])])
+            at_store = np.concatenate([at_store, np.full(picked_everywhere.size,
+                                                         index.position[everywhere_at[1]],
+                                                         dtype=np.intp)])
+        # distance, then deepest discount, then id; only the page becomes rows
+        order = np.lexsort((table.id_rank.take(numbers), table.neg_discount.take(numbers),
+                            distance))[skip:wanted]
         rows: list[DealRow] = []
-        for number in numbers.tolist():
+        ids = index.ids
+        for number, meters, position in zip(numbers.take(order).tolist(),
+                                            distance.take(order).tolist(),
+                                            at_store.take(order).tolist()):
             deal = self.deals[number]
-            at = nearest.get(number, everywhere_at)
-            assert at is not None  # each deal picked runs at a store in reach or everywhere
-            distance, store_id = at
-            discount = 1 - deal["deal_price"] / max(deal["original_price"], 1)
-            rows.append((distance, -discount, deal["_id"], store_id, deal))
-        rows.sort(key=lambda r: r[:3])
-        return total, rows[skip:wanted]
+            rows.append((meters, table.neg_discount[number].item(), deal["_id"], ids[position],
+                         deal))
+        return total, rows
+
+
+def _ranks(np: Any, ids: list[str]) -> Any:
+    """The rank of each id among these ids in Python's string order (as a scan's ties go)."""
+    rank = np.empty(len(ids), dtype=np.intp)
+    rank[sorted(range(len(ids)), key=ids.__getitem__)] = np.arange(len(ids), dtype=np.intp)
+    return rank
 
 
 def _build_deal_index(db: Any) -> DealIndex:
