@@ -95,15 +95,20 @@ def nearby_deals(ctx: Context, req: NearbyDealsInput) -> dict[str, Any]:
                        local_day(ctx.now))
     items = []
     views = deals.views
+    open_now: dict[str, bool] = {}  # by opening hours: a page's stores share a few
     for distance, _, deal_id, store_id, deal in page:
         remaining = None if deal.get("daily_quantity") is None else \
             max(0, deal["daily_quantity"] - sold.get(deal_id, 0))
         view = views.get(deal_id) or views.setdefault(deal_id, deal_view(deal))
         store = views.get(store_id) or views.setdefault(store_id,
                                                         store_view(index.view(store_id)))
-        items.append({**view, "distance_m": round(distance, 1),
-                      "store": {**store, "open_now": is_open(store["hours"], ctx.now),
-                                "distance_m": round(distance, 1)},
+        hours = store["hours"]
+        is_open_now = open_now.get(hours)
+        if is_open_now is None:
+            is_open_now = open_now[hours] = is_open(hours, ctx.now)
+        metres = round(distance, 1)
+        items.append({**view, "distance_m": metres,
+                      "store": {**store, "open_now": is_open_now, "distance_m": metres},
                       "remaining_today": remaining})
     return page_of(items, total, req)
 

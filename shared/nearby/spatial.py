@@ -248,8 +248,8 @@ class DealIndex:
                                             distance.take(order).tolist(),
                                             at_store.take(order).tolist()):
             deal = self.deals[number]
-            rows.append((meters, table.neg_discount[number].item(), deal["_id"], ids[position],
-                         deal))
+            discount = 1 - deal["deal_price"] / max(deal["original_price"], 1)
+            rows.append((meters, -discount, deal["_id"], ids[position], deal))
         return total, rows
 
 
