@@ -87,6 +87,14 @@ def ranges(np: Any, starts: Any, ends: Any) -> Any:
     return np.repeat(ends - reached, counts) + np.arange(int(reached[-1]), dtype=np.intp)
 
 
+def ranks(ids: list[str]) -> Any:
+    """The rank of each id among these ids in Python's string order (as a scan's ties go)."""
+    np = load_numpy()
+    rank = np.empty(len(ids), dtype=np.intp)
+    rank[sorted(range(len(ids)), key=ids.__getitem__)] = np.arange(len(ids), dtype=np.intp)
+    return rank
+
+
 @dataclass
 class GridArrays:
     """The stores in grid order (position n), as arrays."""
@@ -138,6 +146,9 @@ class StoreIndex:
     position: dict[str, int] = field(default_factory=dict)  # store id -> grid position
     grid: Optional[GridArrays] = None
     views: Optional[StoreViews] = None
+    # grid position -> the rank of its store id in Python's string order, made on first use
+    # (how stores at one distance tie) and kept with the index: a deal write reuses it
+    id_rank: Optional[Any] = None
 
     @classmethod
     def from_documents(cls, docs: Iterable[dict[str, Any]]) -> "StoreIndex":
@@ -181,6 +192,13 @@ class StoreIndex:
             same_day=np.array([h is not None and h[0] <= h[1] for h in hours],
                               dtype=bool))
         return fresh
+
+    def id_ranks(self) -> Any:
+        """The rank of each grid position's store id among the ids (Python's string order)."""
+        rank = self.id_rank
+        if rank is None:
+            rank = self.id_rank = ranks(self.ids)  # the same for every thread: no lock needed
+        return rank
 
     def reach(self, lat: float, lng: float, radius_m: float) -> tuple[Any, Any]:
         """The grid positions of exactly the stores whose geo.haversine_m distance is within

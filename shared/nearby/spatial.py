@@ -19,6 +19,7 @@ from shared.nearby.grid import (
     load_numpy,
     metres,
     ranges,
+    ranks,
 )
 from shared.nearby.versioned import VersionedIndex, bump_version, read_versions
 
@@ -135,7 +136,7 @@ class DealIndex:
             kind=np.array(kind, dtype=np.intp), category=np.array(category, dtype=np.intp),
             everywhere=np.array(everywhere, dtype=bool),
             neg_discount=np.array(neg_discount, dtype=np.float64),
-            id_rank=_ranks(np, [deal["_id"] for deal in fresh.deals]),
+            id_rank=ranks([deal["_id"] for deal in fresh.deals]),
             kinds=kinds, categories=categories)
         return fresh
 
@@ -164,7 +165,7 @@ class DealIndex:
             counts = np.bincount(at, minlength=len(index.ids)).astype(np.intp)
             links = (index, np.cumsum(counts) - counts, counts,
                      np.array([number for _, number in pairs], dtype=np.intp),
-                     _ranks(np, index.ids))
+                     index.id_ranks())
             self.links = links  # the same for every thread that makes it: no lock needed
         return links[1], links[2], links[3], links[4]
 
@@ -251,13 +252,6 @@ class DealIndex:
             discount = 1 - deal["deal_price"] / max(deal["original_price"], 1)
             rows.append((meters, -discount, deal["_id"], ids[position], deal))
         return total, rows
-
-
-def _ranks(np: Any, ids: list[str]) -> Any:
-    """The rank of each id among these ids in Python's string order (as a scan's ties go)."""
-    rank = np.empty(len(ids), dtype=np.intp)
-    rank[sorted(range(len(ids)), key=ids.__getitem__)] = np.arange(len(ids), dtype=np.intp)
-    return rank
 
 
 def _build_deal_index(db: Any) -> DealIndex:
