@@ -7,10 +7,12 @@ creating its client. Runs are interleaved; medians of the children's CPU time
 (``time.process_time``: on a busy machine wall time mostly measures the others' work).
 
 Every child runs as a deployed function does: with the runtime flags every function is given
-(``RUNTIME_FLAGS`` of scripts/deployment/manifest.py) and our code loaded from bytecode, as
-scripts/package ships it in the layer; the dependencies are installed with theirs. Without
-that (PYTHONDONTWRITEBYTECODE=1, a fresh checkout) each child compiled ``shared`` from source
-while pymongo came compiled, a cost no deployed function pays. The baseline children get the
+(``RUNTIME_FLAGS`` of scripts/deployment/manifest.py), and with both sides loaded from
+bytecode: the dependencies are installed with theirs, and ``shared`` is compiled beforehand.
+Without that (PYTHONDONTWRITEBYTECODE=1, a fresh checkout) each child compiled ``shared`` from
+source while pymongo came compiled, an asymmetry that measured the compiler. (The layer of
+scripts/package ships no bytecode yet, so in the cloud both sides compile, unless the runtime
+keeps __pycache__; see the README.) The baseline children get the
 same interpreter and environment."""
 from __future__ import annotations
 
