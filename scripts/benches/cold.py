@@ -12,8 +12,8 @@ bytecode: the dependencies are installed with theirs, and ``shared`` is compiled
 Without that (PYTHONDONTWRITEBYTECODE=1, a fresh checkout) each child compiled ``shared`` from
 source while pymongo came compiled, an asymmetry that measured the compiler. (The layer of
 scripts/package ships no bytecode yet, so in the cloud both sides compile, unless the runtime
-keeps __pycache__; see the README.) The baseline children get the
-same interpreter and environment."""
+keeps __pycache__; see the README.) The baseline children get the same interpreter and
+environment."""
 from __future__ import annotations
 
 import compileall
@@ -23,7 +23,6 @@ import sys
 from typing import Any
 
 from benchkit import ROOT, BenchFailure, median
-
 from deployment.manifest import RUNTIME_FLAGS
 
 from .common import FUNCTION_FILE, PAGE_EVENT
