@@ -246,6 +246,9 @@ def test_the_layer_carries_unchecked_bytecode_of_the_target_runtime_only(tmp_pat
     layer = tmp_path / "layer"
     (layer / "pkg").mkdir(parents=True)
     (layer / "pkg" / "__init__.py").write_text("VALUE = 1\n", encoding="utf-8")
+    (layer / "cold").mkdir()
+    (layer / "cold" / "__init__.py").write_text("VALUE = 2\n", encoding="utf-8")
+    script.HOT_PACKAGES = ("pkg", "absent")
     here = "%d.%d" % sys.version_info[:2]
     assert script.compile_layer(layer, sys.executable, version="2.7") == \
         (False, f"{sys.executable} is Python {here}")
@@ -255,8 +258,10 @@ def test_the_layer_carries_unchecked_bytecode_of_the_target_runtime_only(tmp_pat
     assert flags == 0b01  # hash-based, source never checked: the layer is immutable
     target = layer / "pkg" / "__pycache__" / "__init__.cpython-310.pyc"
     target.write_bytes(pyc.read_bytes())
+    assert not (layer / "cold" / "__pycache__").exists()  # few functions import it
     names = {name for _, name in script.tree_files(layer)}
-    assert names == {"pkg/__init__.py", "pkg/__pycache__/__init__.cpython-310.pyc"}
+    assert names == {"pkg/__init__.py", "pkg/__pycache__/__init__.cpython-310.pyc",
+                     "cold/__init__.py"}
 
 
 def test_the_package_says_when_the_layer_has_no_bytecode(tmp_path):
