@@ -8,12 +8,11 @@ creating its client. Runs are interleaved; medians of the children's CPU time
 
 Every child runs as a deployed function does: with the runtime flags every function is given
 (``RUNTIME_FLAGS`` of scripts/deployment/manifest.py), and with both sides loaded from
-bytecode: the dependencies are installed with theirs, and ``shared`` is compiled beforehand.
-Without that (PYTHONDONTWRITEBYTECODE=1, a fresh checkout) each child compiled ``shared`` from
-source while pymongo came compiled, an asymmetry that measured the compiler. (The layer of
-scripts/package ships no bytecode yet, so in the cloud both sides compile, unless the runtime
-keeps __pycache__; see the README.) The baseline children get the same interpreter and
-environment."""
+bytecode, as scripts/package ships the layer (its HOT_PACKAGES compiled): the dependencies are
+installed with theirs, and ``shared`` is compiled beforehand. Without that
+(PYTHONDONTWRITEBYTECODE=1, a fresh checkout) each child compiled ``shared`` from source while
+pymongo came compiled, an asymmetry that measured the compiler. The baseline children get the
+same interpreter and environment."""
 from __future__ import annotations
 
 import compileall
