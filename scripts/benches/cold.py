@@ -4,15 +4,25 @@ function module, its domain module and input model as the first call loads them,
 validator built, the database module) vs ``import pymongo``; and the first call (import +
 first list_products answer, creating the database client) vs importing the driver and
 creating its client. Runs are interleaved; medians of the children's CPU time
-(``time.process_time``: on a busy machine wall time mostly measures the others' work)."""
+(``time.process_time``: on a busy machine wall time mostly measures the others' work).
+
+Every child runs as a deployed function does: with the runtime flags every function is given
+(``RUNTIME_FLAGS`` of scripts/deployment/manifest.py), and with both sides loaded from
+bytecode, as scripts/package ships the layer (its HOT_PACKAGES compiled): the dependencies are
+installed with theirs, and ``shared`` is compiled beforehand. Without that
+(PYTHONDONTWRITEBYTECODE=1, a fresh checkout) each child compiled ``shared`` from source while
+pymongo came compiled, an asymmetry that measured the compiler. The baseline children get the
+same interpreter and environment."""
 from __future__ import annotations
 
+import compileall
 import json
 import subprocess
 import sys
 from typing import Any
 
 from benchkit import ROOT, BenchFailure, median
+from deployment.manifest import RUNTIME_FLAGS
 
 from .common import FUNCTION_FILE, PAGE_EVENT
 
@@ -99,8 +109,18 @@ def run_child(kind: str, env: dict[str, str]) -> float:
     return float(result["seconds"])
 
 
+def deployed_like(env: dict[str, str]) -> dict[str, str]:
+    """The children's environment: the run's, with the deployed functions' runtime flags; and
+    our code compiled to bytecode beforehand, as the layer carries it."""
+    for folder in ("shared", "functions"):
+        if not compileall.compile_dir(str(ROOT / folder), quiet=2):
+            raise BenchFailure(f"cold: {folder} does not compile")
+    return {**env, **RUNTIME_FLAGS}
+
+
 def bench_cold(runs: int, env: dict[str, str]) -> dict[str, dict[str, Any]]:
     """Interleave every kind of child run by run, alternating which pair goes first."""
+    env = deployed_like(env)
     pairs = [("fn_import", "driver_import"), ("place_order_import", "driver_import"),
              ("fn_first_call", "driver_first_call")]
     samples: dict[str, list[float]] = {kind: [] for pair in pairs for kind in pair}

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .manifest import HANDLER, LAYER_NAME, RUNTIME, Function, Manifest
+from .manifest import FIXED_ENVIRONMENT, HANDLER, LAYER_NAME, RUNTIME, Function, Manifest
 
 APP = "shop-backend"
 STAGE = "prod"
@@ -51,8 +51,9 @@ def _function_lines(function: Function, manifest: Manifest) -> list[str]:
              f"      description: {_q(function.description)}",
              f"      memorySize: {function.memory}", f"      timeout: {function.timeout}",
              "      layers:", f"        - name: {LAYER_NAME}",
-             "          version: ${env:SHOP_LAYER_VERSION}", "      environments:",
-             "        - key: SHOP_ENV", "          value: production"]
+             "          version: ${env:SHOP_LAYER_VERSION}", "      environments:"]
+    for name, value in FIXED_ENVIRONMENT.items():
+        lines += [f"        - key: {name}", f"          value: {_q(value)}"]
     derived = manifest.derived_environment("${env:TENCENT_REGION}")
     for name in function.scf_settings:
         value = derived.get(name, f"${{env:{name}}}")
@@ -88,7 +89,7 @@ def cloudbaserc(manifest: Manifest) -> str:
     for function in manifest.functions:
         if function.kind == "gateway":
             continue  # CloudBase calls each function by name; HTTP goes to per-action functions
-        env = {"SHOP_ENV": "production", "TRUST_CLOUDBASE_IDENTITY": "1"}
+        env = {**FIXED_ENVIRONMENT, "TRUST_CLOUDBASE_IDENTITY": "1"}
         for name in function.settings:
             env.setdefault(name, "{{env.%s}}" % name)
         entry: dict[str, Any] = {

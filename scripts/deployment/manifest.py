@@ -71,7 +71,11 @@ TIMER_SCHEDULES: dict[str, tuple[str, int, int]] = {
 DEFAULT_TIMER_SCHEDULE = ("0 */5 * * * * *", 256, 120)
 
 # what a function is given besides the settings: fixed for the production deployment
-FIXED_ENVIRONMENT = {"SHOP_ENV": "production"}
+# how the interpreter of every deployed function runs: pydantic looks for plugins among the
+# installed distributions' entry points when it builds its first validator (a scan of every
+# dist-info at each cold start); the shop uses none (cold start, issue 14)
+RUNTIME_FLAGS = {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
+FIXED_ENVIRONMENT = {"SHOP_ENV": "production", **RUNTIME_FLAGS}
 # settings a deployed function never needs (the dev gateway's port, the tests' database)
 NOT_DEPLOYED = frozenset({"SHOP_ENV", "PORT", "TEST_MONGODB_URI"})
 # settings the deploy writes itself, from where it put the functions

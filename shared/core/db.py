@@ -56,10 +56,13 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
     "coupon_claims": [],
     "rate_limits": [([("expires_at", 1)], {"expireAfterSeconds": 0})],  # TTL on a server
     "stock_adjustments": [([("sku_id", 1), ("at", -1)], {})],
-    "refunds": [([("status", 1), ("updated_at", 1)], {}), ([("order_id", 1)], {})],
+    "refunds": [([("status", 1), ("updated_at", 1)], {}), ([("order_id", 1)], {}),
+                ([("events_due.at", 1)], {"sparse": True})],   # effects a death left owed
     "after_sales": [([("user_id", 1), ("status", 1), ("created_at", -1)], {}),
                     ([("status", 1), ("created_at", -1)], {}),
-                    ([("order_id", 1)], {})],
+                    ([("order_id", 1)], {}),
+                    # reservations a cancel or a rejection still owes back
+                    ([("release_due", 1), ("updated_at", 1)], {"sparse": True})],
     "uploads": [([("user_id", 1), ("created_at", -1)], {})],
     "stores": [([("active", 1)], {}), ([("geohash", 1)], {})],
     "deals": [([("active", 1), ("ends_at", 1)], {}), ([("store_ids", 1)], {})],

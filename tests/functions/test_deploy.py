@@ -135,7 +135,8 @@ def test_a_full_apply_creates_everything_and_a_second_one_changes_nothing(full_d
         assert info["Layers"] == [{"LayerName": "shop-lib", "LayerVersion": 1}]
         env = {v["Key"]: v["Value"] for v in info["Environment"]["Variables"]}
         assert env["SHOP_ENV"] == "production" and env["MONGODB_URI"] == SETTINGS["MONGODB_URI"]
-        assert set(env) <= set(function.settings) | {"SHOP_ENV"}
+        assert set(env) <= set(function.settings) | set(manifest.FIXED_ENVIRONMENT)
+        assert env["PYDANTIC_DISABLE_PLUGINS"] == "__all__"  # cold start (issue 14)
         assert "TRUST_CLOUDBASE_IDENTITY" not in env
     url = scf.triggers[(plan.by_name()["gateway"].namespace, "gateway")]
     assert [t["Type"] for t in url.values()] == ["http"]

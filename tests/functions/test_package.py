@@ -79,7 +79,9 @@ def test_the_layer_holds_the_shared_package_at_its_root(packaged):
     sources = {path.relative_to(ROOT).as_posix() for path in (ROOT / "shared").rglob("*.py")
                if "__pycache__" not in path.parts}
     assert sources <= names
-    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    # bytecode only for the target runtime, in __pycache__ (none where no 3.10 compiled it)
+    assert not [n for n in names if (n.endswith(".pyc") or "__pycache__" in n)
+                and not re.fullmatch(r"(.+/)?__pycache__/[^/]+\.cpython-310\.pyc", n)]
     assert (packaged / "build" / "layer" / "shared" / "core" / "runtime.py").is_file()
 
 
@@ -234,3 +236,38 @@ def test_offline_it_builds_the_zips_and_says_the_layer_lacks_dependencies(tmp_pa
     assert all((dist / f"{name}.zip").is_file() for name in FUNCTION_NAMES)
     with zipfile.ZipFile(dist / "layer.zip") as archive:
         assert "shared/core/runtime.py" in archive.namelist()
+
+
+def test_the_layer_carries_unchecked_bytecode_of_the_target_runtime_only(tmp_path):
+    """Cold start (issue 14): SCF's /opt is read-only, so a layer without bytecode compiles
+    pymongo, pydantic and shared at every cold start. Compiled here with this interpreter in
+    place of 3.10; the zip keeps the target's pycs and no other."""
+    script = load_script()
+    layer = tmp_path / "layer"
+    (layer / "pkg").mkdir(parents=True)
+    (layer / "pkg" / "__init__.py").write_text("VALUE = 1\n", encoding="utf-8")
+    (layer / "cold").mkdir()
+    (layer / "cold" / "__init__.py").write_text("VALUE = 2\n", encoding="utf-8")
+    script.HOT_PACKAGES = ("pkg", "absent")
+    here = "%d.%d" % sys.version_info[:2]
+    assert script.compile_layer(layer, sys.executable, version="2.7") == \
+        (False, f"{sys.executable} is Python {here}")
+    assert script.compile_layer(layer, sys.executable, version=here) == (True, "")
+    [pyc] = (layer / "pkg" / "__pycache__").iterdir()
+    flags = int.from_bytes(pyc.read_bytes()[4:8], "little")
+    assert flags == 0b01  # hash-based, source never checked: the layer is immutable
+    target = layer / "pkg" / "__pycache__" / "__init__.cpython-310.pyc"
+    target.write_bytes(pyc.read_bytes())
+    assert not (layer / "cold" / "__pycache__").exists()  # few functions import it
+    names = {name for _, name in script.tree_files(layer)}
+    assert names == {"pkg/__init__.py", "pkg/__pycache__/__init__.cpython-310.pyc",
+                     "cold/__init__.py"}
+
+
+def test_the_package_says_when_the_layer_has_no_bytecode(tmp_path):
+    result = run_package("--no-deps", "--out", str(tmp_path),
+                         "--bytecode-python", str(tmp_path / "no-python"))
+    assert result.returncode == 0, result.stderr
+    assert "ships no bytecode" in result.stderr
+    with zipfile.ZipFile(tmp_path / "dist" / "layer.zip") as archive:
+        assert not [n for n in archive.namelist() if n.endswith(".pyc")]
