@@ -33,6 +33,7 @@ def prepare_environment(**settings: str) -> None:
     With MONGODB_URI set the run gets a throwaway database ``shop_bench_<random>``, dropped at
     the end (``drop_throwaway_database``); otherwise the embedded database."""
     os.environ["SHOP_ENV"] = "test"
+    os.environ.setdefault("LOG_LEVEL", "WARNING")  # a line per call would drown the tables
     os.environ.setdefault("MERCHANT_TOKEN", "bench-merchant-" + secrets.token_hex(16))
     os.environ.update(settings)
     os.environ.pop("TRUST_CLOUDBASE_IDENTITY", None)
