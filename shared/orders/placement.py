@@ -251,14 +251,15 @@ def place_order(ctx: Context, req: PlaceOrderInput, terms_for: TermsFor) -> dict
         try:
             return _place(ctx, req, terms_for)
         except DuplicateKeyError:
-            pass  # placed before (a retry), or being placed by a concurrent call
+            # placed before (a retry), or being placed by a concurrent call: answer with it
+            existing = _wait_for_placement(ctx.db, ctx.shopper_id, req.request_id, ctx.now)
         except ShopError as refused:
             # sold out or a full counter, maybe by this very request's earlier order
             if refused.code not in REFUSALS_A_RETRY_MAY_EXPLAIN or ctx.db.orders.find_one(
                     {"user_id": ctx.shopper_id, "request_id": req.request_id},
                     {"_id": 1}) is None:
                 raise
-        existing = _wait_for_placement(ctx.db, ctx.shopper_id, req.request_id, ctx.now)
+            existing = _wait_for_placement(ctx.db, ctx.shopper_id, req.request_id, ctx.now)
         if existing is None:
             continue
         if existing["status"] == "failed":
