@@ -52,6 +52,7 @@ NAMESPACE_GROUPS: dict[str, tuple[str, ...]] = {
     "shop-core": ("core", "accounts", "catalog", "storage", "messaging"),
     "shop-trade": ("orders", "checkout", "payments", "loyalty"),
     "shop-growth": ("nearby", "marketing", "social"),
+    "shop-data": ("insight", "reco", "forecast", "assistant"),
 }
 DEFAULT_GROUP = "shop-more"
 

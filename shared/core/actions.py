@@ -7,8 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-# dev: merchant credential, dev/test only; dev_user: a shopper's token, dev/test only
-Auth = Literal["public", "user", "merchant", "dev", "dev_user"]
+# dev: merchant credential, dev/test only; dev_user: a shopper's token, dev/test only;
+# user_optional: anyone, and the caller is resolved (ctx.user_id) when a token or a trusted
+# CloudBase identity comes with the call (a bad token is still refused)
+Auth = Literal["public", "user", "user_optional", "merchant", "dev", "dev_user"]
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,10 @@ def _load(module: str, name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
+def _identified(creds: Credentials, settings: Settings) -> bool:
+    return bool(creds.bearer or (creds.cloudbase_openid and settings.TRUST_CLOUDBASE_IDENTITY))
+
+
 def _resolve_user(action: Action, creds: Credentials, ctx: Context) -> None:
     from shared.core.auth import check_token_version, verify_claims
     if creds.cloudbase_openid and ctx.settings.TRUST_CLOUDBASE_IDENTITY:
@@ -156,7 +160,8 @@ def _dispatch(action_name: str, payload: Any, creds: Credentials, request_id: st
         if action.auth == "dev_user" and not settings.is_dev_or_test:
             raise ShopError("FORBIDDEN", "this action exists in dev and test only")
         ctx = _make_context(request_id, creds)
-        if action.auth in ("user", "dev_user"):
+        if action.auth in ("user", "dev_user") or (
+                action.auth == "user_optional" and _identified(creds, settings)):
             _resolve_user(action, creds, ctx)
         request = _load(action.module, action.input_model).model_validate(payload)
         data = _load(action.module, action.function)(ctx, request)

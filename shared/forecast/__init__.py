@@ -1,0 +1,1 @@
+"""Sales forecasting and restock advice (预测性分析)."""
