@@ -8,9 +8,9 @@ they grow with the data, so a dev shop got slower the longer it ran:
   request_id) counted the documents holding the same key with the generic filter engine,
   over the whole collection (mongomock.collection.Collection._ensure_uniques); here an
   update whose operators write no field of a unique index is not checked (its keys are as
-  they were), and otherwise a plain loop compares the keys (the same equality: a missing field is None, an array holds the
-  value among its elements), and anything else (dotted keys, partial indexes, a document
-  value) keeps mongomock's own check;
+  they were), and otherwise a plain loop compares the keys (the same equality: a missing
+  field is None, an array holds the value among its elements); anything else (dotted keys,
+  partial indexes, a document value) keeps mongomock's own check;
 - a query of plain equalities (``{"user_id": u, "request_id": r}``: the explained refusal of
   a sold-out buyer) ran the generic filter engine on every document; here a plain loop;
 - ``aggregate`` copied every document of the collection before its first ``$match``

@@ -6,9 +6,9 @@ settings keep pydantic's way of being declared (``NAME: type = Field(default, ge
 ``@field_validator``) and its lax-mode answers for what an environment holds (strings):
 
 - ``int``: an optional sign, ASCII digits (``_`` between them), surrounding whitespace, a
-  fraction of zeros (``"5.0"``, not ``"5."``); ``float``: what ``float()`` reads from ASCII, whitespace
-  stripped; ``bool``: ``1/0 true/false t/f yes/no y/n on/off`` in any case, nothing else;
-  ``str``: as given; ``Literal``: one of its values exactly; ``Optional[...]``: also None.
+  fraction of zeros (``"5.0"``, not ``"5."``); ``float``: what ``float()`` reads from
+  ASCII, whitespace stripped; ``bool``: ``1/0 true/false t/f yes/no y/n on/off`` in any
+  case, nothing else; ``str``: as given; ``Literal``: one of its values exactly; ``Optional[...]``: also None.
 - constraints ``ge gt le lt`` (numbers), ``pattern min_length max_length`` (strings); a
   pattern is searched for as pydantic's Rust regex does (``$`` is the very end).
 - ``field_validator(*names, mode="before" | "after")``: a classmethod taking the value; a
@@ -23,8 +23,7 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Literal, Optional, TypeVar, Union, get_args, \
-    get_origin
+from typing import Any, Callable, ClassVar, Literal, Optional, TypeVar, Union, get_args, get_origin
 
 _TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
 _FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
@@ -70,8 +69,8 @@ def field_validator(*names: str, mode: Literal["before", "after"] = "after") \
         -> Callable[[F], F]:
     """Mark a classmethod as the validator of ``names``, run before or after the type check."""
     def mark(method: F) -> F:
-        function = getattr(method, "__func__", method)
-        function._settings_validates = (names, mode)  # type: ignore[attr-defined]
+        function: Any = getattr(method, "__func__", method)
+        function._settings_validates = (names, mode)
         return method
     return mark
 
@@ -183,10 +182,13 @@ class SettingsModel:
         validators: dict[str, list[tuple[str, str]]] = {}
         for attribute, member in cls.__dict__.items():
             marked = getattr(getattr(member, "__func__", member), "_settings_validates", None)
-            for name in (marked or ((), ""))[0]:
+            if marked is None:
+                continue
+            names, mode = marked
+            for name in names:
                 if name not in fields:
                     raise TypeError(f"{attribute} validates {name}, which is not a setting")
-                validators.setdefault(name, []).append((attribute, marked[1]))
+                validators.setdefault(name, []).append((attribute, mode))
         cls.model_fields, cls._parsers, cls._validators = fields, parsers, validators
 
     def __init__(self, **values: Any) -> None:
