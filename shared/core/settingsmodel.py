@@ -8,7 +8,8 @@ settings keep pydantic's way of being declared (``NAME: type = Field(default, ge
 - ``int``: an optional sign, ASCII digits (``_`` between them), surrounding whitespace, a
   fraction of zeros (``"5.0"``, not ``"5."``); ``float``: what ``float()`` reads from
   ASCII, whitespace stripped; ``bool``: ``1/0 true/false t/f yes/no y/n on/off`` in any
-  case, nothing else; ``str``: as given; ``Literal``: one of its values exactly; ``Optional[...]``: also None.
+  case, nothing else; ``str``: as given; ``Literal``: one of its values exactly;
+  ``Optional[...]``: also None.
 - constraints ``ge gt le lt`` (numbers), ``pattern min_length max_length`` (strings); a
   pattern is searched for as pydantic's Rust regex does (``$`` is the very end).
 - ``field_validator(*names, mode="before" | "after")``: a classmethod taking the value; a
