@@ -8,11 +8,11 @@ order placement as values; a deal's daily unit and spent points are handed over 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from typing import Any, Optional
 
 from shared.accounts.addresses import SNAPSHOT_FIELDS, check_owned
 from shared.core.context import Context, Database
+from shared.core.records import record
 from shared.loyalty.levels import checkout_level
 from shared.orders.placement import (
     Alongside,
@@ -29,7 +29,7 @@ from shared.orders.placement import place_order as place
 __all__ = ["OrderLineInput", "PlaceOrderInput", "Special", "place_order"]
 
 
-@dataclass
+@record
 class DealUnitHold:
     """Units counted against the deal's quantity for today (Asia/Shanghai)."""
     deal: dict[str, Any]
@@ -46,7 +46,7 @@ class DealUnitHold:
                                  order["_id"])
 
 
-@dataclass
+@record
 class PointsHold:
     """Points paying for part of the order (1 point = 1 fen off)."""
     after_stock: bool = True

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Literal, Optional, TypeVar, Union, get_args, get_origin
+
+from shared.core.records import record
 
 _TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
 _FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
@@ -40,7 +41,7 @@ class InvalidSettings(ValueError):
         self.fields = fields
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FieldInfo:
     """A setting as declared: what ``Settings.model_fields`` holds (as pydantic's does)."""
     default: Any = None

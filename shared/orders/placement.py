@@ -13,7 +13,6 @@ take, so that the ``order_timeout`` reconciler can give back what a crash left b
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Optional, Protocol
 
@@ -24,6 +23,7 @@ from shared.core.common import Input, new_id
 from shared.core.context import Context, Database
 from shared.core.errors import ShopError
 from shared.core.events import OrderEvent, publish
+from shared.core.records import field, record
 from shared.orders import limits
 from shared.orders.aftermath import line_key, move_lines
 from shared.orders.lifecycle import PLACEMENT_DEADLINE, abandon_placement, order_view, settle_paid
@@ -60,7 +60,7 @@ class PlaceOrderInput(Input):
         return self
 
 
-@dataclass
+@record
 class Special:
     """An order that a campaign places (group-buy, bargain, gift) rather than the catalog."""
     prices: dict[str, int]                  # sku_id -> the campaign's unit price
@@ -68,13 +68,13 @@ class Special:
     hold_shipping: bool = False             # paid, but not to ship until the campaign says so
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MemberLevel:
     name: Optional[str]
     discount_percent: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DealPrice:
     """A nearby deal's price for one SKU of the order, as the deal's owner worked it out."""
     deal_id: str
@@ -95,7 +95,7 @@ class Hold(Protocol):
         """Give back what ``take`` took, when placement fails after it."""
 
 
-@dataclass
+@record
 class Terms:
     """What the rest of the shop decided about this order, handed over as values."""
     level: MemberLevel
@@ -106,7 +106,7 @@ class Terms:
     holds: list[Hold] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Alongside:
     """A document the terms need (the delivery address), read by ``_id`` in the same round
     trip as the SKUs: on a real server every operation is a round trip a shopper waits for.
