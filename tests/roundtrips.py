@@ -189,7 +189,9 @@ BUDGETS: dict[str, int] = {
     "cancel_order": 7,               # ... and the fair-stock counter given back
     "list_orders": 3,                # token, the page, its total
     "nearby_deals": 1,               # today's counters of the page (versions cached a second)
-    "join_group_buy": 14,            # the seat (4) + the order (8) + the seat's order (2)
+    # token, the seat (4), the order (5: SKUs with the address, insert, counter, units,
+    # confirm), the seat's order (2)
+    "join_group_buy": 12,
 }
 # counted by this module on main before issue 14 (the issue, counting its own way, had
 # place_order 11, refused 12, paid 19)

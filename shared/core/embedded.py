@@ -19,11 +19,18 @@ they grow with the data, so a dev shop got slower the longer it ran:
   (``shared.core.db._lookup_ids_directly``), and copies only the fields of an inclusion
   ``$project`` that follows it.
 
-Both keep mongomock's answers: tests/unit/test_embedded.py compares them with the originals.
+- every update deep-copied the document (the snapshot it rolls back to) and every read
+  copied its result field by field with the generic ``copy`` machinery; documents are
+  dicts, lists and immutable values, copied here by a plain recursion (anything else still
+  goes through ``copy``).
+
+All keep mongomock's answers: tests/unit/test_embedded.py compares them with the originals.
 """
 from __future__ import annotations
 
+import copy
 import threading
+from datetime import datetime
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
@@ -38,6 +45,7 @@ def speed_up(mongomock: Any) -> None:
         return
     _check_uniques_with_a_loop(collection)
     _compare_equalities_with_a_loop(collection)
+    _copy_documents_plainly(mongomock.collection)
     _match_before_copying(collection, mongomock.aggregate.process_pipeline)
     collection._shop_speed_up = True
 
@@ -72,8 +80,10 @@ def _check_uniques_with_a_loop(collection: Any) -> None:
             skipping.on = False
 
     def ensure_uniques(self: Any, new_data: dict[str, Any]) -> None:
+        if getattr(skipping, "on", False):
+            return
         indexes = [index for index in self._store.indexes.values() if index.get("unique")]
-        if not indexes or getattr(skipping, "on", False):
+        if not indexes:
             return
         simple = all(index.get("partialFilterExpression") is None and
                      all("." not in key for key, _ in index["key"]) for index in indexes)
@@ -134,3 +144,44 @@ def _compare_equalities_with_a_loop(collection: Any) -> None:
 
     iter_documents.by_id = True  # type: ignore[attr-defined]
     collection._iter_documents = iter_documents
+
+
+_IMMUTABLE = (str, int, float, bool, type(None), datetime, bytes)
+
+
+def _clone(value: Any) -> Any:
+    """A deep copy of a document: what copy.deepcopy gives, without its memo and dispatch."""
+    kind = type(value)
+    if kind is dict:
+        return {key: _clone(item) for key, item in value.items()}
+    if kind is list:
+        return [_clone(item) for item in value]
+    if kind in _IMMUTABLE:
+        return value
+    return copy.deepcopy(value)
+
+
+class _DocumentCopies:
+    """mongomock.collection's ``copy`` module, with deepcopy made plain for documents."""
+    copy = staticmethod(copy.copy)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        return _clone(value) if memo is None else copy.deepcopy(value, memo)
+
+
+def _copy_documents_plainly(module: Any) -> None:
+    module.copy = _DocumentCopies
+
+    def copy_field(obj: Any, container: Any) -> Any:
+        kind = type(obj)
+        if kind is list or isinstance(obj, list):
+            return [copy_field(item, container) for item in obj]
+        if isinstance(obj, dict):
+            new = container()
+            for key, value in obj.items():
+                new[key] = copy_field(value, container)
+            return new
+        return obj if kind in _IMMUTABLE else copy.copy(obj)
+
+    module._copy_field = copy_field

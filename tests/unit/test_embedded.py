@@ -92,3 +92,19 @@ def test_an_aggregate_answers_as_mongomocks_own_does(db) -> None:
 
     assert sorted(ours, key=lambda d: d["_id"]) == sorted(theirs, key=lambda d: d["_id"])
     assert all("locks" not in doc for doc in ours) and len(ours) == 3
+
+
+def test_documents_read_or_rolled_back_are_copies_of_their_own(db) -> None:
+    from datetime import datetime, timezone
+    at = datetime(2026, 5, 1, 12, 0, tzinfo=timezone.utc)
+    db.users.insert_one({"_id": "u1", "openid": "o1", "nested": {"list": [{"a": 1}], "at": at}})
+    db.users.insert_one({"_id": "u2", "openid": "o2"})
+
+    read = db.users.find_one({"_id": "u1"})
+    read["nested"]["list"][0]["a"] = 99
+    with pytest.raises(DuplicateKeyError):  # rolled back to the snapshot taken before
+        db.users.update_one({"_id": "u2"}, {"$set": {"openid": "o1", "x": [1]}})
+
+    again = db.users.find_one({"_id": "u1"})
+    assert again["nested"] == {"list": [{"a": 1}], "at": at}
+    assert db.users.find_one({"_id": "u2"}) == {"_id": "u2", "openid": "o2"}
