@@ -176,11 +176,12 @@ BUDGETS: dict[str, int] = {
     "list_products": 2,              # the page, its total
     "list_products_filtered": 2,     # category, keyword, another sort: the same two
     "get_product": 2,                # the product, its SKUs
-    # one line, paid later: token, SKUs with their products, address, the order, the
-    # shopper's fair-stock counter (issue 12, one conditional update), the units, confirm
-    "place_order": 7,
+    # one line, paid later: token, SKUs with their products and the delivery address (one
+    # aggregate), the order, the shopper's fair-stock counter (issue 12, one conditional
+    # update), the units, confirm
+    "place_order": 6,
     "place_order_sold_out": 3,       # refused before anything is written
-    "paid_transition": 6,            # the dev stand-in for the notify
+    "paid_transition": 5,            # mark_paid or a notify: read, paid, units, sales, lines marked
     # a shopper's token costs one read of its user (the version a block or a deletion moves
     # on, issue 12); the call keeps that document, so no later step reads the user again
     # token, read, transition (owing its events), per line: units back, the line marked; the
@@ -188,7 +189,9 @@ BUDGETS: dict[str, int] = {
     "cancel_order": 7,               # ... and the fair-stock counter given back
     "list_orders": 3,                # token, the page, its total
     "nearby_deals": 1,               # today's counters of the page (versions cached a second)
-    "join_group_buy": 14,            # the seat (4) + the order (8) + the seat's order (2)
+    # token, the seat (4), the order (5: SKUs with the address, insert, counter, units,
+    # confirm), the seat's order (2)
+    "join_group_buy": 12,
 }
 # counted by this module on main before issue 14 (the issue, counting its own way, had
 # place_order 11, refused 12, paid 19)

@@ -50,8 +50,13 @@ def address_view(doc: dict[str, Any]) -> dict[str, Any]:
 
 def find_owned(db: Any, user_id: str, address_id: str) -> dict[str, Any]:
     """The user's own address; someone else's id is simply not found."""
-    doc = db.addresses.find_one({"_id": address_id, "user_id": user_id})
-    if doc is None:
+    return check_owned(db.addresses.find_one({"_id": address_id, "user_id": user_id}), user_id)
+
+
+def check_owned(doc: Optional[dict[str, Any]], user_id: str) -> dict[str, Any]:
+    """``doc`` if it is an address of the user (read by whoever saved a round trip reading it
+    by its id alone); someone else's, or none, is simply not found."""
+    if doc is None or doc.get("user_id") != user_id:
         raise not_found("address")
     return doc
 

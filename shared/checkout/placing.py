@@ -8,13 +8,14 @@ order placement as values; a deal's daily unit and spent points are handed over 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from typing import Any, Optional
 
-from shared.accounts.addresses import SNAPSHOT_FIELDS, find_owned
+from shared.accounts.addresses import SNAPSHOT_FIELDS, check_owned
 from shared.core.context import Context, Database
+from shared.core.records import record
 from shared.loyalty.levels import checkout_level
 from shared.orders.placement import (
+    Alongside,
     DealPrice,
     Hold,
     MemberLevel,
@@ -28,7 +29,7 @@ from shared.orders.placement import place_order as place
 __all__ = ["OrderLineInput", "PlaceOrderInput", "Special", "place_order"]
 
 
-@dataclass
+@record
 class DealUnitHold:
     """Units counted against the deal's quantity for today (Asia/Shanghai)."""
     deal: dict[str, Any]
@@ -45,7 +46,7 @@ class DealUnitHold:
                                  order["_id"])
 
 
-@dataclass
+@record
 class PointsHold:
     """Points paying for part of the order (1 point = 1 fen off)."""
     after_stock: bool = True
@@ -64,14 +65,16 @@ def place_order(ctx: Context, req: PlaceOrderInput,
                 special: Optional[Special] = None) -> dict[str, Any]:
     """The shopper's order: catalog prices, or a campaign's ``special`` ones."""
 
-    def terms_for(lines: list[dict[str, Any]]) -> Terms:
-        return _terms(ctx, req, lines, special)
+    def terms_for(lines: list[dict[str, Any]], address: Optional[dict[str, Any]]) -> Terms:
+        return _terms(ctx, req, lines, address, special)
 
-    return place(ctx, req, terms_for)
+    # the delivery address comes with the SKUs, in the same round trip
+    address = None if req.store_id else Alongside("addresses", req.address_id or "")
+    return place(ctx, req, terms_for, address)
 
 
 def _terms(ctx: Context, req: PlaceOrderInput, lines: list[dict[str, Any]],
-           special: Optional[Special]) -> Terms:
+           address: Optional[dict[str, Any]], special: Optional[Special]) -> Terms:
     holds: list[Hold] = []
     deal = None
     if req.deal_id:
@@ -82,22 +85,23 @@ def _terms(ctx: Context, req: PlaceOrderInput, lines: list[dict[str, Any]],
                          daily_quantity=doc.get("daily_quantity"),
                          day_key=day_key(doc["_id"], ctx.now))
         holds.append(DealUnitHold(doc))
-    pickup, address = _fulfilment(ctx, req)
+    pickup, snapshot = _fulfilment(ctx, req, address)
     level = checkout_level(ctx.db, ctx.shopper_id, ctx.shopper())
     if req.points:
         holds.append(PointsHold())
     return Terms(level=MemberLevel(level["name"], level["discount_percent"]), special=special,
-                 deal=deal, pickup=pickup, address=address, holds=holds)
+                 deal=deal, pickup=pickup, address=snapshot, holds=holds)
 
 
-def _fulfilment(ctx: Context, req: PlaceOrderInput) \
+def _fulfilment(ctx: Context, req: PlaceOrderInput, address: Optional[dict[str, Any]]) \
         -> tuple[Optional[dict[str, Any]], Optional[dict[str, Any]]]:
-    """(pickup, address): self-pickup at a store with a fresh 8-digit code, or delivery."""
+    """(pickup, address): self-pickup at a store with a fresh 8-digit code, or delivery to
+    ``address`` (read with the SKUs: the shopper's own, or not found)."""
     if req.store_id:
         from shared.nearby.stores import pickup_store
         store = pickup_store(ctx.db, req.store_id)
         return {"store_id": store["_id"], "store_name": store["name"],
                 "store_address": store["address"],
                 "code": f"{secrets.randbelow(10 ** 8):08d}"}, None
-    address = find_owned(ctx.db, ctx.shopper_id, req.address_id or "")
-    return None, {f: address.get(f, "") for f in SNAPSHOT_FIELDS}
+    owned = check_owned(address, ctx.shopper_id)
+    return None, {f: owned.get(f, "") for f in SNAPSHOT_FIELDS}

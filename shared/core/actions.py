@@ -4,8 +4,9 @@ Modules are named, not imported, so that a cold function imports only the domain
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
+
+from shared.core.records import record
 
 # dev: merchant credential, dev/test only; dev_user: a shopper's token, dev/test only;
 # user_optional: anyone, and the caller is resolved (ctx.user_id) when a token or a trusted
@@ -13,7 +14,7 @@ from typing import Literal
 Auth = Literal["public", "user", "user_optional", "merchant", "dev", "dev_user"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Action:
     module: str
     function: str

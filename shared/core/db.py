@@ -216,7 +216,10 @@ def _connect() -> Any:
                                   **timeouts)
         return client, client[settings.MONGODB_DB]
     import mongomock
+
+    from shared.core.embedded import speed_up
     _lookup_ids_directly(mongomock)
+    speed_up(mongomock)
     client = mongomock.MongoClient(tz_aware=True)
     return client, _LockedDatabase(client[settings.MONGODB_DB])
 
@@ -238,7 +241,10 @@ def _lookup_ids_directly(mongomock: Any) -> None:
         if not isinstance(ids, list) or not all(isinstance(i, (str, int)) for i in ids):
             return scan(self, filter)
         store = self._store
-        docs = [store[i] for i in dict.fromkeys(ids) if i in store]
+        # the store expires TTL documents at each access: once here, not twice per id
+        store._remove_expired_documents()
+        held = store._documents
+        docs = [held[i] for i in dict.fromkeys(ids) if i in held]
         if len(filter) == 1:
             return iter(docs)
         return (doc for doc in docs if filter_applies(filter, doc))

@@ -11,7 +11,6 @@ import json
 import logging
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Optional
 
@@ -21,12 +20,13 @@ from shared.core.config import ConfigError, Settings, get_settings
 from shared.core.context import Context
 from shared.core.errors import ShopError
 from shared.core.log import get_logger, log_event, request_id_var
+from shared.core.records import record
 from shared.core.validation import validation_error, with_chinese_fields
 
 logger = get_logger("shop.runtime")
 
 
-@dataclass
+@record
 class Credentials:
     """What a call brings to prove who makes it; nothing here is trusted until checked."""
     bearer: Optional[str] = None
@@ -34,7 +34,7 @@ class Credentials:
     client_ip: Optional[str] = None
 
 
-@dataclass
+@record
 class Outcome:
     status: int
     envelope: dict[str, Any]

@@ -17,13 +17,13 @@ subscribers are idempotent, so a second delivery is harmless.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Iterable, Literal, Optional, cast
 
 from shared.core.actions import SUBSCRIBERS
 from shared.core.context import Database
 from shared.core.log import get_logger
+from shared.core.records import record
 
 logger = get_logger("shop.events")
 
@@ -33,7 +33,7 @@ EventName = Literal["order_placed", "order_paid", "order_cancelled", "order_rele
                     "order_refunded", "refund_succeeded", "refund_failed"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class OrderEvent:
     name: EventName
     order: dict[str, Any]            # the order as the transition left it

@@ -99,14 +99,19 @@ def _pickup_view(pickup: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
             "picked_up_at": iso(pickup.get("picked_up_at"))}
 
 
-def settle_paid(db: Database, order_id: str, now: datetime,
-                payment_fields: dict[str, Any]) -> Optional[dict[str, Any]]:
+def settle_paid(db: Database, order_id: str, now: datetime, payment_fields: dict[str, Any],
+                read: Optional[dict[str, Any]] = None) -> Optional[dict[str, Any]]:
     """pending_payment -> paid exactly once: units sold, refundable set, order_paid owed.
 
     The same update records ``order_paid`` as due; its subscribers run after the answer
     (``shared.orders.aftermath``), except the few that must run inside the transition.
-    None when the order was not pending payment (a duplicate, or cancelled meanwhile)."""
-    order = db.orders.find_one({"_id": order_id}, {"items.quantity": 1, "total": 1})
+    None when the order was not pending payment (a duplicate, or cancelled meanwhile).
+
+    ``read``: the order as the caller read it, which spares a round trip when it was pending
+    payment then: its total and lines were final (placement's confirm set them with that
+    status, and nothing changes them while it holds)."""
+    order = read if read is not None and read.get("status") == "pending_payment" else \
+        db.orders.find_one({"_id": order_id}, {"items.quantity": 1, "total": 1})
     if order is None:
         return None
     paid = db.orders.find_one_and_update(
@@ -230,8 +235,8 @@ def ship_order(ctx: Context, req: ShipOrderInput) -> dict[str, Any]:
 
 def mark_paid(ctx: Context, req: OrderIdInput) -> dict[str, Any]:
     """Dev/test stand-in for a payment notify: pending_payment -> paid, units sold."""
-    _any(ctx.db, req.order_id)
-    done = settle_paid(ctx.db, req.order_id, ctx.now, {"payment.method": "dev"})
+    doc = _any(ctx.db, req.order_id)
+    done = settle_paid(ctx.db, req.order_id, ctx.now, {"payment.method": "dev"}, doc)
     if done is not None:
         return order_view(done, merchant=True)
     doc = _any(ctx.db, req.order_id)

@@ -13,7 +13,6 @@ take, so that the ``order_timeout`` reconciler can give back what a crash left b
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Optional, Protocol
 
@@ -24,6 +23,7 @@ from shared.core.common import Input, new_id
 from shared.core.context import Context, Database
 from shared.core.errors import ShopError
 from shared.core.events import OrderEvent, publish
+from shared.core.records import field, record
 from shared.orders import limits
 from shared.orders.aftermath import line_key, move_lines
 from shared.orders.lifecycle import PLACEMENT_DEADLINE, abandon_placement, order_view, settle_paid
@@ -60,7 +60,7 @@ class PlaceOrderInput(Input):
         return self
 
 
-@dataclass
+@record
 class Special:
     """An order that a campaign places (group-buy, bargain, gift) rather than the catalog."""
     prices: dict[str, int]                  # sku_id -> the campaign's unit price
@@ -68,13 +68,13 @@ class Special:
     hold_shipping: bool = False             # paid, but not to ship until the campaign says so
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MemberLevel:
     name: Optional[str]
     discount_percent: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DealPrice:
     """A nearby deal's price for one SKU of the order, as the deal's owner worked it out."""
     deal_id: str
@@ -95,7 +95,7 @@ class Hold(Protocol):
         """Give back what ``take`` took, when placement fails after it."""
 
 
-@dataclass
+@record
 class Terms:
     """What the rest of the shop decided about this order, handed over as values."""
     level: MemberLevel
@@ -106,9 +106,19 @@ class Terms:
     holds: list[Hold] = field(default_factory=list)
 
 
-# works out the terms of an order from its catalog-priced lines; called once the lines are
-# known and no earlier order answers the request (a retry never re-decides them)
-TermsFor = Callable[[list[dict[str, Any]]], Terms]
+@record(frozen=True)
+class Alongside:
+    """A document the terms need (the delivery address), read by ``_id`` in the same round
+    trip as the SKUs: on a real server every operation is a round trip a shopper waits for.
+    Whoever asks for it judges what comes back (ownership): placement only fetches it."""
+    collection: str
+    id: str
+
+
+# works out the terms of an order from its catalog-priced lines and the ``Alongside`` document
+# (None when none was asked for or none has that id); called once the lines are known and no
+# earlier order answers the request (a retry never re-decides them)
+TermsFor = Callable[[list[dict[str, Any]], Optional[dict[str, Any]]], Terms]
 
 
 # ---- the lines -----------------------------------------------------------------------------
@@ -132,17 +142,27 @@ def requested_lines(ctx: Context, req: PlaceOrderInput) -> list[tuple[str, int]]
     return list(merged.items())
 
 
-def _priced_lines(db: Database, lines: list[tuple[str, int]]) \
-        -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Order lines priced from the catalog (the client never says what anything costs), and
-    the purchase limits of their products: one round trip for SKUs and products together."""
-    found = db.skus.aggregate([
+def _priced_lines(db: Database, lines: list[tuple[str, int]],
+                  alongside: Optional[Alongside] = None) \
+        -> tuple[list[dict[str, Any]], dict[str, Any], Optional[dict[str, Any]]]:
+    """Order lines priced from the catalog (the client never says what anything costs), the
+    purchase limits of their products, and the ``alongside`` document: one round trip for
+    SKUs, products and that document together."""
+    pipeline: list[dict[str, Any]] = [
         {"$match": {"_id": {"$in": [s for s, _ in lines]}}},
-        {"$lookup": {"from": "products", "localField": "product_id", "foreignField": "_id",
-                     "as": "product"}},
+        # the SKU's fields first: not its locks (a key per unpaid order, thousands in a sale)
         {"$project": {"product_id": 1, "specs": 1, "price": 1, "image": 1, "active": 1,
-                      "stock": 1, "product": 1}}])
-    skus = {s["_id"]: s for s in found}
+                      "stock": 1}},
+        {"$lookup": {"from": "products", "localField": "product_id", "foreignField": "_id",
+                     "as": "product"}}]
+    if alongside is not None:
+        # an equality $lookup on _id (the index) from a constant: mongomock has neither
+        # $unionWith nor $lookup sub-pipelines, and a server runs this one the same way
+        pipeline += [{"$addFields": {"_alongside_id": {"$literal": alongside.id}}},
+                     {"$lookup": {"from": alongside.collection, "localField": "_alongside_id",
+                                  "foreignField": "_id", "as": "alongside"}}]
+    skus = {s["_id"]: s for s in db.skus.aggregate(pipeline)}
+    fetched = next((s["alongside"][0] for s in skus.values() if s.get("alongside")), None)
     priced, limits = [], {}
     for sku_id, quantity in lines:
         sku = skus.get(sku_id)
@@ -162,7 +182,7 @@ def _priced_lines(db: Database, lines: list[tuple[str, int]]) \
             # refused before anything is written; the conditional $inc stays the judge
             # of a race between two buyers of the last units (_reserve_lines)
             raise _out_of_stock(priced[-1], sku.get("stock", 0))
-    return priced, limits
+    return priced, limits, fetched
 
 
 def _out_of_stock(line: dict[str, Any], available: int) -> ShopError:
@@ -241,7 +261,8 @@ def find_by_request(db: Database, user_id: str, request_id: str) -> Optional[dic
                                "status": {"$ne": "reserving"}})
 
 
-def place_order(ctx: Context, req: PlaceOrderInput, terms_for: TermsFor) -> dict[str, Any]:
+def place_order(ctx: Context, req: PlaceOrderInput, terms_for: TermsFor,
+                alongside: Optional[Alongside] = None) -> dict[str, Any]:
     """Place the order once per (user, request_id): a retry answers the first order. A retry
     whose first placement died half-way (given up by now) places the order afresh.
 
@@ -249,7 +270,7 @@ def place_order(ctx: Context, req: PlaceOrderInput, terms_for: TermsFor) -> dict
     insert finds a retry, and a refusal asks whether this request was placed before."""
     for _ in range(3):
         try:
-            return _place(ctx, req, terms_for)
+            return _place(ctx, req, terms_for, alongside)
         except DuplicateKeyError:
             # placed before (a retry), or being placed by a concurrent call: answer with it
             existing = _wait_for_placement(ctx.db, ctx.shopper_id, req.request_id, ctx.now)
@@ -309,11 +330,12 @@ def _new_order(ctx: Context, req: PlaceOrderInput, terms: Terms,
             "locks_on_skus": True}  # its units are moved by their keys (aftermath)
 
 
-def _place(ctx: Context, req: PlaceOrderInput, terms_for: TermsFor) -> dict[str, Any]:
+def _place(ctx: Context, req: PlaceOrderInput, terms_for: TermsFor,
+           alongside: Optional[Alongside]) -> dict[str, Any]:
     db = ctx.db
-    lines, purchase_limits = _priced_lines(db, requested_lines(ctx, req))
+    lines, purchase_limits, fetched = _priced_lines(db, requested_lines(ctx, req), alongside)
     counts = limits.check(ctx, lines, purchase_limits)  # what the order counts in
-    terms = terms_for(lines)
+    terms = terms_for(lines, fetched)
     deal = _apply_prices(terms, lines)
     # the member's level discount is for catalog prices; campaign and deal prices are final
     campaign_priced = set(terms.special.prices if terms.special else ()) | \
@@ -369,7 +391,7 @@ def _confirm(ctx: Context, req: PlaceOrderInput, order: dict[str, Any]) -> dict[
     publish(db, OrderEvent("order_placed", order, ctx.now))
     if order["total"] == 0:
         # a gift: nothing to pay, so it is paid now
-        paid = settle_paid(db, order["_id"], ctx.now, {"payment.method": "free"})
+        paid = settle_paid(db, order["_id"], ctx.now, {"payment.method": "free"}, order)
         return order_view(paid or order)
     return order_view(order)
 

@@ -134,7 +134,7 @@ def apply_transaction(db: Any, config: Any, transaction: dict[str, Any], now: da
         log_event(logger, "payment amount mismatch", order_id=order_id, paid=paid_total,
                   expected=order["total"], source=source)
         raise NotifyRejected("mismatch", "amount does not match the order")
-    paid = lifecycle.settle_paid(db, order_id, now, _payment_fields(transaction, now))
+    paid = lifecycle.settle_paid(db, order_id, now, _payment_fields(transaction, now), order)
     if paid is not None:
         log_event(logger, "order paid", order_id=order_id, source=source)
         return "paid"

@@ -301,6 +301,19 @@ def test_a_genuine_notify_pays_the_order_once(db, wx):
     assert_all_signed(wx)
 
 
+def test_a_notify_pays_the_order_in_the_paid_transitions_round_trip_budget(db, wx):
+    from tests.roundtrips import BUDGETS, count_round_trips
+    placed, _ = prepaid()
+    headers, body = wx.pay(placed.order_id, notify=False)
+
+    with count_round_trips() as trips:
+        assert post_notify(wx, headers, body).status_code == 204
+
+    # the order read once (the amount is proved against it), paid, units, sales, lines marked
+    assert trips.count <= BUDGETS["paid_transition"], trips.describe()
+    assert_paid_once(db, wx, placed)
+
+
 def test_a_replayed_notify_changes_nothing(db, wx):
     placed, _ = prepaid()
     headers, body = wx.pay(placed.order_id)
