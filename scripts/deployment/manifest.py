@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
@@ -67,6 +67,9 @@ TIMER_SCHEDULES: dict[str, tuple[str, int, int]] = {
     "campaign_dispatch": ("0 * * * * * *", 512, 300),
     "points_expiry": ("0 30 3 * * * *", 512, 300),
     "order_events": ("20 * * * * * *", 256, 60),
+    # insight: the rollups every 5 minutes (bounded per run), the rule tags every hour
+    "insight_rollup": ("0 */5 * * * * *", 512, 300),
+    "tags_refresh": ("0 10 * * * * *", 512, 600),
 }
 # a timer added to TIMERS without a line above still deploys, every five minutes
 DEFAULT_TIMER_SCHEDULE = ("0 */5 * * * * *", 256, 120)
@@ -92,12 +95,38 @@ _VALUE_ESTIMATES = (("MONGODB_URI", 200), ("_URL", 128), ("_BASE", 64), ("_PATH"
 
 
 def estimated_length(setting: str) -> int:
+    field_info = Settings.model_fields.get(setting)
+    default = "" if field_info is None or field_info.default is None else str(field_info.default)
+    # a number or a flag first: UPLOAD_URL_TTL_SECONDS is seconds, not a URL
+    bounded = _bounded_length(field_info)
+    if bounded is not None:
+        return max(len(default), bounded)
     for fragment, length in _VALUE_ESTIMATES:
         if fragment in setting:
             return length
-    field_info = Settings.model_fields.get(setting)
-    default = "" if field_info is None or field_info.default is None else str(field_info.default)
     return max(len(default), 16)
+
+
+def _bounded_length(field_info: Any) -> Optional[int]:
+    """The longest text of a bounded number (``le``/``lt`` and ``ge``/``gt`` both given) or of a
+    boolean: an int up to 3650 is at most 4 characters, not 16. Floats get 6 more (decimals).
+    None when unbounded: the 16 characters of any other value."""
+    if field_info is None:
+        return None
+    if field_info.annotation is bool:
+        return 5
+    if field_info.annotation not in (int, float):
+        return None
+    upper = lower = None
+    for item in field_info.metadata:
+        upper = getattr(item, "le", None) if getattr(item, "le", None) is not None else \
+            getattr(item, "lt", None) if getattr(item, "lt", None) is not None else upper
+        lower = getattr(item, "ge", None) if getattr(item, "ge", None) is not None else \
+            getattr(item, "gt", None) if getattr(item, "gt", None) is not None else lower
+    if upper is None or lower is None:
+        return None
+    longest = max(len(str(int(upper))), len(str(int(lower))))
+    return longest + (6 if field_info.annotation is float else 0)
 
 
 @dataclass(frozen=True)

@@ -153,6 +153,12 @@ class Settings(BaseModel):
         return parse_networks(self.TRUSTED_PROXIES)
 
     @property
+    def interest_weights(self) -> tuple[int, int, int]:
+        """(view, add-to-cart, item ordered) of INTEREST_WEIGHTS."""
+        view, cart, order = (int(part) for part in self.INTEREST_WEIGHTS.split(","))
+        return view, cart, order
+
+    @property
     def is_production(self) -> bool:
         return self.SHOP_ENV == "production"
 
@@ -206,24 +212,13 @@ class Settings(BaseModel):
     # insight (tracking, profiles and tags; shared.insight): events are kept this long (a TTL
     # index on a real server, the insight_rollup timer on the embedded one)
     EVENTS_RETENTION_DAYS: int = Field(default=90, ge=1, le=3650)
-    # the rollups read events in chunks of this many, at most this many chunks a run, and
-    # leave the last seconds to the next run (a slower request may still be inserting them)
-    INSIGHT_ROLLUP_BATCH_SIZE: int = Field(default=5000, ge=10, le=100_000)
-    INSIGHT_ROLLUP_MAX_BATCHES: int = Field(default=40, ge=1, le=10_000)
-    INSIGHT_ROLLUP_LAG_SECONDS: int = Field(default=60, ge=0, le=3600)
-    # interest per category: each view, add-to-cart and item ordered weighs this much, halved
-    # every INTEREST_HALF_LIFE_DAYS of age
-    INTEREST_WEIGHT_VIEW: int = Field(default=1, ge=0, le=1000)
-    INTEREST_WEIGHT_CART: int = Field(default=3, ge=0, le=1000)
-    INTEREST_WEIGHT_ORDER: int = Field(default=10, ge=0, le=1000)
+    # interest per category: what a view, an add-to-cart and an item ordered weigh
+    # ("view,cart,order"), halved every INTEREST_HALF_LIFE_DAYS of age
+    INTEREST_WEIGHTS: str = Field(default="1,3,10", pattern=r"^\d{1,4},\d{1,4},\d{1,4}$")
     INTEREST_HALF_LIFE_DAYS: float = Field(default=14, gt=0, le=3650)
-    # RFM segment: recent (last paid order within these days), frequent (at least these paid
-    # orders), high spend (at least these fen paid, net of refunds)
-    RFM_RECENT_DAYS: int = Field(default=30, ge=1, le=3650)
-    RFM_FREQUENT_ORDERS: int = Field(default=2, ge=1, le=10_000)
-    RFM_HIGH_SPEND: int = Field(default=50_000, ge=1, le=10**12)
-    # tags: users evaluated per read, and per run of tags_refresh or merchant_refresh_tags
-    TAGS_REFRESH_BATCH_SIZE: int = Field(default=500, ge=1, le=10_000)
+    # the insight_rollup timer reads this many events a chunk (at most 40 chunks a run); the
+    # tags_refresh timer and merchant_refresh_tags evaluate at most this many users a run
+    INSIGHT_ROLLUP_BATCH_SIZE: int = Field(default=5000, ge=10, le=100_000)
     TAGS_REFRESH_MAX_USERS: int = Field(default=20_000, ge=1, le=10_000_000)
 
     # checked at start only where a function is given them (a bad key refuses to start); not

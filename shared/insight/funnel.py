@@ -81,8 +81,8 @@ def funnel(ctx: Context, req: FunnelInput) -> dict[str, Any]:
     per_actor: dict[str, list[tuple[datetime, int]]] = defaultdict(list)
     for event in found:
         # a name used at several steps stands for each of them
-        for index, step in enumerate(req.steps):
-            if step == event["name"]:
+        for index, step_name in enumerate(req.steps):
+            if step_name == event["name"]:
                 per_actor[_actor(event)].append((event["ts"], index))
     reached = [0] * len(req.steps)
     for times in per_actor.values():

@@ -1,12 +1,11 @@
 """画像: who a shopper is, computed from their daily rollups (and the events not rolled yet).
 
-- Interest per category: views x ``INTEREST_WEIGHT_VIEW`` (1), add-to-carts x
-  ``INTEREST_WEIGHT_CART`` (3), items ordered x ``INTEREST_WEIGHT_ORDER`` (10), each day's
-  weight halved every ``INTEREST_HALF_LIFE_DAYS`` (14) of age.
+- Interest per category: views, add-to-carts and items ordered weighed by ``INTEREST_WEIGHTS``
+  (1, 3, 10), each day's weight halved every ``INTEREST_HALF_LIFE_DAYS`` (14) of age.
 - RFM: days since the last paid order, paid orders, fen paid net of refunds; the segment is the
-  8-class RFM model merchants know (重要价值 ...): recent (within ``RFM_RECENT_DAYS``),
-  frequent (``RFM_FREQUENT_ORDERS`` orders or more), high spend (``RFM_HIGH_SPEND`` fen or more)
-  each high or low; ``no_orders`` before the first paid order.
+  8-class RFM model merchants know (重要价值 ...): recent (last paid order within 30 days),
+  frequent (2 paid orders or more), high spend (¥500 or more) each high or low; ``no_orders``
+  before the first paid order.
 - Spending band: none, low (< ¥100), medium (< ¥500), high (< ¥2,000), top.
 - Active hours: the (up to 3) Beijing hours with the most client events, busiest first.
 """
@@ -38,6 +37,7 @@ SEGMENT_NAMES = frozenset(SEGMENTS.values()) | {NO_ORDERS}
 BANDS = ((1, "none"), (10_000, "low"), (50_000, "medium"), (200_000, "high"))
 TOP_BAND = "top"
 ACTIVE_HOURS = 3
+RECENT_DAYS, FREQUENT_ORDERS, HIGH_SPEND = 30, 2, 50_000   # the RFM model's high marks
 
 
 class UserIdInput(Input):
@@ -50,8 +50,8 @@ def _day_age(day: str, now: datetime) -> int:
 
 
 def interests(rows: list[dict[str, Any]], settings: Any, now: datetime) -> dict[str, float]:
-    weights = {"v": settings.INTEREST_WEIGHT_VIEW, "c": settings.INTEREST_WEIGHT_CART,
-               "o": settings.INTEREST_WEIGHT_ORDER}
+    view, cart, order = settings.interest_weights
+    weights = {"v": view, "c": cart, "o": order}
     scores: dict[str, float] = {}
     for row in rows:
         decay = 0.5 ** (_day_age(row["day"], now) / settings.INTEREST_HALF_LIFE_DAYS)
@@ -75,9 +75,8 @@ def rfm(rows: list[dict[str, Any]], settings: Any, now: datetime) -> dict[str, A
     if not frequency or recency is None:
         segment = NO_ORDERS
     else:
-        segment = SEGMENTS[(recency <= settings.RFM_RECENT_DAYS,
-                            frequency >= settings.RFM_FREQUENT_ORDERS,
-                            monetary >= settings.RFM_HIGH_SPEND)]
+        segment = SEGMENTS[(recency <= RECENT_DAYS, frequency >= FREQUENT_ORDERS,
+                            monetary >= HIGH_SPEND)]
     return {"recency_days": recency, "frequency": frequency, "monetary": max(0, monetary),
             "segment": segment}
 

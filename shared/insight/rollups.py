@@ -15,7 +15,7 @@ Two rollups, each following its own watermark (``insight_state``), in chunks of
 Safe to run twice, or concurrently: a run takes a lease on the watermark; every rollup document
 a chunk touches records the chunk's id in the same update (``chunks``, the last few), so a
 chunk re-applied after a death between its writes and the watermark's move changes nothing.
-Events newer than ``INSIGHT_ROLLUP_LAG_SECONDS`` wait for the next run: a slower request may
+Events newer than a minute (``LAG``) wait for the next run: a slower request may
 still be inserting events stamped a moment earlier. Reads that must be fresh (profiles, tags)
 add the events past the watermark themselves (``tail_rows``).
 """
@@ -32,6 +32,10 @@ from shared.core.context import Context, Database
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 BEIJING = timezone(timedelta(hours=8))
 LEASE = timedelta(minutes=5)
+MAX_BATCHES = 40            # chunks a run: 200,000 events at the default chunk size
+# events newer than this wait for the next run: a slower request may still be inserting
+# events stamped a moment earlier than the newest one seen
+LAG = timedelta(seconds=60)
 KEEP_CHUNKS = 8
 Rows = dict[str, dict[str, Any]]   # rollup document id -> {"$inc": ..., ...} being built
 
@@ -220,12 +224,12 @@ def expire_events(db: Database, settings: Any, now: datetime) -> int:
     return int(db.events.delete_many({"ts": {"$lt": cutoff}}).deleted_count)
 
 
-def roll_up(db: Database, settings: Any, now: datetime) -> dict[str, Any]:
-    lag = timedelta(seconds=settings.INSIGHT_ROLLUP_LAG_SECONDS)
+def roll_up(db: Database, settings: Any, now: datetime,
+            max_batches: int = MAX_BATCHES) -> dict[str, Any]:
     result: dict[str, Any] = {"expired": expire_events(db, settings, now)}
     for follower in FOLLOWERS:
         result[follower.collection] = follow(db, follower, now, settings.INSIGHT_ROLLUP_BATCH_SIZE,
-                                             settings.INSIGHT_ROLLUP_MAX_BATCHES, lag)
+                                             max_batches, LAG)
     return result
 
 
@@ -242,7 +246,7 @@ def tail_rows(db: Database, user_ids: list[str]) -> dict[str, list[dict[str, Any
     events = list(db.events.find({"user_id": {"$in": user_ids}, **after("user_at", mark)},
                                  FIELDS))
     found: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for key, update in user_rows(events, categories_for(db, events)).items():
+    for update in user_rows(events, categories_for(db, events)).values():
         found[update["$setOnInsert"]["user_id"]].append(as_document(update))
     return found
 

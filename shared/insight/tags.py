@@ -16,8 +16,7 @@ The seed's example, 彩妆爱好者 (strong interest in lipstick and eye shadow)
 
 A shopper's tags are the array ``users.tags`` (what a campaign's audience filters on); an
 evaluation changes only the names that are rule tags. The ``tags_refresh`` timer walks the users
-in ``_id`` order, ``TAGS_REFRESH_BATCH_SIZE`` at a time and at most ``TAGS_REFRESH_MAX_USERS``
-a run, continuing next run where it stopped (``insight_state``: ``tags``);
+in ``_id`` order, 500 at a time (``BATCH``) and at most ``TAGS_REFRESH_MAX_USERS`` a run, continuing next run where it stopped (``insight_state``: ``tags``);
 ``merchant_refresh_tags`` rolls the events up and starts a pass from the first user.
 """
 from __future__ import annotations
@@ -29,11 +28,12 @@ from pydantic import Field, field_validator, model_validator
 from shared.core.common import Input, PageInput, iso, page_of
 from shared.core.context import Context, Database
 from shared.core.errors import ShopError, not_found
-from shared.insight.profiles import SEGMENT_NAMES, profile
+from shared.insight.profiles import profile
 from shared.insight.rollups import roll_up, user_daily
 from shared.insight.schemas import is_trackable
 
 MAX_TAGS = 200
+BATCH = 500     # users read and evaluated together
 TAG_NAME = r"^[^.$\s][^.$]{0,31}$"
 
 
@@ -252,7 +252,7 @@ def refresh(db: Database, settings: Any, now: Any, max_users: int,
     evaluated = changed = 0
     complete = False
     while evaluated < max_users:
-        size = min(settings.TAGS_REFRESH_BATCH_SIZE, max_users - evaluated)
+        size = min(BATCH, max_users - evaluated)
         users = list(db.users.find({"_id": {"$gt": after}, "deleted_at": None},
                                    {"tags": 1}).sort("_id", 1).limit(size))
         if tags and users:

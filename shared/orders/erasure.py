@@ -12,8 +12,8 @@ import importlib
 from typing import Any
 
 from shared.accounts.standing import erase_personal_data, erase_user
-from shared.core.common import NoInput, iso
 from shared.core.actions import ERASERS
+from shared.core.common import NoInput, iso
 from shared.core.context import Context, Database
 
 __all__ = ["NoInput", "delete_account", "anonymise_orders"]

@@ -39,8 +39,9 @@ def product_row(db: Any, product_id: str, now: datetime) -> dict[str, Any]:
 
 def paid_order(shopper: Any, sku_id: str, quantity: int, request_id: str) -> str:
     address = new_address(shopper)
-    order = shopper.call("place_order", {"request_id": f"req-rollup-{request_id}", "address_id": address,
-                                         "items": [{"sku_id": sku_id, "quantity": quantity}]})
+    order = shopper.call("place_order", {
+        "request_id": f"req-rollup-{request_id}", "address_id": address,
+        "items": [{"sku_id": sku_id, "quantity": quantity}]})
     assert merchant("merchant_mark_paid", {"order_id": order.data["id"]}).ok
     deliver_owed_events()
     return str(order.data["id"])
@@ -104,14 +105,13 @@ def test_a_run_is_bounded_and_the_next_run_goes_on(db: Any, clock: Clock,
     for n in range(3):
         send("d1", views(product["id"], f"b{n}-", 50), clock.now)
     clock.advance(minutes=2)
-    settings = get_settings().model_copy(update={"INSIGHT_ROLLUP_BATCH_SIZE": 40,
-                                                 "INSIGHT_ROLLUP_MAX_BATCHES": 2})
+    settings = get_settings().model_copy(update={"INSIGHT_ROLLUP_BATCH_SIZE": 40})
 
-    first = roll_up(db, settings, clock.now)
+    first = roll_up(db, settings, clock.now, max_batches=2)
     assert first["product_daily"]["events"] == 80
     assert product_row(db, product["id"], clock.now)["views"] == 80
-    roll_up(db, settings, clock.now)
-    roll_up(db, settings, clock.now)
+    roll_up(db, settings, clock.now, max_batches=2)
+    roll_up(db, settings, clock.now, max_batches=2)
     assert product_row(db, product["id"], clock.now)["views"] == 150
 
 

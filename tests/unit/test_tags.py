@@ -7,8 +7,15 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.conftest import Shopper, call, merchant, new_address, new_category, new_product, \
-    new_shopper
+from tests.conftest import (
+    Shopper,
+    call,
+    merchant,
+    new_address,
+    new_category,
+    new_product,
+    new_shopper,
+)
 from tests.faults import run_timer
 from tests.helpers import Clock, deliver_owed_events
 
@@ -286,3 +293,18 @@ def test_a_campaigns_audience_can_be_a_tag(db: Any, clock: Clock,
     assert [u["_id"] for u in db.users.find(population(created["audience"]))] == [lover.user_id]
     assert other.user_id != lover.user_id
     assert unknown.status == 404
+
+
+def test_interest_weights_and_half_life_are_settings(
+        db: Any, clock: Clock, makeup: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.core.config import reset_settings
+    shopper = new_shopper()
+    send(shopper, view(makeup["lipstick_product"], 2) + cart(makeup["lipstick_product"], 1),
+         clock.now)
+    monkeypatch.setenv("INTEREST_WEIGHTS", "2,5,10")
+    monkeypatch.setenv("INTEREST_HALF_LIFE_DAYS", "7")
+    reset_settings()
+    clock.advance(days=7)
+
+    assert profile_of(shopper)["interests"] == [{"category_id": makeup["lipstick"],
+                                                 "score": 4.5}]   # (2x2 + 5) / 2

@@ -319,8 +319,8 @@ def test_opening_a_share_is_recorded_as_a_server_fact(db: Any) -> None:
 
 def test_delete_account_erases_the_shoppers_events_links_and_rollups(
         db: Any, clock: Clock) -> None:
-    from shared.insight.rollups import roll_up
     from shared.core.config import get_settings
+    from shared.insight.rollups import roll_up
     track(batch("ph-del", [event("a1")]))
     shopper, other = new_shopper(), new_shopper()
     track(batch("ph-del", [event("b1", "product_view", props={"product_id": "p1"})]),
