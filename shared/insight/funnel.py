@@ -73,6 +73,8 @@ def reach(times: list[tuple[datetime, int]], steps: int, start: datetime, end: d
 
 
 def funnel(ctx: Context, req: FunnelInput) -> dict[str, Any]:
+    """Per step, the shoppers who did it after the step before, within the window of their
+    first step, and the conversion from the step before."""
     window = timedelta(hours=req.window_hours)
     names = list(dict.fromkeys(req.steps))
     found = ctx.db.events.find(

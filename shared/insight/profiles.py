@@ -121,6 +121,7 @@ def profile(user_id: str, rows: list[dict[str, Any]], tags: list[str], settings:
 
 
 def get_user_profile(ctx: Context, req: UserIdInput) -> dict[str, Any]:
+    """A shopper's tags, interest per category, RFM and segment, active hours, spending band."""
     user = ctx.db.users.find_one({"_id": req.user_id}, {"tags": 1})
     if user is None:
         raise not_found("user")

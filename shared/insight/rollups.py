@@ -234,7 +234,8 @@ def roll_up(db: Database, settings: Any, now: datetime,
 
 
 def insight_rollup(ctx: Context) -> dict[str, Any]:
-    """The timer: retention, then both rollups, bounded per run."""
+    """Every 5 minutes: delete events past EVENTS_RETENTION_DAYS, then roll the new events up
+    per product and per user and day (bounded per run, safe to run twice)."""
     return roll_up(ctx.db, ctx.settings, ctx.now)
 
 

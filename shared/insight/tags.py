@@ -16,8 +16,8 @@ The seed's example, 彩妆爱好者 (strong interest in lipstick and eye shadow)
 
 A shopper's tags are the array ``users.tags`` (what a campaign's audience filters on); an
 evaluation changes only the names that are rule tags. The ``tags_refresh`` timer walks the users
-in ``_id`` order, 500 at a time (``BATCH``) and at most ``TAGS_REFRESH_MAX_USERS`` a run, continuing next run where it stopped (``insight_state``: ``tags``);
-``merchant_refresh_tags`` rolls the events up and starts a pass from the first user.
+in ``_id`` order, 500 at a time (``BATCH``) and at most ``TAGS_REFRESH_MAX_USERS`` a run,
+continuing next run where it stopped (``insight_state``: ``tags``); ``merchant_refresh_tags`` rolls the events up and starts a pass from the first user.
 """
 from __future__ import annotations
 
@@ -178,6 +178,8 @@ def _invalid(message: str, message_zh: str) -> ShopError:
 
 
 def upsert_tag(ctx: Context, req: UpsertTagInput) -> dict[str, Any]:
+    """Create or change a rule tag (interest, RFM segment, spend, events in a window, other
+    tags; all/any); the timer or merchant_refresh_tags applies it."""
     rule = req.rule.model_dump(exclude_none=True)
     tags = list(ctx.db.tags.find({}, {"rule": 1}))
     names = {tag["_id"] for tag in tags}
@@ -201,12 +203,14 @@ def upsert_tag(ctx: Context, req: UpsertTagInput) -> dict[str, Any]:
 
 
 def list_tags(ctx: Context, req: PageInput) -> dict[str, Any]:
+    """The rule tags, each with its rule and how many shoppers have it."""
     total = ctx.db.tags.count_documents({})
     found = ctx.db.tags.find({}).sort("_id", 1).skip(req.skip).limit(req.page_size)
     return page_of([_view(ctx.db, tag) for tag in found], total, req)
 
 
 def list_tag_users(ctx: Context, req: ListTagUsersInput) -> dict[str, Any]:
+    """The shoppers who have a tag, a page at a time."""
     if ctx.db.tags.find_one({"_id": req.name}, {"_id": 1}) is None:
         raise not_found("tag")
     query = {"tags": req.name}
@@ -268,7 +272,8 @@ def refresh(db: Database, settings: Any, now: Any, max_users: int,
 
 
 def tags_refresh(ctx: Context) -> dict[str, Any]:
-    """The timer: the next users of the current pass."""
+    """Every hour: evaluate the rule tags for the next users of the pass (at most
+    TAGS_REFRESH_MAX_USERS a run)."""
     return refresh(ctx.db, ctx.settings, ctx.now, ctx.settings.TAGS_REFRESH_MAX_USERS)
 
 

@@ -88,6 +88,8 @@ def insert_new(db: Database, docs: list[dict[str, Any]]) -> tuple[int, int]:
 
 
 def track_events(ctx: Context, req: TrackEventsInput) -> dict[str, Any]:
+    """Store a batch of tracked events once per (device, event id); a token links the device
+    to its user (their anonymous events become theirs). Answers accepted and duplicates."""
     if ctx.user_id is not None and not tracking_allowed(ctx.shopper()):
         return {"accepted": 0, "duplicates": 0, "dropped": len(req.events), "tracking": False}
     # the client's clock may be off by anything; its offset at sending corrects every event
@@ -165,6 +167,8 @@ def user_for_device(db: Database, device_id: str) -> Optional[str]:
 # ---- consent and erasure -------------------------------------------------------------------
 
 def set_tracking_consent(ctx: Context, req: TrackingConsentInput) -> dict[str, Any]:
+    """Turn tracking off (the shopper's client events are deleted, later ones dropped; the
+    server's own facts stay) or on again."""
     user_id = ctx.shopper_id
     ctx.db.users.update_one({"_id": user_id}, {"$set": {"tracking_consent": {
         "enabled": req.enabled, "updated_at": ctx.now}}})
