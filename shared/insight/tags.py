@@ -17,7 +17,8 @@ The seed's example, 彩妆爱好者 (strong interest in lipstick and eye shadow)
 A shopper's tags are the array ``users.tags`` (what a campaign's audience filters on); an
 evaluation changes only the names that are rule tags. The ``tags_refresh`` timer walks the users
 in ``_id`` order, 500 at a time (``BATCH``) and at most ``TAGS_REFRESH_MAX_USERS`` a run,
-continuing next run where it stopped (``insight_state``: ``tags``); ``merchant_refresh_tags`` rolls the events up and starts a pass from the first user.
+continuing next run where it stopped (``insight_state``: ``tags``); ``merchant_refresh_tags``
+rolls the events up and starts a pass from the first user.
 """
 from __future__ import annotations
 
