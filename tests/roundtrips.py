@@ -178,7 +178,8 @@ BUDGETS: dict[str, int] = {
     "get_product": 2,                # the product, its SKUs
     # one line, paid later: token, SKUs with their products, address, the order, the
     # shopper's fair-stock counter (issue 12, one conditional update), the units, confirm
-    "place_order": 7,
+    # ... and the order_placed fact of tracking (issue 15: one insert, the order's own id)
+    "place_order": 8,
     "place_order_sold_out": 3,       # refused before anything is written
     "paid_transition": 6,            # the dev stand-in for the notify
     # a shopper's token costs one read of its user (the version a block or a deletion moves
@@ -189,6 +190,10 @@ BUDGETS: dict[str, int] = {
     "list_orders": 3,                # token, the page, its total
     "nearby_deals": 1,               # today's counters of the page (versions cached a second)
     "join_group_buy": 14,            # the seat (4) + the order (8) + the seat's order (2)
+    # issue 15: a batch of tracked events is one insert_many; with a token, the token's read
+    # (the device already linked to the user by this warm instance)
+    "track_events_anonymous": 1,
+    "track_events": 2,
 }
 # counted by this module on main before issue 14 (the issue, counting its own way, had
 # place_order 11, refused 12, paid 19)
@@ -316,6 +321,17 @@ def _group_join(world: World) -> Measured:
     return measure("join_group_buy", *join(3))
 
 
+def _events(device: str, count: int) -> Callable[[], dict[str, Any]]:
+    """A fresh batch of tracked events of one device each time it is called."""
+    def batch() -> dict[str, Any]:
+        from datetime import datetime, timezone
+        now = datetime.now(timezone.utc).isoformat()
+        return {"device_id": device, "sent_at": now, "events": [
+            {"event_id": f"ev{next(_ids)}", "name": "product_view", "ts": now,
+             "props": {"product_id": "prd_001"}} for _ in range(count)]}
+    return batch
+
+
 def run_scenarios(only: Optional[str] = None) -> dict[str, Measured]:
     """Each counted action (or ``only`` that one) on a fresh shop of this process's database:
     scenario name -> Measured."""
@@ -354,5 +370,9 @@ def run_scenarios(only: Optional[str] = None) -> dict[str, Measured]:
         "list_orders": warm_then_count("list_orders", page, page, shopper),
         "nearby_deals": lambda: _nearby(world),
         "join_group_buy": lambda: _group_join(world),
+        "track_events_anonymous": warm_then_count("track_events", _events("anon", 20),
+                                                  _events("anon", 20), None),
+        "track_events": warm_then_count("track_events", _events("phone", 20),
+                                        _events("phone", 20), shopper),
     }
     return {name: run() for name, run in runs.items() if only in (None, name)}
