@@ -279,11 +279,22 @@ def is_embedded() -> bool:
     return not get_settings().MONGODB_URI
 
 
+def index_options(options: dict[str, Any], embedded: bool) -> dict[str, Any]:
+    """An index's options for this database. The embedded one gets no TTL: mongomock scans the
+    whole collection for expired documents at every insert into a collection with a TTL index
+    (10,000 tracked events: each insert read them all), and the code checks expiry itself
+    (``expires_at``; the insight_rollup timer deletes old events)."""
+    if embedded and "expireAfterSeconds" in options:
+        return {name: value for name, value in options.items() if name != "expireAfterSeconds"}
+    return options
+
+
 def ensure_indexes(db: Any) -> int:
     """Create every declared index (an existing one is a no-op); how many are declared."""
+    embedded = is_embedded()
     for collection, indexes in INDEXES.items():
         for keys, options in indexes:
-            db[collection].create_index(keys, **options)
+            db[collection].create_index(keys, **index_options(options, embedded))
     return sum(len(indexes) for indexes in INDEXES.values())
 
 
