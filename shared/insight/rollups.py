@@ -66,6 +66,13 @@ def categories_for(db: Database, events: Iterable[dict[str, Any]]) -> dict[str, 
             if doc.get("category_id")}
 
 
+def _safe_key(value: Any) -> Optional[str]:
+    """A client's id as a field name of a rollup row, or None (a dot would nest it)."""
+    if isinstance(value, str) and value and "." not in value and not value.startswith("$"):
+        return value
+    return None
+
+
 def _bump(rows: Rows, key: str, field: str, by: int = 1) -> None:
     inc = rows[key].setdefault("$inc", {})
     inc[field] = inc.get(field, 0) + by
@@ -124,7 +131,9 @@ def user_rows(events: list[dict[str, Any]], categories: dict[str, str]) -> Rows:
         _bump(rows, key, f"client.n.{name}")
         _bump(rows, key, f"client.h.{event['ts'].astimezone(BEIJING).hour}")
         if name in ("product_view", "add_to_cart"):
-            category = categories.get(_product_of(event) or "")
+            # the catalog's category; the client's only for a product the catalog lacks
+            category = categories.get(_product_of(event) or "") or _safe_key(
+                props.get("category_id"))
             if category:
                 _bump(rows, key, f"client.{'v' if name == 'product_view' else 'c'}.{category}")
     return rows

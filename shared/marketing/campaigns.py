@@ -134,7 +134,8 @@ class CampaignIdInput(Input):
 # ---- views ---------------------------------------------------------------------------------
 
 def _audience_view(audience: dict[str, Any]) -> dict[str, Any]:
-    return {"tags": audience.get("tags"), "tag": audience.get("tag"),
+    return {"tags": audience.get("tags"), **({"tag": audience["tag"]} if audience.get("tag")
+                                             else {}),
             "member_levels": audience.get("member_levels"),
             "last_order_before": iso(audience.get("last_order_before")),
             "last_order_after": iso(audience.get("last_order_after")),

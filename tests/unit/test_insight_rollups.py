@@ -178,3 +178,29 @@ def test_events_carry_the_expiry_a_servers_ttl_index_uses(db: Any, clock: Clock)
 
     assert db.events.find_one({})["expires_at"] == clock.now + timedelta(days=90)
     assert ([("expires_at", 1)], {"expireAfterSeconds": 0}) in INDEXES["events"]
+
+
+def test_the_timer_runs_from_its_timer_event(db: Any, clock: Clock) -> None:
+    from shared.core.runtime import serve
+    product = new_product()
+    send("d1", views(product["id"], "t", 2), clock.now)
+    clock.advance(minutes=2)
+
+    answer = serve("insight_rollup", {"Type": "Timer", "TriggerName": "insight_rollup",
+                                      "Time": clock.now.isoformat(), "Message": ""}, None)
+
+    assert answer["ok"] and answer["data"]["product_daily"]["events"] == 2
+    assert product_row(db, product["id"], clock.now)["views"] == 2
+
+
+def test_a_view_of_a_product_the_catalog_lacks_counts_for_the_category_the_client_named(
+        db: Any, clock: Clock) -> None:
+    shopper = new_shopper()
+    send("d1", [("v1", "product_view", {"product_id": "prd_gone", "category_id": "cat_lip"}),
+                ("v2", "product_view", {"product_id": "prd_gone", "category_id": "a.b"})],
+         clock.now, shopper.token)
+    clock.advance(minutes=2)
+    run_timer("insight_rollup")
+
+    row = db.user_daily.find_one({"user_id": shopper.user_id})
+    assert row["client"]["v"] == {"cat_lip": 1}
