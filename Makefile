@@ -8,7 +8,7 @@ SNAPSHOT ?= .dev/shop-snapshot.json
 STAMP := $(VENV)/.installed
 
 .PHONY: run reset test test-python test-miniprogram check check-ruff check-mypy check-imports bench \
-        bench-nearby bench-marketing package deploy-plan install functions docs openapi clean
+        bench-nearby bench-marketing bench-insight package deploy-plan install functions docs openapi clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -58,6 +58,11 @@ bench: $(STAMP)
 # ARGS="--users 1000000" with MONGODB_URI set for the issue's 1M figures (see --help)
 bench-marketing: $(STAMP)
 	$(BIN)/python scripts/bench_marketing $(ARGS)
+
+# tracking: ingest through track_events vs a bare insert_many, then the rollups; ARGS="--events
+# 1000000" with MONGODB_URI set for the issue's 1M events from 100k users (--quick: 20,000)
+bench-insight: $(STAMP)
+	$(BIN)/python scripts/bench_insight $(ARGS)
 
 bench-nearby: $(STAMP)
 	$(BIN)/python scripts/bench_nearby $(ARGS)

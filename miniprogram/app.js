@@ -1,6 +1,9 @@
 const api = require('./services/api')
 const config = require('./config')
 const share = require('./services/share')
+const track = require('./services/track')
+
+track.install() // page views: every page defined from here on records one on each show
 
 App({
   globalData: { location: null, shareOpens: {} },
@@ -11,6 +14,7 @@ App({
     return this.trackShare(options)
   },
   onShow(options) { return this.trackShare(options) },
+  onHide() { return track.flush() }, // what waits goes before the app sleeps
   // opened from a share (?s=<code>) or a mini-program code (scene): report it once per code
   trackShare(options) {
     const code = share.codeFrom(options)

@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Optional
+from typing import Any, Literal, Optional, get_args, get_origin
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
@@ -67,6 +67,9 @@ TIMER_SCHEDULES: dict[str, tuple[str, int, int]] = {
     "campaign_dispatch": ("0 * * * * * *", 512, 300),
     "points_expiry": ("0 30 3 * * * *", 512, 300),
     "order_events": ("20 * * * * * *", 256, 60),
+    # insight: the rollups every 5 minutes (bounded per run), the rule tags every hour
+    "insight_rollup": ("0 */5 * * * * *", 512, 300),
+    "tags_refresh": ("0 10 * * * * *", 512, 600),
 }
 # a timer added to TIMERS without a line above still deploys, every five minutes
 DEFAULT_TIMER_SCHEDULE = ("0 */5 * * * * *", 256, 120)
@@ -92,12 +95,39 @@ _VALUE_ESTIMATES = (("MONGODB_URI", 200), ("_URL", 128), ("_BASE", 64), ("_PATH"
 
 
 def estimated_length(setting: str) -> int:
+    field_info = Settings.model_fields.get(setting)
+    default = "" if field_info is None or field_info.default is None else str(field_info.default)
+    # a number or a flag first: UPLOAD_URL_TTL_SECONDS is seconds, not a URL
+    bounded = _bounded_length(field_info)
+    if bounded is not None:
+        return max(len(default), bounded)
     for fragment, length in _VALUE_ESTIMATES:
         if fragment in setting:
             return length
-    field_info = Settings.model_fields.get(setting)
-    default = "" if field_info is None or field_info.default is None else str(field_info.default)
     return max(len(default), 16)
+
+
+def _bounded_length(field_info: Any) -> Optional[int]:
+    """The longest text a setting's declaration allows: a boolean (5), a Literal (its longest
+    choice), a number bounded both ways (an int up to 3650 is 4 characters, not 16; floats get
+    6 more for decimals), a text with ``max_length``. None when unbounded: the estimates."""
+    if field_info is None:
+        return None
+    annotation = field_info.annotation
+    if annotation is bool:
+        return 5
+    if get_origin(annotation) is Literal:
+        return max(len(str(choice)) for choice in get_args(annotation))
+    if annotation is str and field_info.max_length is not None:
+        return int(field_info.max_length)
+    if annotation not in (int, float):
+        return None
+    upper = field_info.le if field_info.le is not None else field_info.lt
+    lower = field_info.ge if field_info.ge is not None else field_info.gt
+    if upper is None or lower is None:
+        return None
+    longest = max(len(str(int(upper))), len(str(int(lower))))
+    return longest + (6 if annotation is float else 0)
 
 
 @dataclass(frozen=True)

@@ -159,6 +159,18 @@ ACTIONS: dict[str, Action] = {
     "merchant_verify_pickup": _a("nearby.pickup", "verify_pickup", "VerifyPickupInput", "merchant"),
     "merchant_block_user": _a("accounts.standing", "block_user", "BlockUserInput", "merchant"),
     "merchant_unblock_user": _a("accounts.standing", "unblock_user", "UserIdInput", "merchant"),
+    # insight: tracking (埋点), profiles and tags (画像/标签)
+    "track_events": _a("insight.tracking", "track_events", "TrackEventsInput", "user_optional"),
+    "set_tracking_consent": _a("insight.tracking", "set_tracking_consent",
+                               "TrackingConsentInput", "user"),
+    "merchant_funnel": _a("insight.funnel", "funnel", "FunnelInput", "merchant"),
+    "merchant_get_user_profile": _a("insight.profiles", "get_user_profile", "UserIdInput",
+                                    "merchant"),
+    "merchant_upsert_tag": _a("insight.tags", "upsert_tag", "UpsertTagInput", "merchant"),
+    "merchant_refresh_tags": _a("insight.tags", "refresh_tags", "RefreshTagsInput", "merchant"),
+    "merchant_list_tags": _a("insight.tags", "list_tags", "PageInput", "merchant"),
+    "merchant_list_tag_users": _a("insight.tags", "list_tag_users", "ListTagUsersInput",
+                                  "merchant"),
     # dev and test only
     "sandbox_pay": _a("payments.pay", "sandbox_pay", "PayOrderInput", "dev_user"),
     "merchant_mark_paid": _a("orders.lifecycle", "mark_paid", "OrderIdInput", "dev"),
@@ -177,6 +189,9 @@ TIMERS: dict[str, tuple[str, str]] = {
     "points_expiry": ("shared.loyalty.members", "expire_points"),
     # durable events: what a transition owes and its instance died before delivering
     "order_events": ("shared.orders.aftermath", "deliver_due_events"),
+    # insight: retention and the daily rollups (watermarks); rule tags, a slice of users a run
+    "insight_rollup": ("shared.insight.rollups", "insight_rollup"),
+    "tags_refresh": ("shared.insight.tags", "tags_refresh"),
 }
 
 # functions that answer one HTTP route in WeChat Pay's protocol rather than the envelope:
@@ -198,16 +213,22 @@ INTERNAL_FUNCTIONS: dict[str, tuple[str, str]] = {
 # so that the runtime resolves callers without importing the accounts package
 IDENTITY_RESOLVER: tuple[str, str] = ("shared.accounts.users", "ensure_user_for_openid")
 
+# what delete_account (shared.orders.erasure) also erases in the areas above it: "module:function"
+# taking (db, user_id), each repeatable (a retried deletion runs them again)
+ERASERS: tuple[str, ...] = ("shared.insight.tracking:erase_user",)
+
 # domain events (shared.core.events) -> their subscribers, "module:function" taking (db, event),
 # called in this order; each is idempotent per (event, order)
 SUBSCRIBERS: dict[str, tuple[str, ...]] = {
-    "order_placed": (),
+    # heard after place_order's answer (owed by its confirming write, delivered like order_paid)
+    "order_placed": ("shared.insight.facts:on_order_placed",),   # the fact, one write
     "order_paid": ("shared.social.groupbuy:on_order_paid",
                    "shared.social.referral:on_order_paid",
                    "shared.marketing.campaigns:on_order_paid",    # audiences: last order, spent
                    "shared.loyalty.members:on_order_paid",        # growth, level, points earned
                    "shared.nearby.deals:on_order_paid",          # the deal's unit sold for good
-                   "shared.orders.limits:on_order_paid"),         # no longer held unpaid
+                   "shared.orders.limits:on_order_paid",          # no longer held unpaid
+                   "shared.insight.facts:on_order_paid"),         # the tracked fact
     "order_cancelled": ("shared.social.groupbuy:on_order_cancelled",
                         "shared.social.bargain:on_order_cancelled"),
     # an unpaid order gave up what it held (cancelled, or a placement a crash cut short)
@@ -215,7 +236,8 @@ SUBSCRIBERS: dict[str, tuple[str, ...]] = {
                        "shared.loyalty.points:on_order_released",   # points spent on it
                        "shared.orders.limits:on_order_released"),   # purchase limits, ceilings
     "order_refunded": ("shared.social.groupbuy:on_order_refunded",
-                       "shared.social.referral:on_order_refunded"),
+                       "shared.social.referral:on_order_refunded",
+                       "shared.insight.facts:on_order_refunded"),
     "refund_succeeded": ("shared.loyalty.members:on_refund_succeeded",
                          "shared.payments.aftersales:on_refund_finished"),
     "refund_failed": ("shared.payments.aftersales:on_refund_finished",),

@@ -160,6 +160,12 @@ class Settings(SettingsModel):
         return parse_networks(self.TRUSTED_PROXIES)
 
     @property
+    def interest_weights(self) -> tuple[int, int, int]:
+        """(view, add-to-cart, item ordered) of INTEREST_WEIGHTS."""
+        view, cart, order = (int(part) for part in self.INTEREST_WEIGHTS.split(","))
+        return view, cart, order
+
+    @property
     def is_production(self) -> bool:
         return self.SHOP_ENV == "production"
 
@@ -209,6 +215,18 @@ class Settings(SettingsModel):
         if problems:
             raise ConfigError("production refuses to start: " + "; ".join(problems))
 
+
+    # insight (tracking, profiles and tags; shared.insight): events are kept this long (a TTL
+    # index on a real server, the insight_rollup timer on the embedded one)
+    EVENTS_RETENTION_DAYS: int = Field(default=90, ge=1, le=3650)
+    # interest per category: what a view, an add-to-cart and an item ordered weigh
+    # ("view,cart,order"), halved every INTEREST_HALF_LIFE_DAYS of age
+    INTEREST_WEIGHTS: str = Field(default="1,3,10", pattern=r"^\d{1,4},\d{1,4},\d{1,4}$")
+    INTEREST_HALF_LIFE_DAYS: float = Field(default=14, gt=0, le=3650)
+    # the insight_rollup timer reads this many events a chunk (at most 40 chunks a run); the
+    # tags_refresh timer and merchant_refresh_tags evaluate at most this many users a run
+    INSIGHT_ROLLUP_BATCH_SIZE: int = Field(default=5000, ge=10, le=100_000)
+    TAGS_REFRESH_MAX_USERS: int = Field(default=20_000, ge=1, le=10_000_000)
 
     # checked at start only where a function is given them (a bad key refuses to start); not
     # required by every function, so the deploy hands them only to the functions that pay

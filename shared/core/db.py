@@ -20,7 +20,8 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
     "users": [([("openid", 1)], {"unique": True}), ([("nearby.cell", 1)], {"sparse": True}),
               ([("invited_by", 1)], {"sparse": True}),
               ([("invited_via_share", 1), ("invited_at", 1)], {"sparse": True}),
-              ([("growth", -1)], {}), ([("member_level", 1), ("growth", -1)], {})],
+              ([("growth", -1)], {}), ([("member_level", 1), ("growth", -1)], {}),
+              ([("tags", 1)], {})],   # a tag's users, a campaign's audience by tag
     "categories": [([("sort", 1)], {})],
     # list_products: on sale, with or without a category and a keyword's first token, then
     # each sort (price_desc reads price_asc's backwards); the page and its total, one index
@@ -112,6 +113,20 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
                     ([("status", 1), ("lease_until", 1)], {}),
                     ([("status", 1), ("dispatched_at", 1)], {})],  # pending, not yet sent
     "subscriptions": [([("user_id", 1), ("template_id", 1)], {})],
+    # insight (shared.insight): one document per event, a client event's _id is
+    # <device>:<event id> (a retry inserts nothing); expires_at drops it on a server (TTL),
+    # the insight_rollup timer deletes by ts on the embedded database
+    "events": [([("user_id", 1), ("ts", 1)], {}), ([("name", 1), ("ts", 1)], {}),
+               ([("device_id", 1), ("user_id", 1)], {}), ([("ts", 1)], {}),
+               ([("expires_at", 1)], {"expireAfterSeconds": 0}),
+               # the rollups' watermarks; profiles read a user's events past the watermark
+               ([("received_at", 1), ("_id", 1)], {}), ([("user_at", 1), ("_id", 1)], {}),
+               ([("user_id", 1), ("user_at", 1)], {})],
+    "device_links": [([("device_id", 1), ("linked_at", -1)], {}), ([("user_id", 1)], {})],
+    "product_daily": [([("product_id", 1), ("day", 1)], {}), ([("buyers", 1)], {})],
+    "user_daily": [([("user_id", 1), ("day", 1)], {})],
+    "tags": [],
+    "insight_state": [],
 }
 
 _lock = threading.RLock()
@@ -270,11 +285,22 @@ def is_embedded() -> bool:
     return not get_settings().MONGODB_URI
 
 
+def index_options(options: dict[str, Any], embedded: bool) -> dict[str, Any]:
+    """An index's options for this database. The embedded one gets no TTL: mongomock scans the
+    whole collection for expired documents at every insert into a collection with a TTL index
+    (10,000 tracked events: each insert read them all), and the code checks expiry itself
+    (``expires_at``; the insight_rollup timer deletes old events)."""
+    if embedded and "expireAfterSeconds" in options:
+        return {name: value for name, value in options.items() if name != "expireAfterSeconds"}
+    return options
+
+
 def ensure_indexes(db: Any) -> int:
     """Create every declared index (an existing one is a no-op); how many are declared."""
+    embedded = is_embedded()
     for collection, indexes in INDEXES.items():
         for keys, options in indexes:
-            db[collection].create_index(keys, **options)
+            db[collection].create_index(keys, **index_options(options, embedded))
     return sum(len(indexes) for indexes in INDEXES.values())
 
 

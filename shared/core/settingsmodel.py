@@ -219,6 +219,24 @@ class SettingsModel:
                 value = getattr(self, attribute)(value)
         return value
 
+    def model_copy(self, *, update: Optional[dict[str, Any]] = None) -> Any:
+        """These settings with some changed (checked as at start-up), as pydantic's."""
+        values = {name: getattr(self, name) for name in self.model_fields}
+        copy = object.__new__(type(self))
+        for name, value in values.items():
+            object.__setattr__(copy, name, value)
+        invalid = []
+        for name, value in (update or {}).items():
+            if name not in self.model_fields:
+                raise AttributeError(f"no setting {name}")
+            try:
+                object.__setattr__(copy, name, self._parse(name, self.model_fields[name], value))
+            except (_Invalid, ValueError, AssertionError):
+                invalid.append(name)
+        if invalid:
+            raise InvalidSettings(invalid)
+        return copy
+
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"the settings are frozen: {name} cannot be set")
 

@@ -57,6 +57,8 @@ def _utc_in_range(moment: datetime, name: str) -> datetime:
 class AudienceInput(Input):
     """Who gets the message; every filter given must hold (tags and levels: any of them)."""
     tags: Optional[list[str]] = Field(default=None, min_length=1, max_length=20)
+    tag: Optional[str] = Field(default=None, min_length=1, max_length=32,
+                               description="the users of this rule tag (merchant_upsert_tag)")
     member_levels: Optional[list[str]] = Field(default=None, min_length=1, max_length=20)
     last_order_before: Optional[AwareDatetime] = Field(
         default=None, description="last paid order earlier than this (never ordered: no)")
@@ -65,6 +67,11 @@ class AudienceInput(Input):
     min_total_spent: Optional[int] = Field(default=None, ge=0, le=10**12,
                                            description="fen paid in all, at least")
     subscribed_template: str = Field(min_length=1, max_length=128)
+
+    @field_validator("tag")
+    @classmethod
+    def tag_name(cls, value: Optional[str]) -> Optional[str]:
+        return value.strip() if value is not None else None
 
     @field_validator("tags", "member_levels")
     @classmethod
@@ -127,7 +134,9 @@ class CampaignIdInput(Input):
 # ---- views ---------------------------------------------------------------------------------
 
 def _audience_view(audience: dict[str, Any]) -> dict[str, Any]:
-    return {"tags": audience.get("tags"), "member_levels": audience.get("member_levels"),
+    return {"tags": audience.get("tags"), **({"tag": audience["tag"]} if audience.get("tag")
+                                             else {}),
+            "member_levels": audience.get("member_levels"),
             "last_order_before": iso(audience.get("last_order_before")),
             "last_order_after": iso(audience.get("last_order_after")),
             "min_total_spent": audience.get("min_total_spent"),
@@ -149,6 +158,8 @@ def population(audience: dict[str, Any]) -> dict[str, Any]:
     query: dict[str, Any] = {}
     if audience.get("tags"):
         query["tags"] = {"$in": audience["tags"]}
+    if audience.get("tag"):   # a rule tag of insight: users.tags holds it too
+        query.setdefault("tags", {})["$all"] = [audience["tag"]]
     if audience.get("member_levels"):
         levels: list[Any] = list(audience["member_levels"])
         if LOWEST_LEVEL in levels:
@@ -202,6 +213,8 @@ def create_campaign(ctx: Context, req: CreateCampaignInput) -> dict[str, Any]:
         if coupon.get("valid_to") and coupon["valid_to"] <= req.send_at:
             raise ShopError("INVALID_STATE", "the coupon expires before the campaign is sent",
                             {"coupon_valid_to": iso(coupon["valid_to"])})
+    if req.audience.tag and ctx.db.tags.find_one({"_id": req.audience.tag}, {"_id": 1}) is None:
+        raise not_found("tag")
     campaign_id = new_id("cmp")
     if req.request_id:
         campaign_id = "cmp_" + hashlib.sha256(req.request_id.encode()).hexdigest()[:20]

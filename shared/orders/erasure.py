@@ -8,9 +8,11 @@ last one, so a call cut short is finished by the shopper calling again.
 """
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from shared.accounts.standing import erase_personal_data, erase_user
+from shared.core.actions import ERASERS
 from shared.core.common import NoInput, iso
 from shared.core.context import Context, Database
 
@@ -28,6 +30,14 @@ def anonymise_orders(db: Database, user_id: str) -> int:
     return int(done.modified_count)
 
 
+def erase_elsewhere(db: Database, user_id: str) -> None:
+    """What the areas above orders keep about the person (tracked events, profiles), erased
+    by the functions named in ERASERS: orders cannot import them."""
+    for ref in ERASERS:
+        module, _, function = ref.partition(":")
+        getattr(importlib.import_module(module), function)(db, user_id)
+
+
 def delete_account(ctx: Context, req: NoInput) -> dict[str, Any]:
     user_id = ctx.shopper_id
     orders = anonymise_orders(ctx.db, user_id)
@@ -35,5 +45,6 @@ def delete_account(ctx: Context, req: NoInput) -> dict[str, Any]:
     ctx.db.cart_items.delete_many({"user_id": user_id})
     ctx.db.subscriptions.delete_many({"user_id": user_id})
     ctx.db.outbox.delete_many({"user_id": user_id, "status": "queued"})
+    erase_elsewhere(ctx.db, user_id)
     erase_user(ctx.db, user_id, ctx.now)
     return {"deleted": True, "orders_anonymised": orders, "deleted_at": iso(ctx.now)}

@@ -22,10 +22,10 @@ from pymongo.errors import DuplicateKeyError
 from shared.core.common import Input, new_id
 from shared.core.context import Context, Database
 from shared.core.errors import ShopError
-from shared.core.events import OrderEvent, publish
+from shared.core.events import DUE, due, owe
 from shared.core.records import field, record
 from shared.orders import limits
-from shared.orders.aftermath import line_key, move_lines
+from shared.orders.aftermath import after_answer, line_key, move_lines
 from shared.orders.lifecycle import PLACEMENT_DEADLINE, abandon_placement, order_view, settle_paid
 
 MAX_LINES = 50
@@ -380,7 +380,10 @@ def _confirm(ctx: Context, req: PlaceOrderInput, order: dict[str, Any]) -> dict[
         {"$set": {"status": "pending_payment", "items": order["items"],
                   "coupon_id": order["coupon_id"], "discount": order["discount"],
                   "level_discount": order["level_discount"], "total": order["total"],
-                  "deal": order["deal"]}})
+                  "deal": order["deal"]},
+         # the order_placed event is heard after the answer (tracking's fact): owed here, in
+         # the confirming write, so a placement costs no extra round trip for it
+         "$push": owe(ctx.now, "order_placed")})
     if confirmed.modified_count == 0:
         # this placement took so long that the timer gave it up (and gave back what it held)
         raise ShopError("CONFLICT", "placing this order took too long; place it again")
@@ -388,11 +391,12 @@ def _confirm(ctx: Context, req: PlaceOrderInput, order: dict[str, Any]) -> dict[
     if req.from_cart:
         db.cart_items.delete_many({"user_id": ctx.user_id,
                                    "sku_id": {"$in": [line["sku_id"] for line in order["items"]]}})
-    publish(db, OrderEvent("order_placed", order, ctx.now))
+    order[DUE] = [*(order.get(DUE) or []), due("order_placed", ctx.now)]
     if order["total"] == 0:
         # a gift: nothing to pay, so it is paid now
         paid = settle_paid(db, order["_id"], ctx.now, {"payment.method": "free"}, order)
         return order_view(paid or order)
+    after_answer(order["_id"])
     return order_view(order)
 
 

@@ -259,6 +259,7 @@ def _record_open(db: Any, share: dict[str, Any], opener_id: str, now: datetime,
 
 
 def track_share_open(ctx: Context, req: TrackShareOpenInput) -> dict[str, Any]:
+    from shared.insight.facts import record_share_open
     db = ctx.db
     share = db.shares.find_one({"code": req.scene})
     if share is None:
@@ -269,6 +270,7 @@ def track_share_open(ctx: Context, req: TrackShareOpenInput) -> dict[str, Any]:
     if not is_own:
         first_touch = _first_touch(db, ctx.shopper_id, share, ctx.now)
         _record_open(db, share, ctx.shopper_id, ctx.now, first_touch)
+        record_share_open(db, share, ctx.shopper_id, ctx.now, first_touch)   # 埋点: a fact
         db.users.update_one({"_id": ctx.user_id}, {"$set": {"last_share": {
             "share_id": share["_id"], "sharer_id": share["sharer_id"], "at": ctx.now}}})
     sharer = db.users.find_one({"_id": share["sharer_id"]}, {"nickname": 1, "avatar_url": 1})

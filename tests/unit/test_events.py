@@ -430,6 +430,33 @@ def limited_order_cancelled(db: Any, request: pytest.FixtureRequest) -> str:
     return order["id"]
 
 
+def order_placed_recorded(db: Any, request: pytest.FixtureRequest) -> str:
+    member = Member()
+    order = member.place([(sku(1000), 2)]).data
+    assert db.events.find_one({"_id": f"srv:order_placed:{order['id']}"}) is None  # not inline
+    deliver_owed_events()
+    fact = db.events.find_one({"_id": f"srv:order_placed:{order['id']}"})
+    assert (fact["user_id"], fact["props"]["amount"]) == (member.user_id, 2000)
+    return str(order["id"])
+
+
+def order_paid_recorded(db: Any, request: pytest.FixtureRequest) -> str:
+    member = Member()
+    order = member.paid_order([(sku(1500), 2)])
+    fact = db.events.find_one({"_id": f"srv:order_paid:{order['id']}"})
+    assert fact["props"]["amount"] == 3000 and fact["props"]["items"][0]["quantity"] == 2
+    return str(order["id"])
+
+
+def order_refund_recorded(db: Any, request: pytest.FixtureRequest) -> str:
+    member = Member()
+    order = member.paid_order([(sku(1500), 1)])
+    member.refund(order["id"])
+    fact = db.events.find_one({"_id": f"srv:order_refunded:{order['id']}"})
+    assert fact["props"] == {"order_id": order["id"], "amount": 1500}
+    return str(order["id"])
+
+
 @dataclass(frozen=True)
 class Case:
     event: str
@@ -451,6 +478,8 @@ CASES = [
     Case("order_paid", "shared.loyalty.members:on_order_paid", growth_and_points_earned),
     Case("order_paid", "shared.nearby.deals:on_order_paid", deal_order_paid),
     Case("order_paid", "shared.orders.limits:on_order_paid", limited_order_paid),
+    Case("order_paid", "shared.insight.facts:on_order_paid", order_paid_recorded),
+    Case("order_placed", "shared.insight.facts:on_order_placed", order_placed_recorded),
     Case("order_cancelled", "shared.social.groupbuy:on_order_cancelled",
          unpaid_group_order_cancelled("leader")),
     Case("order_cancelled", "shared.social.groupbuy:on_order_cancelled",
@@ -462,6 +491,7 @@ CASES = [
     Case("order_refunded", "shared.social.groupbuy:on_order_refunded", failed_team_refunded),
     Case("order_refunded", "shared.social.referral:on_order_refunded", referral_points_reversed),
     Case("order_refunded", "shared.social.referral:on_order_refunded", referral_coupon_revoked),
+    Case("order_refunded", "shared.insight.facts:on_order_refunded", order_refund_recorded),
     Case("refund_succeeded", "shared.loyalty.members:on_refund_succeeded",
          partial_refund_of_an_order_paid_with_points),
     Case("refund_succeeded", "shared.payments.aftersales:on_refund_finished",

@@ -134,24 +134,31 @@ OUT_OF_RANGE = ["1900-01-01T00:00:00Z", "1969-12-31T23:59:59Z", "2100-01-01T00:0
                 "9999-12-31T23:59:59Z", "0001-01-01T00:00:00+08:00"]
 
 
-def _datetime_fields(model: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    """Every datetime field of an input model, nested models included, as a location."""
+def _datetime_fields(model: Any, prefix: tuple[str, ...] = (),
+                     seen: frozenset[Any] = frozenset()) -> list[tuple[str, ...]]:
+    """Every datetime field of an input model, nested models included, as a location (a model
+    that nests itself, such as a tag's rule, is read once)."""
     import typing
     from datetime import datetime
+    if model in seen:
+        return []
+    seen = seen | {model}
     found = []
     for name, info in model.model_fields.items():
-        kinds = [info.annotation]
+        # (type, location): an item of a list is at index 0 of it
+        kinds: list[tuple[Any, tuple[Any, ...]]] = [(info.annotation, (info.alias or name,))]
         while kinds:
-            kind = kinds.pop()
+            kind, loc = kinds.pop()
             args = typing.get_args(kind)
             if args:
-                kinds.extend(args)
+                item = (0,) if typing.get_origin(kind) in (list, tuple) else ()
+                kinds.extend((arg, loc + item) for arg in args)
             elif isinstance(kind, type) and (issubclass(kind, datetime)
                                              or kind.__name__ in ("AwareDatetime",
                                                                   "NaiveDatetime")):
-                found.append(prefix + (info.alias or name,))
+                found.append(prefix + loc)
             elif isinstance(kind, type) and hasattr(kind, "model_fields"):
-                found.extend(_datetime_fields(kind, prefix + (info.alias or name,)))
+                found.extend(_datetime_fields(kind, prefix + loc, seen))
     return sorted(set(found))
 
 
@@ -171,7 +178,7 @@ def test_merchant_inputs_have_datetime_fields_to_check():
 
 
 @pytest.mark.parametrize("action, loc", _input_models_with_datetimes(),
-                         ids=lambda v: ".".join(v) if isinstance(v, tuple) else v)
+                         ids=lambda v: ".".join(map(str, v)) if isinstance(v, tuple) else v)
 def test_every_datetime_in_an_input_refuses_dates_outside_1970_to_2100(action, loc):
     from pydantic import ValidationError
 
@@ -181,8 +188,14 @@ def test_every_datetime_in_an_input_refuses_dates_outside_1970_to_2100(action, l
     for value in OUT_OF_RANGE:
         payload: dict[str, Any] = {}
         inner = payload
-        for part in loc[:-1]:
-            inner = inner.setdefault(part, {})
+        for part, after in zip(loc[:-1], loc[1:]):
+            if isinstance(after, int):           # a list of one model: the item at 0
+                inner[part] = [{}]
+                inner = inner[part]
+            elif isinstance(part, int):
+                inner = inner[part]
+            else:
+                inner = inner.setdefault(part, {})
         inner[loc[-1]] = value
         with pytest.raises(ValidationError) as caught:
             model.model_validate(payload)

@@ -116,3 +116,14 @@ def test_reading_the_settings_does_not_load_pydantic() -> None:
                          text=True, env={"PATH": "", "PYTHONPATH": str(ROOT),
                                          "SHOP_ENV": "test"}, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_copy_with_changes_checks_them_and_leaves_the_original() -> None:
+    from shared.core.config import get_settings
+    from shared.core.settingsmodel import InvalidSettings
+    settings = get_settings()
+    copy = settings.model_copy(update={"TIMER_BATCH_SIZE": 7})
+    assert (copy.TIMER_BATCH_SIZE, copy.SHOP_ENV) == (7, settings.SHOP_ENV)
+    assert settings.TIMER_BATCH_SIZE != 7 or copy is not settings
+    with pytest.raises(InvalidSettings):
+        settings.model_copy(update={"TIMER_BATCH_SIZE": "many"})

@@ -1,5 +1,6 @@
 const api = require('../../services/api')
 const share = require('../../services/share')
+const track = require('../../services/track')
 const config = require('../../config')
 const { limitText, perOrderMax } = require('../../utils/limit')
 
@@ -18,6 +19,7 @@ Page({
       this.setData({ product, loading: false, limitText: limitText(product.purchase_limit),
                      limitMax: perOrderMax(product.purchase_limit) })
       if (wx.setNavigationBarTitle) wx.setNavigationBarTitle({ title: product.title })
+      track.productView(product, 'pages/product/product')
       this.prepareShare()
       await this.loadGroupBuy()   // the product already shows; the group-buy entry follows
     } catch (e) {
@@ -64,6 +66,7 @@ Page({
     this.setData({ adding: true })
     try {
       await api.call('cart_add', { sku_id: skuId, quantity: quantity || 1 })
+      track.addToCart(this.data.id, skuId, quantity)
       wx.showToast({ title: '已加入购物车', icon: 'success' })
     } catch (e) {
       api.showError(e)

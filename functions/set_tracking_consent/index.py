@@ -1,0 +1,5 @@
+from shared.core.runtime import serve
+
+
+def main_handler(event, context):
+    return serve("set_tracking_consent", event, context)
