@@ -158,6 +158,16 @@ ACTIONS: dict[str, Action] = {
     "merchant_verify_pickup": _a("nearby.pickup", "verify_pickup", "VerifyPickupInput", "merchant"),
     "merchant_block_user": _a("accounts.standing", "block_user", "BlockUserInput", "merchant"),
     "merchant_unblock_user": _a("accounts.standing", "unblock_user", "UserIdInput", "merchant"),
+    # A/B tests (shared.insight): the variant a shopper (or a device before login) sees, the
+    # merchant's experiments and their report
+    "get_experiment_variant": _a("insight.experiments", "get_experiment_variant",
+                                 "GetVariantInput", "user_optional"),
+    "merchant_create_experiment": _a("insight.experiments", "create_experiment",
+                                     "CreateExperimentInput", "merchant"),
+    "merchant_list_experiments": _a("insight.experiments", "merchant_list_experiments",
+                                    "ListExperimentsInput", "merchant"),
+    "merchant_experiment_report": _a("insight.experiment_report", "experiment_report",
+                                     "ExperimentKeyInput", "merchant"),
     # dev and test only
     "sandbox_pay": _a("payments.pay", "sandbox_pay", "PayOrderInput", "dev_user"),
     "merchant_mark_paid": _a("orders.lifecycle", "mark_paid", "OrderIdInput", "dev"),

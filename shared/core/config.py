@@ -202,6 +202,10 @@ class Settings(BaseModel):
         if problems:
             raise ConfigError("production refuses to start: " + "; ".join(problems))
 
+    # A/B tests (shared.insight.experiments): how long a warm instance keeps an experiment
+    # (its variants and window; an unknown key too) for get_experiment_variant; 0: read it on
+    # every call
+    EXPERIMENTS_CACHE_SECONDS: float = Field(default=10.0, ge=0, le=600)
 
     # checked at start only where a function is given them (a bad key refuses to start); not
     # required by every function, so the deploy hands them only to the functions that pay

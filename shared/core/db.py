@@ -112,6 +112,10 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
                     ([("status", 1), ("lease_until", 1)], {}),
                     ([("status", 1), ("dispatched_at", 1)], {})],  # pending, not yet sent
     "subscriptions": [([("user_id", 1), ("template_id", 1)], {})],
+    # A/B tests (shared.insight.experiments): experiments by key (_id), listed newest first;
+    # exposures one per "<key>:<subject>" (_id), read by key for the report
+    "experiments": [([("created_at", -1), ("_id", 1)], {})],
+    "experiment_exposures": [([("key", 1), ("exposed_at", 1)], {})],
 }
 
 _lock = threading.RLock()
