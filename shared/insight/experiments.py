@@ -99,6 +99,7 @@ def experiment_view(doc: dict[str, Any], now: datetime) -> dict[str, Any]:
 
 
 def create_experiment(ctx: Context, req: CreateExperimentInput) -> dict[str, Any]:
+    """An A/B test of variants by weight (the first is the control); its split never changes."""
     doc = {"_id": req.key, "metric": req.metric,
            "variants": [{"name": v.name, "weight": v.weight} for v in req.variants],
            "starts_at": req.starts_at, "ends_at": req.ends_at, "created_at": ctx.now}
@@ -111,6 +112,7 @@ def create_experiment(ctx: Context, req: CreateExperimentInput) -> dict[str, Any
 
 
 def merchant_list_experiments(ctx: Context, req: ListExperimentsInput) -> dict[str, Any]:
+    """Experiments, newest first, with their split, window and status."""
     cursor = ctx.db.experiments.find({}).sort([("created_at", -1), ("_id", 1)]) \
         .skip(req.skip).limit(req.page_size)
     items = [experiment_view(doc, ctx.now) for doc in cursor]
@@ -170,6 +172,8 @@ def exposure_id(key: str, subject: str) -> str:
 
 
 def get_experiment_variant(ctx: Context, req: GetVariantInput) -> dict[str, Any]:
+    """The caller's variant (the user with a token, else the device), sticky; the first call
+    logs the exposure. Outside the window: the first variant; unknown key: null; no log."""
     if ctx.user_id is None and req.device_id is None:
         raise ShopError("VALIDATION_ERROR", "device_id is required without a token",
                         {"fields": [{"field": "device_id", "type": "missing",
@@ -180,9 +184,11 @@ def get_experiment_variant(ctx: Context, req: GetVariantInput) -> dict[str, Any]
         # mini-program shows its default
         first = experiment["variants"][0]["name"] if experiment else None
         return {"key": req.key, "variant": first}
-    if ctx.user_id is None and req.device_id is not None:
-        return {"key": req.key, "variant": _expose_device(ctx, experiment, req.device_id)}
-    return {"key": req.key, "variant": _expose_user(ctx, experiment, ctx.user_id, req.device_id)}
+    if ctx.user_id is not None:
+        return {"key": req.key,
+                "variant": _expose_user(ctx, experiment, ctx.user_id, req.device_id)}
+    assert req.device_id is not None  # refused above
+    return {"key": req.key, "variant": _expose_device(ctx, experiment, req.device_id)}
 
 
 def _expose_device(ctx: Context, experiment: dict[str, Any], device_id: str) -> str:
