@@ -20,9 +20,10 @@ app = typer.Typer(help="A/B tests: create an experiment (its variants and weight
 
 
 def parse_variant(text: str) -> dict[str, Any]:
-    name, _, weight = text.partition(":")
+    name, _, weight = text.rpartition(":") if ":" in text else (text, "", "")
     try:
-        return {"name": name.strip(), "weight": int(weight) if weight else 1}
+        number = float(weight) if weight else 1.0
+        return {"name": name.strip(), "weight": int(number) if number.is_integer() else number}
     except ValueError:
         raise typer.BadParameter(f"{text!r}: give NAME or NAME:WEIGHT, e.g. grid:1",
                                  param_hint="--variant") from None

@@ -47,7 +47,7 @@ class Subject:
 @dataclass
 class Group:
     name: str
-    weight: int
+    weight: float
     subjects: list[Subject] = field(default_factory=list)
 
     @property
@@ -73,7 +73,7 @@ def experiment_report(ctx: Context, req: ExperimentKeyInput) -> dict[str, Any]:
     _add_orders(ctx.db, subjects, experiment.get("ends_at"))
     if experiment["metric"] not in ORDER_METRICS:
         _add_events(ctx.db, subjects, experiment["metric"], experiment.get("ends_at"))
-    groups = [Group(v["name"], int(v["weight"])) for v in experiment["variants"]]
+    groups = [Group(v["name"], v["weight"]) for v in experiment["variants"]]
     by_name = {g.name: g for g in groups}
     for subject in subjects:
         if subject.variant in by_name:

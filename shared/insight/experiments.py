@@ -22,6 +22,7 @@ the device is known), a user's repeat call one read (besides the read its token 
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 import time
 from datetime import datetime
@@ -35,19 +36,21 @@ from shared.core.context import Context, Database
 from shared.core.db import insert_once
 from shared.core.errors import ShopError
 
-KEY_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+# no ":" (it joins key and subject in an exposure's _id), no spaces
+KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 # order_paid (conversion: a paid order), revenue (paid fen per user), or a tracked event:
 # one of tracking's known names or a custom x_ name (shared.insight tracking checks those)
-METRIC_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+METRIC_PATTERN = r"^[A-Za-z][A-Za-z0-9_.:-]{0,63}$"
 ORDER_METRICS = ("order_paid", "revenue")
-# the mini-program's own id, kept in its storage
-DEVICE_PATTERN = r"^[A-Za-z0-9_.:-]{8,64}$"
-MAX_WEIGHT = 10_000
+# the mini-program's own id, kept in its storage: printable ASCII, no spaces
+DEVICE_PATTERN = r"^[\x21-\x7e]{1,64}$"
+MAX_WEIGHT = 1_000_000
 
 
 class VariantInput(Input):
-    name: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
-    weight: int = Field(default=1, ge=1, le=MAX_WEIGHT)
+    name: str = Field(min_length=1, max_length=32)
+    # any positive numbers: 1 and 3, 25 and 75, or 0.5 and 0.5 split alike
+    weight: float = Field(default=1, gt=0, le=MAX_WEIGHT)
 
 
 class CreateExperimentInput(Input):
@@ -101,7 +104,7 @@ def experiment_view(doc: dict[str, Any], now: datetime) -> dict[str, Any]:
 def create_experiment(ctx: Context, req: CreateExperimentInput) -> dict[str, Any]:
     """An A/B test of variants by weight (the first is the control); its split never changes."""
     doc = {"_id": req.key, "metric": req.metric,
-           "variants": [{"name": v.name, "weight": v.weight} for v in req.variants],
+           "variants": [{"name": v.name, "weight": _number(v.weight)} for v in req.variants],
            "starts_at": req.starts_at, "ends_at": req.ends_at, "created_at": ctx.now}
     if not insert_once(ctx.db.experiments, doc):
         # a split that changed under running exposures would unstick every subject
@@ -150,17 +153,25 @@ def forget_experiments(key: Optional[str] = None) -> None:
 
 # ---- assignment ------------------------------------------------------------------------------
 
+def _number(weight: float) -> Any:
+    return int(weight) if float(weight).is_integer() else weight
+
+
 def assign(key: str, subject: str, variants: list[dict[str, Any]]) -> str:
-    """The variant of ``subject``: sha256("<key>:<subject>") as a point of [0, total weight),
-    exact in integers, against the variants' cumulative weights."""
-    total = sum(int(v["weight"]) for v in variants)
-    digest = hashlib.sha256(f"{key}:{subject}".encode()).digest()
-    point = (int.from_bytes(digest[:8], "big") * total) >> 64
-    for variant in variants:
-        point -= int(variant["weight"])
+    """The variant of ``subject``: sha256("<key>:<subject>") as a point of [0, total weight)
+    against the variants' cumulative weights (exact in integers when the weights are)."""
+    digest = int.from_bytes(hashlib.sha256(f"{key}:{subject}".encode()).digest()[:8], "big")
+    weights = [v["weight"] for v in variants]
+    point: Any
+    if all(isinstance(w, int) for w in weights):
+        point = (digest * sum(weights)) >> 64
+    else:
+        point = digest / 2.0 ** 64 * math.fsum(weights)
+    for variant, weight in zip(variants, weights):
+        point -= weight
         if point < 0:
             return str(variant["name"])
-    return str(variants[-1]["name"])  # pragma: no cover (the point is below the total)
+    return str(variants[-1]["name"])  # a float point that rounded up to the total
 
 
 def is_live(doc: dict[str, Any], now: datetime) -> bool:

@@ -67,7 +67,9 @@ def test_a_key_is_created_once_and_the_second_is_a_conflict_in_chinese() -> None
     {"variants": [{"name": "a", "weight": 1}, {"name": "a", "weight": 2}]},
     {"variants": [{"name": "a", "weight": 0}, {"name": "b", "weight": 1}]},
     {"key": "Home Layout"},
-    {"metric": "Order-Paid"},
+    {"metric": "order paid!"},
+    {"variants": [{"name": "a", "weight": -1}, {"name": "b", "weight": 1}]},
+    {"key": "home:layout"},
     {"starts_at": "2030-02-01T00:00:00Z", "ends_at": "2030-01-01T00:00:00Z"},
     {"colour": "red"},
 ])
@@ -88,6 +90,17 @@ def test_shoppers_cannot_create_or_read_experiments() -> None:
 
 
 # ---- assignment -------------------------------------------------------------------------------
+
+def test_fractional_weights_split_alike() -> None:
+    created = create(variants=[{"name": "grid", "weight": 0.25}, {"name": "list", "weight": 0.75}])
+    halves = [assign("k", f"s{n}", [{"name": "a", "weight": 0.5}, {"name": "b", "weight": 0.5}])
+              for n in range(10_000)]
+
+    assert created.data["variants"][1] == {"name": "list", "weight": 0.75}
+    assert halves.count("a") / len(halves) == pytest.approx(0.5, abs=0.02)
+    assert variant({"device_id": "d1"}).data["variant"] == assign(
+        "home_layout", "d1", created.data["variants"])
+
 
 def test_the_hash_split_follows_the_weights() -> None:
     variants = [{"name": "a", "weight": 1}, {"name": "b", "weight": 3}]
