@@ -195,13 +195,22 @@ BUDGETS: dict[str, int] = {
     # issue 15: a batch of tracked events is one insert_many; with a token, the token's read
     "track_events_anonymous": 1,
     "track_events": 2,
+    # A/B tests (issue 15), at home-page load; the experiment is cached per warm instance
+    "get_experiment_variant": 2,            # a user's repeat call: token, the exposures read
+    "get_experiment_variant_anonymous": 1,  # a device: the insert that logs it (or fails)
+    # the first call with a token from a device seen before: token, read, the user's
+    # exposure, the device linked to the user
+    "get_experiment_variant_login": 4,
 }
 # counted by this module on main before issue 14 (the issue, counting its own way, had
 # place_order 11, refused 12, paid 19)
 BEFORE: dict[str, int] = {"list_products": 2, "list_products_filtered": 2, "get_product": 2,
                           "place_order": 10, "place_order_sold_out": 11, "paid_transition": 19,
                           "cancel_order": 4, "list_orders": 2, "nearby_deals": 2,
-                          "join_group_buy": 17}
+                          "join_group_buy": 17,
+                          # new in issue 15: the same calls reading the experiment each time
+                          "get_experiment_variant": 3, "get_experiment_variant_anonymous": 2,
+                          "get_experiment_variant_login": 5}
 
 
 MERCHANT_TOKEN = "test-merchant-token-0123456789"  # as tests/conftest.py sets it
@@ -338,6 +347,39 @@ def _events(device: str, count: int) -> Callable[[], dict[str, Any]]:
             {"event_id": f"ev{next(_ids)}", "name": "product_view", "ts": now,
              "props": {"product_id": "prd_001"}} for _ in range(count)]}
     return batch
+def _experiments(world: World) -> dict[str, Callable[[], Measured]]:
+    """get_experiment_variant on a running experiment: a device, a user, a login."""
+    created: list[bool] = []
+
+    def ensure() -> None:
+        if not created:
+            _ok("merchant_create_experiment", {
+                "key": "home_layout", "metric": "order_paid",
+                "variants": [{"name": "grid", "weight": 1}, {"name": "list", "weight": 1}]},
+                world.merchant)
+            created.append(True)
+
+    def ask(device: Optional[str], token: Optional[str]) -> Measured:
+        payload = {"key": "home_layout", **({"device_id": device} if device else {})}
+        return measure("get_experiment_variant", payload, token)
+
+    def anonymous() -> Measured:
+        ensure()
+        ask("device-rt-000001", None)
+        return ask("device-rt-000001", None)
+
+    def user() -> Measured:
+        ensure()
+        ask(None, world.shoppers[4][0])
+        return ask(None, world.shoppers[4][0])
+
+    def login() -> Measured:
+        ensure()
+        ask(None, world.shoppers[5][0])         # warm: this instance has the experiment
+        ask("device-rt-000002", None)           # the device, before its shopper logs in
+        return ask("device-rt-000002", world.shoppers[3][0])
+    return {"get_experiment_variant": user, "get_experiment_variant_anonymous": anonymous,
+            "get_experiment_variant_login": login}
 
 
 def run_scenarios(only: Optional[str] = None) -> dict[str, Measured]:
@@ -382,5 +424,6 @@ def run_scenarios(only: Optional[str] = None) -> dict[str, Measured]:
                                                   _events("anon", 20), None),
         "track_events": warm_then_count("track_events", _events("phone", 20),
                                         _events("phone", 20), shopper),
+        **_experiments(world),
     }
     return {name: run() for name, run in runs.items() if only in (None, name)}

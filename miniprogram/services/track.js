@@ -7,8 +7,9 @@
 // - off when the shopper turned tracking off (setConsent(false), or the server answering
 //   tracking: false): nothing is queued or sent, and what waited is dropped.
 const api = require('./api')
+// one id per phone, shared with the A/B tests (utils/device.js)
+const { deviceId } = require('../utils/device')
 
-const DEVICE_KEY = 'shop_device_id'
 const QUEUE_KEY = 'shop_track_queue'
 const CONSENT_KEY = 'shop_track_consent'
 const BATCH = 20 // send as soon as this many wait
@@ -27,15 +28,6 @@ function storage(key, fallback) {
 function save(key, value) { try { wx.setStorageSync(key, value) } catch (e) { /* storage full: memory only */ } }
 
 function random() { return Math.random().toString(36).slice(2, 10) }
-
-function deviceId() {
-  let id = storage(DEVICE_KEY, '')
-  if (!id) {
-    id = 'd' + Date.now().toString(36) + random()
-    save(DEVICE_KEY, id)
-  }
-  return id
-}
 
 function pending() {
   if (queue === null) queue = storage(QUEUE_KEY, [])

@@ -14,6 +14,7 @@ from . import (
     coupons,
     db,
     dev,
+    experiments,
     fission,
     groupbuy,
     insight,
@@ -29,7 +30,7 @@ from .grid import DISPLAY
 
 HELP = ("The shop's merchant console: products, categories, orders, after-sales, coupons, "
         "group-buys, bargains, assists, fission, campaigns, members, stores, deals, "
-        "self-pickup, funnels, profiles and tags.\n\n"
+        "self-pickup, funnels, profiles and tags, A/B experiments.\n\n"
         "It talks to a shop gateway over HTTP with the merchant token; global options go "
         "before the command: shopctl --api URL --json products list (--json and --full-ids "
         "may also follow it).\n\n"
@@ -59,6 +60,7 @@ app.add_typer(nearby.nearby, name="nearby")
 app.add_typer(nearby.pickup, name="pickup")
 app.add_typer(insight.insight, name="insight")
 app.add_typer(insight.tags, name="tags")
+app.add_typer(experiments.app, name="experiments")
 app.add_typer(dev.app, name="dev")
 
 

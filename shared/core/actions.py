@@ -171,6 +171,16 @@ ACTIONS: dict[str, Action] = {
     "merchant_list_tags": _a("insight.tags", "list_tags", "PageInput", "merchant"),
     "merchant_list_tag_users": _a("insight.tags", "list_tag_users", "ListTagUsersInput",
                                   "merchant"),
+    # A/B tests (shared.insight): the variant a shopper (or a device before login) sees, the
+    # merchant's experiments and their report
+    "get_experiment_variant": _a("insight.experiments", "get_experiment_variant",
+                                 "GetVariantInput", "user_optional"),
+    "merchant_create_experiment": _a("insight.experiments", "create_experiment",
+                                     "CreateExperimentInput", "merchant"),
+    "merchant_list_experiments": _a("insight.experiments", "merchant_list_experiments",
+                                    "ListExperimentsInput", "merchant"),
+    "merchant_experiment_report": _a("insight.experiment_report", "experiment_report",
+                                     "ExperimentKeyInput", "merchant"),
     # dev and test only
     "sandbox_pay": _a("payments.pay", "sandbox_pay", "PayOrderInput", "dev_user"),
     "merchant_mark_paid": _a("orders.lifecycle", "mark_paid", "OrderIdInput", "dev"),

@@ -215,6 +215,10 @@ class Settings(SettingsModel):
         if problems:
             raise ConfigError("production refuses to start: " + "; ".join(problems))
 
+    # A/B tests (shared.insight.experiments): how long a warm instance keeps an experiment
+    # (its variants and window; an unknown key too) for get_experiment_variant; 0: read it on
+    # every call
+    EXPERIMENTS_CACHE_SECONDS: float = Field(default=10.0, ge=0, le=600)
 
     # insight (tracking, profiles and tags; shared.insight): events are kept this long (a TTL
     # index on a real server, the insight_rollup timer on the embedded one)

@@ -127,6 +127,10 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
     "user_daily": [([("user_id", 1), ("day", 1)], {})],
     "tags": [],
     "insight_state": [],
+    # A/B tests (shared.insight.experiments): experiments by key (_id), listed newest first;
+    # exposures one per "<key>:<subject>" (_id), read by key for the report
+    "experiments": [([("created_at", -1), ("_id", 1)], {})],
+    "experiment_exposures": [([("key", 1), ("exposed_at", 1)], {})],
 }
 
 _lock = threading.RLock()

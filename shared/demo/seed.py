@@ -155,9 +155,15 @@ def seed(db: Any, media_base: str = "http://127.0.0.1:8080/media",
         "per_user_limit": 1, "valid_days": 30, "valid_from": None, "valid_to": None,
         "status": "active", "created_at": now}}, upsert=True)
     campaigns = _seed_social(db, now)
+    # the mini-program's home page runs this A/B test: a grid of cards, or one row each
+    db.experiments.update_one({"_id": "home_layout"}, {"$setOnInsert": {
+        "metric": "order_paid", "variants": [{"name": "grid", "weight": 1},
+                                             {"name": "list", "weight": 1}],
+        "starts_at": None, "ends_at": None, "created_at": now}}, upsert=True)
     return {"categories": len(CATEGORIES), "products": len(PRODUCTS),
             "skus": sum(len(p[3]) for p in PRODUCTS), "stores": len(stores),
-            "deals": len(DEALS), "coupons": 1, "social_campaigns": campaigns}
+            "deals": len(DEALS), "coupons": 1, "social_campaigns": campaigns,
+            "experiments": 1}
 
 
 def _seed_social(db: Any, now: datetime) -> int:

@@ -1,5 +1,5 @@
 Component({
-  properties: { product: { type: Object, value: {} } },
+  properties: { product: { type: Object, value: {} }, layout: { type: String, value: 'grid' } },
   methods: {
     onTap() {
       const id = this.data.product && this.data.product.id

@@ -1,11 +1,19 @@
 const api = require('../../services/api')
+const experiments = require('../../services/experiments')
 const paging = require('../../utils/paging')
+
+// the home feed's A/B test (merchant: shopctl experiments create home_layout --variant grid
+// --variant list): two columns of cards, or one row per product
+const LAYOUTS = ['grid', 'list']
 
 Page({
   data: Object.assign(paging.initial(), {
-    banners: [], categories: [], catError: ''
+    banners: [], categories: [], catError: '', layout: 'grid'
   }),
-  onLoad() { return this.refresh() },
+  onLoad() { return Promise.all([this.loadLayout(), this.refresh()]) },
+  loadLayout() {
+    return experiments.variant('home_layout', LAYOUTS, 'grid').then((layout) => this.setData({ layout }))
+  },
   onPullDownRefresh() { this.refresh().then(() => wx.stopPullDownRefresh()) },
   onReachBottom() { return this.loadMore() },
   refresh() {
