@@ -67,6 +67,8 @@ TIMER_SCHEDULES: dict[str, tuple[str, int, int]] = {
     "campaign_dispatch": ("0 * * * * * *", 512, 300),
     "points_expiry": ("0 30 3 * * * *", 512, 300),
     "order_events": ("20 * * * * * *", 256, 60),
+    # 08:15 in UTC+8 is 00:15 UTC: yesterday's (UTC) trace events are all in
+    "trace_anchor": ("0 15 8 * * * *", 256, 120),
 }
 # a timer added to TIMERS without a line above still deploys, every five minutes
 DEFAULT_TIMER_SCHEDULE = ("0 */5 * * * * *", 256, 120)
