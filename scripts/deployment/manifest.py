@@ -326,12 +326,14 @@ def build() -> Manifest:
     declared = _declared()
     namespaces = assign_namespaces({name: _area(module) for name, _, module in declared})
     functions = []
-    everything = {module for _, _, module in declared}
+    # the gateway answers HTTP (actions and notifies), never a timer or an async invoke: it
+    # needs the settings of what it serves, not those of timers' own modules
+    served = {module for _, kind, module in declared if kind in ("action", "notify")}
     for name, kind, module in declared:
         memory, timeout, cron, path = 256, 10, None, None
         roots = {module}
         if kind == "gateway":
-            memory, timeout, path, roots = 512, 30, "/", everything
+            memory, timeout, path, roots = 512, 30, "/", served | {module}
         elif kind == "action":
             path = f"/api/{name}"
         elif kind == "notify":

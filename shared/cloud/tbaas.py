@@ -1,7 +1,7 @@
 """Write a hash on Tencent's TBaaS (长安链 ChainMaker): ``InvokeChainMakerContract``.
 
 Only hashes go on chain (Tencent's advice: data stays off chain, its fingerprint on it). The
-contract is the shop's own key-value contract: ``TBAAS_CONTRACT_FUNC`` (``save``) with
+contract is the shop's own key-value contract: method ``save`` with
 ``{"key": ..., "value": ...}``. The SDK (tencentcloud-sdk-python-tbaas) signs the request
 (TC3-HMAC-SHA256); it is imported here, inside the call, so no cold start pays for it.
 """
@@ -14,6 +14,7 @@ from shared.core.config import ConfigError, Settings
 from shared.core.log import get_logger, log_event
 
 logger = get_logger("shop.tbaas")
+CONTRACT_METHOD = "save"
 
 
 class ChainRefused(Exception):
@@ -50,7 +51,7 @@ def put_hash(settings: Settings, key: str, value: str) -> ChainReceipt:
     request.ClusterId = settings.TBAAS_CLUSTER_ID
     request.ChainId = settings.TBAAS_CHAIN_ID
     request.ContractName = settings.TBAAS_CONTRACT_NAME
-    request.FuncName = settings.TBAAS_CONTRACT_FUNC
+    request.FuncName = CONTRACT_METHOD
     # the contract's parameters: a JSON map of strings to strings
     request.FuncParam = json.dumps({"key": key, "value": value}, separators=(",", ":"))
     request.AsyncFlag = 0

@@ -195,7 +195,7 @@ TIMERS: dict[str, tuple[str, str]] = {
     # durable events: what a transition owes and its instance died before delivering
     "order_events": ("shared.orders.aftermath", "deliver_due_events"),
     # each finished day's trace events under one Merkle root, locally and on TBaaS if set
-    "trace_anchor": ("shared.trace.anchor", "anchor_trace"),
+    "trace_anchor": ("shared.trace.anchoring", "anchor_trace"),
 }
 
 # functions that answer one HTTP route in WeChat Pay's protocol rather than the envelope:

@@ -141,11 +141,9 @@ class Settings(BaseModel):
     # Anchoring on TBaaS (长安链) is on when TBAAS_CHAIN_ID is set (with the cluster, the
     # contract and TENCENTCLOUD_SECRET_ID/KEY); the daily root is recorded locally either way
     TRACE_SIGNING_KEY: Optional[str] = None
-    TRACE_ANCHOR_GRACE_SECONDS: int = Field(default=600, ge=0, le=86400)
     TBAAS_CLUSTER_ID: Optional[str] = None
     TBAAS_CHAIN_ID: Optional[str] = None
     TBAAS_CONTRACT_NAME: str = Field(default="ShopTraceAnchor", min_length=1, max_length=64)
-    TBAAS_CONTRACT_FUNC: str = Field(default="save", min_length=1, max_length=64)
     TBAAS_REGION: str = "ap-guangzhou"
     TBAAS_ENDPOINT: str = "tbaas.tencentcloudapi.com"
 

@@ -223,7 +223,7 @@ def merchant_get_order(ctx: Context, req: OrderIdInput) -> dict[str, Any]:
 def _line_traces(ctx: Context, order_id: str, batches: list[LineBatch]) -> dict[str, Any]:
     """The ``items.<i>.trace`` fields the shipment sets: each batch checked to exist and to be
     of its line's SKU."""
-    from shared.trace.batches import traces_of
+    from shared.trace.lines import traces_of
     doc = _any(ctx.db, order_id)
     lines = {line["sku_id"]: index for index, line in enumerate(doc["items"])}
     found = traces_of(ctx.db, [b.batch_id for b in batches])

@@ -260,12 +260,3 @@ def get_trace(ctx: Context, req: TraceCodeInput) -> dict[str, Any]:
             "public_key": public_key_b64(key), "algorithm": "Ed25519",
             "hash": "SHA-256 of canonical JSON", "verified": bad is None, "first_bad_seq": bad}
 
-
-def traces_of(db: Database, batch_ids: list[str]) -> dict[str, dict[str, str]]:
-    """batch id -> {batch_id, code, batch_no, sku_id} for the order lines that carry one."""
-    if not batch_ids:
-        return {}
-    return {b["_id"]: {"batch_id": b["_id"], "code": b["code"], "batch_no": b["batch_no"],
-                       "sku_id": b["sku_id"]}
-            for b in db.trace_batches.find({"_id": {"$in": sorted(set(batch_ids))}},
-                                           {"code": 1, "batch_no": 1, "sku_id": 1})}
