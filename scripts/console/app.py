@@ -22,13 +22,14 @@ from . import (
     outbox,
     products,
     social,
+    trace,
 )
 from .base import DEFAULT_API, DEV_MERCHANT_TOKEN, Shop, default_api, err
 from .grid import DISPLAY
 
 HELP = ("The shop's merchant console: products, categories, orders, after-sales, coupons, "
         "group-buys, bargains, assists, fission, campaigns, members, stores, deals, "
-        "self-pickup.\n\n"
+        "self-pickup, traceability, AR try-on.\n\n"
         "It talks to a shop gateway over HTTP with the merchant token; global options go "
         "before the command: shopctl --api URL --json products list (--json and --full-ids "
         "may also follow it).\n\n"
@@ -56,6 +57,8 @@ app.add_typer(nearby.stores, name="stores")
 app.add_typer(nearby.deals, name="deals")
 app.add_typer(nearby.nearby, name="nearby")
 app.add_typer(nearby.pickup, name="pickup")
+app.add_typer(trace.app, name="trace")
+app.add_typer(trace.ar, name="ar")
 app.add_typer(dev.app, name="dev")
 
 
