@@ -118,20 +118,10 @@ def trace_show(ctx: typer.Context, code: str = typer.Argument(..., help="The tra
 
 
 @app.command("code")
-def trace_code(ctx: typer.Context, batch_id: str = typer.Argument(...),
-               png: Optional[Path] = typer.Option(None, "--png", help="Save the image here.")) \
-        -> None:
+def trace_code(ctx: typer.Context, batch_id: str = typer.Argument(...)) -> None:
     """The batch's mini-program code (opens its trace page), to print on the package."""
     data = shop(ctx).call("merchant_trace_code", {"batch_id": batch_id})
-    if png is not None:
-        try:
-            image = requests.get(data["url"], timeout=TIMEOUT)
-            image.raise_for_status()
-        except requests.RequestException as exc:
-            fail(f"cannot fetch {data['url']}: {exc}", 2)
-        png.write_bytes(image.content)
-    emit_line(ctx, data, lambda d: f"code {d['code']}: {d['url']}"
-              + (f" (saved to {png})" if png else ""))
+    emit_line(ctx, data, lambda d: f"code {d['code']}: {d['url']}")
 
 
 @app.command("export")
