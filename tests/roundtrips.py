@@ -189,6 +189,7 @@ BUDGETS: dict[str, int] = {
     "list_orders": 3,                # token, the page, its total
     "nearby_deals": 1,               # today's counters of the page (versions cached a second)
     "join_group_buy": 14,            # the seat (4) + the order (8) + the seat's order (2)
+    "get_trace": 4,                  # the batch, its events, their days' anchors, the product
 }
 # counted by this module on main before issue 14 (the issue, counting its own way, had
 # place_order 11, refused 12, paid 19)
@@ -316,6 +317,26 @@ def _group_join(world: World) -> Measured:
     return measure("join_group_buy", *join(3))
 
 
+def _trace(world: World) -> Measured:
+    from shared.core.common import utcnow
+    from shared.core.db import get_db
+    from shared.trace.anchor import day_of
+    from shared.trace.anchoring import anchor_day
+    codes = []
+    for n in range(2):
+        batch = _ok("merchant_create_trace_batch", {
+            "sku_id": world.sku_id, "batch_no": f"RT-{n}", "origin": "山东烟台",
+            "produced_at": "2026-11-01T00:00:00Z"}, world.merchant)
+        for step in ("commissioning", "inspecting", "packing", "shipping"):
+            _ok("merchant_append_trace_event", {
+                "batch_id": batch["batch_id"], "biz_step": step, "read_point": "仓库A",
+                "event_time": "2026-11-02T09:00:00Z", "data": {"boxes": 12}}, world.merchant)
+        codes.append(batch["code"])
+    anchor_day(get_db(), day_of(utcnow()), utcnow())  # the events show their proofs too
+    measure("get_trace", {"code": codes[0]}, None)
+    return measure("get_trace", {"code": codes[1]}, None)
+
+
 def run_scenarios(only: Optional[str] = None) -> dict[str, Measured]:
     """Each counted action (or ``only`` that one) on a fresh shop of this process's database:
     scenario name -> Measured."""
@@ -354,5 +375,6 @@ def run_scenarios(only: Optional[str] = None) -> dict[str, Measured]:
         "list_orders": warm_then_count("list_orders", page, page, shopper),
         "nearby_deals": lambda: _nearby(world),
         "join_group_buy": lambda: _group_join(world),
+        "get_trace": lambda: _trace(world),
     }
     return {name: run() for name, run in runs.items() if only in (None, name)}

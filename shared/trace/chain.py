@@ -17,6 +17,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import threading
+from functools import lru_cache
 from typing import Any, Optional
 
 from shared.core.config import ConfigError, Settings
@@ -28,6 +30,10 @@ HASHED_FIELDS = ("batch_id", "seq", "biz_step", "event_time", "read_point", "dat
 # JavaScript's safe integers: a verifier in a browser reads larger ones wrongly
 MAX_INT = 2 ** 53 - 1
 DEV_KEY_ID = "dev"
+# the dev key of this warm instance, with the database handle it was read from (a new handle,
+# in tests or after a reset, reads its own)
+_dev_key: Optional[tuple[Any, Any]] = None
+_dev_lock = threading.Lock()
 
 
 def check_plain(value: Any, path: str = "data") -> None:
@@ -66,6 +72,7 @@ def event_hash(event: dict[str, Any]) -> str:
 
 # ---- the key --------------------------------------------------------------------------------
 
+@lru_cache(maxsize=4)
 def parse_key(text: str) -> Any:
     """The Ed25519 private key of base64 ``text`` (32 raw bytes); ValueError otherwise."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -79,7 +86,9 @@ def parse_key(text: str) -> Any:
 
 
 def signing_key(db: Database, settings: Settings) -> Any:
-    """The shop's trace key: the setting, or (dev and test only) the database's own."""
+    """The shop's trace key: the setting, or (dev and test only) the database's own, read once
+    per warm instance (get_trace is public: a scan should cost no key read)."""
+    global _dev_key
     if settings.TRACE_SIGNING_KEY:
         return parse_key(settings.TRACE_SIGNING_KEY)
     if not settings.is_dev_or_test:
@@ -91,6 +100,9 @@ def signing_key(db: Database, settings: Settings) -> Any:
         NoEncryption,
         PrivateFormat,
     )
+    cached = _dev_key
+    if cached is not None and cached[0] is db:
+        return cached[1]
     stored = db.trace_keys.find_one({"_id": DEV_KEY_ID})
     if stored is None:
         fresh = Ed25519PrivateKey.generate().private_bytes(
@@ -99,7 +111,10 @@ def signing_key(db: Database, settings: Settings) -> Any:
         insert_once(db.trace_keys, {"_id": DEV_KEY_ID,
                                     "private_key": base64.b64encode(fresh).decode()})
         stored = db.trace_keys.find_one({"_id": DEV_KEY_ID})
-    return parse_key(stored["private_key"])
+    key = parse_key(stored["private_key"])
+    with _dev_lock:
+        _dev_key = (db, key)
+    return key
 
 
 def public_key_b64(key: Any) -> str:
