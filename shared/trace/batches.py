@@ -41,7 +41,7 @@ BIZ_STEPS = frozenset({
     "transporting", "unloading", "unpacking", "void_shipping"})
 BIZ_STEP_URN = "urn:epcglobal:cbv:bizstep:"
 APPEND_ATTEMPTS = 50
-TRACE_PAGE = "pages/trace/trace"
+TRACE_PAGE = "packages/trace/pages/trace/trace"
 _CODE_ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # no 0/o, 1/l: read aloud off a label
 
 

@@ -93,7 +93,7 @@ def test_the_batch_code_is_a_mini_program_code_with_the_code_as_scene(
     data = merchant("merchant_trace_code", {"batch_id": batch["batch_id"]}).data
     again = merchant("merchant_trace_code", {"batch_id": batch["batch_id"]}).data
 
-    assert (data["scene"], data["page"]) == (batch["code"], "pages/trace/trace")
+    assert (data["scene"], data["page"]) == (batch["code"], "packages/trace/pages/trace/trace")
     assert again["url"] == data["url"]
     client, endpoint = s3_client(get_settings())
     key = data["url"].split(f"/{get_settings().S3_BUCKET}/", 1)[1]
