@@ -33,6 +33,6 @@ def bench_trips() -> dict[str, Any]:
             else:
                 os.environ[name] = value
         reset_settings()
-    return {name: {"trips": m.trips, "budget": BUDGETS[name], "before": BEFORE[name],
+    return {name: {"trips": m.trips, "budget": BUDGETS[name], "before": BEFORE.get(name),
                    "ops": m.ops, "ok": m.ok, "code": m.code}
             for name, m in measured.items()}
