@@ -107,6 +107,18 @@ test('the try-on page renders the model where AR is supported, else the fallback
   expect(wxml).toContain('class="fallback__img" src="{{fallback}}"')
 })
 
+test('a try-on in the camera is tracked once as try_on with the product and SKU', async () => {
+  global.wx = Object.assign(shop({ get_product: PRODUCT, track_events: { accepted: 1 } }), { isVKSupport: () => true })
+  const page = createPage('packages/ar/pages/tryon/tryon')
+  await page.onLoad({ product_id: 'prd_1', sku_id: 'sku_ar' })
+  await page.onArReady()
+  await page.onArReady()
+  const sent = wx.named('request').filter((o) => action(o) === 'track_events')
+  expect(sent).toHaveLength(1)
+  expect(sent[0].data.events[0]).toMatchObject({ name: 'try_on', props: { product_id: 'prd_1', sku_id: 'sku_ar', mode: 'face' } })
+  expect(sent[0].data.device_id).toBeTruthy()
+})
+
 test('the trace page reads its code from the link or the scanned scene, and shows the check', async () => {
   expect(codeOf({ code: 'tabc' })).toBe('tabc')
   expect(codeOf({ scene: encodeURIComponent('tabc') })).toBe('tabc')

@@ -55,4 +55,26 @@ function skuWithAr(product, skuId) {
   return skus.find((s) => s.id === skuId && s.ar) || skus.find((s) => s.ar) || null
 }
 
-module.exports = { sceneOf, isSupported, skuWithAr, autoSync, MODES }
+// the try_on tracking event (issue 15's track_events; merchant_ar_report reads it back from
+// the events collection by name and props.product_id)
+const DEVICE_KEY = 'shop_device_id'
+function deviceId(wxApi) {
+  let id = wxApi.getStorageSync(DEVICE_KEY)
+  if (!id) {
+    id = 'dev' + Date.now().toString(36) + Math.random().toString(36).slice(2, 10)
+    wxApi.setStorageSync(DEVICE_KEY, id)
+  }
+  return id
+}
+
+function tryOnBatch(wxApi, productId, skuId, mode, now) {
+  const at = now || new Date()
+  return {
+    device_id: deviceId(wxApi), sent_at: at.toISOString(),
+    events: [{ event_id: 'tryon-' + at.getTime().toString(36) + Math.random().toString(36).slice(2, 6),
+               name: 'try_on', ts: at.toISOString(), page: 'packages/ar/pages/tryon/tryon',
+               props: { product_id: productId, sku_id: skuId, mode } }]
+  }
+}
+
+module.exports = { sceneOf, isSupported, skuWithAr, autoSync, tryOnBatch, MODES }

@@ -1,7 +1,7 @@
 // AR试穿: the chosen SKU's model in the camera (xr-tryon), or its fallback image where this
 // phone cannot track in the asset's mode. Reached from the product page.
 const api = require('../../../../services/api')
-const { sceneOf, isSupported, skuWithAr } = require('../../utils')
+const { sceneOf, isSupported, skuWithAr, tryOnBatch } = require('../../utils')
 
 Page({
   data: { productId: '', skuId: '', loading: true, error: '', supported: false, failed: false,
@@ -32,6 +32,13 @@ Page({
     }
   },
   onFailed() { this.setData({ failed: true }) },
+  // the model is in the camera: one try_on for merchant_ar_report (never in the shopper's way)
+  onArReady() {
+    if (this.tracked || !this.data.scene) return Promise.resolve()
+    this.tracked = true
+    const mode = this.data.scene.trackerMode.toLowerCase()
+    return api.call('track_events', tryOnBatch(wx, this.data.productId, this.data.skuId, mode)).catch(() => {})
+  },
   buy() {
     wx.navigateTo({ url: '/packages/order/pages/checkout/checkout?sku_id=' + this.data.skuId + '&quantity=1' })
   }
