@@ -201,3 +201,18 @@ def test_a_timer_that_dies_after_any_write_is_finished_by_the_next(
     run_timer("trace_anchor")
 
     _holds(faulty_db, tbaas)
+
+
+def test_the_tbaas_settings_go_to_the_timer_not_to_the_gateway_or_shipping() -> None:
+    import sys
+
+    from tests.conftest import ROOT
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from deployment.manifest import build
+    functions = build().by_name()
+    assert {"TBAAS_CHAIN_ID", "TBAAS_CLUSTER_ID", "TBAAS_ENDPOINT"} <= \
+        set(functions["trace_anchor"].settings)
+    for name in ("gateway", "merchant_ship_order", "get_trace"):
+        assert "TBAAS_CHAIN_ID" not in functions[name].settings, name
+    assert "TRACE_SIGNING_KEY" in functions["get_trace"].settings
+    assert "TRACE_SIGNING_KEY" not in functions["merchant_ship_order"].settings
