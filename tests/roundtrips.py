@@ -201,9 +201,10 @@ BUDGETS: dict[str, int] = {
     # the first call with a token from a device seen before: token, read, the user's
     # exposure, the device linked to the user
     "get_experiment_variant_login": 4,
+    "get_trace": 4,                  # the batch, its events, their days' anchors, the product
 }
 # counted by this module on main before issue 14 (the issue, counting its own way, had
-# place_order 11, refused 12, paid 19)
+# place_order 11, refused 12, paid 19); actions added since have none
 BEFORE: dict[str, int] = {"list_products": 2, "list_products_filtered": 2, "get_product": 2,
                           "place_order": 10, "place_order_sold_out": 11, "paid_transition": 19,
                           "cancel_order": 4, "list_orders": 2, "nearby_deals": 2,
@@ -347,6 +348,8 @@ def _events(device: str, count: int) -> Callable[[], dict[str, Any]]:
             {"event_id": f"ev{next(_ids)}", "name": "product_view", "ts": now,
              "props": {"product_id": "prd_001"}} for _ in range(count)]}
     return batch
+
+
 def _experiments(world: World) -> dict[str, Callable[[], Measured]]:
     """get_experiment_variant on a running experiment: a device, a user, a login."""
     created: list[bool] = []
@@ -380,6 +383,26 @@ def _experiments(world: World) -> dict[str, Callable[[], Measured]]:
         return ask("device-rt-000002", world.shoppers[3][0])
     return {"get_experiment_variant": user, "get_experiment_variant_anonymous": anonymous,
             "get_experiment_variant_login": login}
+
+
+def _trace(world: World) -> Measured:
+    from shared.core.common import utcnow
+    from shared.core.db import get_db
+    from shared.trace.anchor import day_of
+    from shared.trace.anchoring import anchor_day
+    codes = []
+    for n in range(2):
+        batch = _ok("merchant_create_trace_batch", {
+            "sku_id": world.sku_id, "batch_no": f"RT-{n}", "origin": "山东烟台",
+            "produced_at": "2026-11-01T00:00:00Z"}, world.merchant)
+        for step in ("commissioning", "inspecting", "packing", "shipping"):
+            _ok("merchant_append_trace_event", {
+                "batch_id": batch["batch_id"], "biz_step": step, "read_point": "仓库A",
+                "event_time": "2026-11-02T09:00:00Z", "data": {"boxes": 12}}, world.merchant)
+        codes.append(batch["code"])
+    anchor_day(get_db(), day_of(utcnow()), utcnow())  # the events show their proofs too
+    measure("get_trace", {"code": codes[0]}, None)
+    return measure("get_trace", {"code": codes[1]}, None)
 
 
 def run_scenarios(only: Optional[str] = None) -> dict[str, Measured]:
@@ -425,5 +448,6 @@ def run_scenarios(only: Optional[str] = None) -> dict[str, Measured]:
         "track_events": warm_then_count("track_events", _events("phone", 20),
                                         _events("phone", 20), shopper),
         **_experiments(world),
+        "get_trace": lambda: _trace(world),
     }
     return {name: run() for name, run in runs.items() if only in (None, name)}

@@ -24,13 +24,14 @@ from . import (
     outbox,
     products,
     social,
+    trace,
 )
 from .base import DEFAULT_API, DEV_MERCHANT_TOKEN, Shop, default_api, err
 from .grid import DISPLAY
 
 HELP = ("The shop's merchant console: products, categories, orders, after-sales, coupons, "
         "group-buys, bargains, assists, fission, campaigns, members, stores, deals, "
-        "self-pickup, funnels, profiles and tags, A/B experiments.\n\n"
+        "self-pickup, funnels, profiles and tags, A/B experiments, traceability, AR try-on.\n\n"
         "It talks to a shop gateway over HTTP with the merchant token; global options go "
         "before the command: shopctl --api URL --json products list (--json and --full-ids "
         "may also follow it).\n\n"
@@ -61,6 +62,8 @@ app.add_typer(nearby.pickup, name="pickup")
 app.add_typer(insight.insight, name="insight")
 app.add_typer(insight.tags, name="tags")
 app.add_typer(experiments.app, name="experiments")
+app.add_typer(trace.app, name="trace")
+app.add_typer(trace.ar, name="ar")
 app.add_typer(dev.app, name="dev")
 
 

@@ -97,9 +97,18 @@ def orders_ship(
     order_id: str = typer.Argument(...),
     carrier: str = typer.Option(..., help="Carrier, e.g. SF or 顺丰."),
     tracking_no: str = typer.Option(..., help="Tracking number (letters, digits, -)."),
+    batch: Optional[list[str]] = typer.Option(
+        None, "--batch", help="SKU_ID=BATCH_ID: the trace batch of a line (repeat per line); "
+                              "the shopper's order then links to its trace."),
 ) -> None:
     """Ship a paid order (shipping it again with the same tracking number is harmless)."""
-    order = shop(ctx).call("merchant_ship_order", {"order_id": order_id, "carrier": carrier,
-                                                   "tracking_no": tracking_no})
+    payload: dict[str, Any] = {"order_id": order_id, "carrier": carrier,
+                               "tracking_no": tracking_no}
+    if batch:
+        pairs = [item.split("=", 1) for item in batch]
+        if any(len(pair) != 2 or not all(pair) for pair in pairs):
+            raise typer.BadParameter("give SKU_ID=BATCH_ID", param_hint="--batch")
+        payload["batches"] = [{"sku_id": sku, "batch_id": batch_id} for sku, batch_id in pairs]
+    order = shop(ctx).call("merchant_ship_order", payload)
     done(ctx, f"shipped {order['id']} with {carrier} {tracking_no}")
     emit(ctx, order, show_order)

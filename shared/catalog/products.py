@@ -161,6 +161,8 @@ def product_summary(doc: dict[str, Any]) -> dict[str, Any]:
 def sku_view(doc: dict[str, Any], merchant: bool = False) -> dict[str, Any]:
     view = {"id": doc["_id"], "specs": doc.get("specs", {}), "price": doc["price"],
             "stock": doc["stock"], "image": doc.get("image")}
+    if doc.get("ar"):  # AR try-on: shared.ar writes it in the shape a shopper reads
+        view["ar"] = doc["ar"]
     if merchant:
         view.update(product_id=doc["product_id"], locked=doc.get("locked", 0),
                     sold=doc.get("sold", 0), active=doc.get("active", True))

@@ -10,8 +10,10 @@ from shared.core.records import record
 
 # dev: merchant credential, dev/test only; dev_user: a shopper's token, dev/test only;
 # user_optional: anyone, and the caller is resolved (ctx.user_id) when a token or a trusted
-# CloudBase identity comes with the call (a bad token is still refused)
-Auth = Literal["public", "user", "user_optional", "merchant", "dev", "dev_user"]
+# CloudBase identity comes with the call (a bad token is still refused); user_or_merchant: a
+# shopper (resolved as for user) or the merchant credential (ctx.is_merchant, no user)
+Auth = Literal["public", "user", "user_optional", "merchant", "dev", "dev_user",
+               "user_or_merchant"]
 
 
 @record(frozen=True)
@@ -62,7 +64,8 @@ ACTIONS: dict[str, Action] = {
     "cancel_after_sale": _a("payments.aftersales", "cancel_after_sale", "AfterSaleIdInput", "user"),
     "submit_return_shipment": _a("payments.aftersales", "submit_return_shipment",
                                  "ReturnShipmentInput", "user"),
-    "get_upload_url": _a("storage.uploads", "get_upload_url", "UploadUrlInput", "user"),
+    "get_upload_url": _a("storage.uploads", "get_upload_url", "UploadUrlInput",
+                         "user_or_merchant"),
     # social selling: group-buy, bargain, friend assist, shares
     "list_group_buys": _a("social.groupbuy", "list_group_buys", "ListGroupBuysInput", "public"),
     "get_group_buy": _a("social.groupbuy", "get_group_buy", "CampaignIdInput", "public"),
@@ -181,6 +184,21 @@ ACTIONS: dict[str, Action] = {
                                     "ListExperimentsInput", "merchant"),
     "merchant_experiment_report": _a("insight.experiment_report", "experiment_report",
                                      "ExperimentKeyInput", "merchant"),
+    # traceability (溯源): batches and their signed, hash-chained events; anyone reads a trace
+    "get_trace": _a("trace.batches", "get_trace", "TraceCodeInput", "public"),
+    "merchant_create_trace_batch": _a("trace.batches", "create_trace_batch",
+                                      "CreateTraceBatchInput", "merchant"),
+    "merchant_append_trace_event": _a("trace.batches", "append_trace_event",
+                                      "AppendTraceEventInput", "merchant"),
+    "merchant_list_trace_batches": _a("trace.batches", "merchant_list_trace_batches",
+                                      "ListTraceBatchesInput", "merchant"),
+    "merchant_trace_code": _a("trace.batches", "trace_code", "TraceBatchIdInput", "merchant"),
+    "merchant_export_trace": _a("trace.batches", "export_trace", "TraceBatchIdInput",
+                                "merchant"),
+    # AR try-on (AR试穿): a SKU's checked 3D asset, and what trying on sells
+    "merchant_upsert_ar_asset": _a("ar.assets", "upsert_ar_asset", "UpsertArAssetInput",
+                                   "merchant"),
+    "merchant_ar_report": _a("ar.report", "ar_report", "ArReportInput", "merchant"),
     # dev and test only
     "sandbox_pay": _a("payments.pay", "sandbox_pay", "PayOrderInput", "dev_user"),
     "merchant_mark_paid": _a("orders.lifecycle", "mark_paid", "OrderIdInput", "dev"),
@@ -202,6 +220,8 @@ TIMERS: dict[str, tuple[str, str]] = {
     # insight: retention and the daily rollups (watermarks); rule tags, a slice of users a run
     "insight_rollup": ("shared.insight.rollups", "insight_rollup"),
     "tags_refresh": ("shared.insight.tags", "tags_refresh"),
+    # each finished day's trace events under one Merkle root, locally and on TBaaS if set
+    "trace_anchor": ("shared.trace.anchoring", "anchor_trace"),
 }
 
 # functions that answer one HTTP route in WeChat Pay's protocol rather than the envelope:

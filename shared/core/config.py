@@ -143,6 +143,16 @@ class Settings(SettingsModel):
     SHOP_SETTINGS_CACHE_SECONDS: float = Field(default=10.0, ge=0, le=600)
     # how long a warm nearby instance trusts the stores' and deals' versions it read
     NEARBY_VERSIONS_CACHE_SECONDS: float = Field(default=1.0, ge=0, le=60)
+    # traceability (shared.trace): the shop's Ed25519 signing key, base64 of the 32-byte raw
+    # private key (unset: dev and test make one per database; production refuses to sign).
+    # Anchoring on TBaaS (长安链) is on when TBAAS_CHAIN_ID is set (with the cluster, the
+    # contract and TENCENTCLOUD_SECRET_ID/KEY); the daily root is recorded locally either way
+    TRACE_SIGNING_KEY: Optional[str] = None
+    TBAAS_CLUSTER_ID: Optional[str] = None
+    TBAAS_CHAIN_ID: Optional[str] = None
+    TBAAS_CONTRACT_NAME: str = Field(default="ShopTraceAnchor", min_length=1, max_length=64)
+    TBAAS_REGION: str = "ap-guangzhou"
+    TBAAS_ENDPOINT: str = "tbaas.tencentcloudapi.com"
 
     @field_validator("LOG_LEVEL", mode="before")
     @classmethod
@@ -212,6 +222,7 @@ class Settings(SettingsModel):
                             "or S3_ACCESS_KEY_ID/S3_SECRET_ACCESS_KEY)")
         if self.FANOUT_RUNNER in ("auto", "scf") and not has_cloud_keys:
             problems.append("TENCENTCLOUD_SECRET_ID/KEY are required to invoke fan-out batches")
+        problems.extend(self._trace_problems(has_cloud_keys))
         if problems:
             raise ConfigError("production refuses to start: " + "; ".join(problems))
 
@@ -235,7 +246,19 @@ class Settings(SettingsModel):
     # checked at start only where a function is given them (a bad key refuses to start); not
     # required by every function, so the deploy hands them only to the functions that pay
     CHECKED_WHEN_SET: ClassVar[frozenset[str]] = frozenset(
-        {"WXPAY_PRIVATE_KEY_PATH", "WXPAY_PUBLIC_KEY_PATH", "WXPAY_APIV3_KEY"})
+        {"WXPAY_PRIVATE_KEY_PATH", "WXPAY_PUBLIC_KEY_PATH", "WXPAY_APIV3_KEY",
+         "TRACE_SIGNING_KEY", "TBAAS_CHAIN_ID", "TBAAS_CLUSTER_ID"})
+
+    def _trace_problems(self, has_cloud_keys: bool) -> list[str]:
+        """The trace key and the TBaaS anchoring, where a function is given them: a function
+        that signs refuses a malformed key at start, and signs nothing without one."""
+        problems = []
+        if self.TRACE_SIGNING_KEY is not None and not _is_raw_key(self.TRACE_SIGNING_KEY):
+            problems.append("TRACE_SIGNING_KEY must be base64 of a 32-byte Ed25519 private key")
+        if self.TBAAS_CHAIN_ID and not (self.TBAAS_CLUSTER_ID and has_cloud_keys):
+            problems.append("TBAAS_CHAIN_ID needs TBAAS_CLUSTER_ID and "
+                            "TENCENTCLOUD_SECRET_ID/KEY")
+        return problems
 
     def _pay_key_problems(self) -> list[str]:
         """WeChat Pay's keys, checked at start rather than at the first payment."""
@@ -257,6 +280,15 @@ def _is_pem_file(path: str) -> bool:
     except OSError:
         return False
     return b"-----BEGIN " in head
+
+
+def _is_raw_key(text: str) -> bool:
+    import base64
+    import binascii
+    try:
+        return len(base64.b64decode(text.strip(), validate=True)) == 32
+    except (binascii.Error, ValueError):
+        return False
 
 
 def _apply_log_level(settings: Settings) -> None:

@@ -22,6 +22,8 @@ class Context:
     # the CloudBase openid of the caller, only where that identity is trusted (login counts
     # its failures per caller)
     caller_openid: Optional[str] = None
+    # the call came with the merchant credential (auth user_or_merchant)
+    is_merchant: bool = False
     # the caller's user document, read at most once per call (``shopper``)
     _shopper: Optional[dict[str, Any]] = field(default=None, repr=False)
 

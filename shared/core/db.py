@@ -131,6 +131,19 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
     # exposures one per "<key>:<subject>" (_id), read by key for the report
     "experiments": [([("created_at", -1), ("_id", 1)], {})],
     "experiment_exposures": [([("key", 1), ("exposed_at", 1)], {})],
+    # traceability (shared.trace): a batch per (SKU, batch number), found by its code; events
+    # append-only, one per (batch, seq) even when two appends race; the anchor timer finds
+    # the days not anchored yet
+    "trace_batches": [([("code", 1)], {"unique": True}),
+                      ([("sku_id", 1), ("batch_no", 1)], {"unique": True}),
+                      ([("created_at", -1), ("_id", -1)], {}),
+                      ([("sku_id", 1), ("created_at", -1), ("_id", -1)], {})],
+    "trace_events": [([("batch_id", 1), ("seq", 1)], {"unique": True}),
+                     ([("batch_id", 1), ("request_id", 1)], {"sparse": True}),
+                     ([("day", 1), ("batch_id", 1), ("seq", 1)], {}),
+                     ([("unanchored", 1), ("day", 1)], {"sparse": True})],
+    "trace_anchors": [([("status", 1)], {})],
+    "trace_keys": [],
 }
 
 _lock = threading.RLock()

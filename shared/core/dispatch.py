@@ -119,6 +119,11 @@ def _check_merchant(action: Action, creds: Credentials, settings: Settings) -> N
         raise ShopError("FORBIDDEN", "this action exists in dev and test only")
 
 
+def _is_merchant_call(creds: Credentials) -> bool:
+    from shared.core.auth import is_merchant_token
+    return bool(creds.bearer) and is_merchant_token(creds.bearer or "")
+
+
 def _make_context(request_id: str, creds: Credentials) -> Context:
     from shared.core.db import get_db
     settings = get_settings()
@@ -160,7 +165,9 @@ def _dispatch(action_name: str, payload: Any, creds: Credentials, request_id: st
         if action.auth == "dev_user" and not settings.is_dev_or_test:
             raise ShopError("FORBIDDEN", "this action exists in dev and test only")
         ctx = _make_context(request_id, creds)
-        if action.auth in ("user", "dev_user") or (
+        if action.auth == "user_or_merchant" and _is_merchant_call(creds):
+            ctx.is_merchant = True
+        elif action.auth in ("user", "dev_user", "user_or_merchant") or (
                 action.auth == "user_optional" and _identified(creds, settings)):
             _resolve_user(action, creds, ctx)
         request = _load(action.module, action.input_model).model_validate(payload)

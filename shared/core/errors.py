@@ -33,6 +33,8 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "PAYLOAD_TOO_LARGE": (413, "请求内容过大", "The request body is too large"),
     "VALIDATION_ERROR": (422, "输入有误", "Invalid input"),
     "UPLOAD_INVALID": (422, "图片无效，请重新上传", "The image is not an upload of yours"),
+    "AR_ASSET_INVALID": (422, "AR模型文件无效，请上传 glTF 2.0 的 GLB 文件",
+                         "The AR asset is not a valid glTF 2.0 binary (GLB)"),
     "UPLOAD_TOO_LARGE": (413, "图片太大，请压缩后重新上传", "The image is larger than allowed"),
     "RATE_LIMITED": (429, "操作太频繁，请稍后再试", "Too many requests, try again later"),
     "INTERNAL": (500, "服务器开小差了，请稍后再试", "Internal error"),

@@ -55,8 +55,15 @@ class Shipment(Input):
     tracking_no: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
 
 
+class LineBatch(Input):
+    """The trace batch (shared.trace) the units of one order line were taken from."""
+    sku_id: str = Field(min_length=1, max_length=64)
+    batch_id: str = Field(min_length=1, max_length=64)
+
+
 class ShipOrderInput(OrderIdInput, Shipment):
-    pass
+    # optional: each line's batch, so that the shopper's order links to its trace
+    batches: Optional[list[LineBatch]] = Field(default=None, max_length=100)
 
 
 # ---- views ---------------------------------------------------------------------------------
@@ -64,8 +71,9 @@ class ShipOrderInput(OrderIdInput, Shipment):
 def order_view(doc: dict[str, Any], merchant: bool = False) -> dict[str, Any]:
     view = {
         "id": doc["_id"], "status": doc["status"],
-        "items": [{k: line.get(k) for k in ("sku_id", "product_id", "title", "specs", "image",
-                                            "price", "quantity", "subtotal")}
+        "items": [{**{k: line.get(k) for k in ("sku_id", "product_id", "title", "specs",
+                                               "image", "price", "quantity", "subtotal")},
+                   "trace": line.get("trace")}   # {batch_id, code, batch_no} once shipped
                   for line in doc["items"]],
         "goods_total": doc["goods_total"], "discount": doc.get("discount", 0),
         "level_discount": doc.get("level_discount", 0), "member_level": doc.get("member_level"),
@@ -217,15 +225,43 @@ def merchant_get_order(ctx: Context, req: OrderIdInput) -> dict[str, Any]:
     return order_view(_any(ctx.db, req.order_id), merchant=True)
 
 
+def _line_traces(ctx: Context, order_id: str, batches: list[LineBatch]) -> dict[str, Any]:
+    """The ``items.<i>.trace`` fields the shipment sets: each batch checked to exist and to be
+    of its line's SKU."""
+    from shared.trace.lines import traces_of
+    doc = _any(ctx.db, order_id)
+    lines = {line["sku_id"]: index for index, line in enumerate(doc["items"])}
+    found = traces_of(ctx.db, [b.batch_id for b in batches])
+    fields: dict[str, Any] = {}
+    for position, given in enumerate(batches):
+        trace = found.get(given.batch_id)
+        problem = ("not a line of this order" if given.sku_id not in lines else
+                   "no such trace batch" if trace is None else
+                   "the batch is of another SKU" if trace["sku_id"] != given.sku_id else None)
+        if problem or trace is None:
+            raise ShopError("VALIDATION_ERROR", f"batches[{position}]: {problem}",
+                            {"fields": [{"field": f"batches.{position}", "type": "invalid",
+                                         "message": problem}]})
+        fields[f"items.{lines[given.sku_id]}.trace"] = {
+            k: trace[k] for k in ("batch_id", "code", "batch_no")}
+    return fields
+
+
 def ship_order(ctx: Context, req: ShipOrderInput) -> dict[str, Any]:
+    """Ship a paid order (carrier and tracking number), optionally naming each line's trace
+    batch: the shopper's order then links every such line to its trace."""
     shipment = {"carrier": req.carrier, "tracking_no": req.tracking_no}
+    traces = _line_traces(ctx, req.order_id, req.batches) if req.batches else {}
     # a group-buy order waits for its team: hold_shipping is cleared when the team succeeds
     done = _transition(ctx.db, {"_id": req.order_id, "hold_shipping": {"$ne": True}}, "paid",
-                       {"status": "shipped", "shipped_at": ctx.now, "shipment": shipment})
+                       {"status": "shipped", "shipped_at": ctx.now, "shipment": shipment,
+                        **traces})
     if done is not None:
         return order_view(done, merchant=True)
     doc = _any(ctx.db, req.order_id)
-    if doc["status"] == "shipped" and doc.get("shipment") == shipment:
+    if doc["status"] == "shipped" and doc.get("shipment") == shipment and all(
+            doc["items"][int(path.split(".")[1])].get("trace") == trace
+            for path, trace in traces.items()):
         return order_view(doc, merchant=True)
     if doc["status"] == "paid" and doc.get("hold_shipping"):
         raise ShopError("INVALID_STATE", "the order waits for its group-buy team to fill",

@@ -24,16 +24,24 @@ from shared.core.config import ConfigError, Settings
 from shared.core.context import Context
 from shared.core.errors import ShopError
 
-EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif"}
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif",
+              "model/gltf-binary": "glb"}
 Purpose = Literal["after_sale", "avatar", "review"]
 # purpose/user/yyyymmdd/96 random bits.ext: what get_upload_url issues, and nothing else
 KEY = re.compile(r"^(after_sale|avatar|review)/([A-Za-z0-9_\-]{1,64})/\d{8}/[0-9a-f]{24}"
                  r"\.(jpg|png|webp|gif)$")
+# AR try-on (shared.ar): the merchant's 3D models (GLB) and marker images, checked when used
+AR_PURPOSE = "ar_asset"
+AR_OWNER = "merchant"
+AR_MAX_BYTES = 10 * 1024 * 1024
+GLB_TYPE = "model/gltf-binary"
+AR_KEY = re.compile(r"^ar_asset/merchant/\d{8}/[0-9a-f]{24}\.(glb|jpg|png|webp)$")
 
 
 class UploadUrlInput(Input):
-    content_type: Literal["image/jpeg", "image/png", "image/webp", "image/gif"]
-    purpose: Purpose = "after_sale"
+    content_type: Literal["image/jpeg", "image/png", "image/webp", "image/gif",
+                          "model/gltf-binary"]
+    purpose: Literal["after_sale", "avatar", "review", "ar_asset"] = "after_sale"
     # the bytes the client will PUT: signed into the URL as Content-Length, so storage refuses
     # any other body (a PUT URL cannot carry a range, so the client says the size up front)
     size: Optional[int] = Field(default=None, ge=1)
@@ -111,7 +119,40 @@ def file_url(settings: Settings, endpoint: str, key: str) -> str:
     return f"{endpoint.rstrip('/')}/{settings.S3_BUCKET}/{key}"
 
 
+def put_file(settings: Settings, key: str, content: bytes, content_type: str) -> str:
+    """Store bytes the shop made (a mini-program code) under ``key``; their URL."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    client, endpoint = s3_client(settings)
+    try:
+        client.put_object(Bucket=settings.S3_BUCKET, Key=key, Body=content,
+                          ContentType=content_type)
+    except (BotoCoreError, ClientError):
+        raise ShopError("UNAVAILABLE", "object storage is unavailable") from None
+    return file_url(settings, endpoint, key)
+
+
+def _ar_upload_url(ctx: Context, req: UploadUrlInput) -> dict[str, Any]:
+    """A merchant's AR asset: a GLB model, or a marker image (no GIF: trackers need a still)."""
+    if not ctx.is_merchant:
+        raise ShopError("FORBIDDEN", "AR assets are uploaded by the merchant")
+    if req.content_type not in (GLB_TYPE, "image/jpeg", "image/png", "image/webp"):
+        raise ShopError("VALIDATION_ERROR", "an AR asset is a GLB model or a marker image",
+                        {"fields": [{"field": "content_type", "type": "not_allowed",
+                                     "message": "model/gltf-binary, image/jpeg, image/png or "
+                                                "image/webp"}]})
+    if req.size is not None and req.size > AR_MAX_BYTES:
+        raise ShopError("UPLOAD_TOO_LARGE", "an AR asset is at most 10 MB",
+                        {"size": req.size, "max_bytes": AR_MAX_BYTES})
+    return _issue(ctx, req, AR_OWNER, AR_MAX_BYTES)
+
+
 def get_upload_url(ctx: Context, req: UploadUrlInput) -> dict[str, Any]:
+    """A presigned PUT URL for one file: a shopper's image, or (purpose ar_asset, merchant
+    credential) a GLB model or marker image of AR try-on."""
+    if req.purpose == AR_PURPOSE:
+        return _ar_upload_url(ctx, req)
+    if ctx.user_id is None:
+        raise ShopError("UNAUTHENTICATED", "images are uploaded by a logged-in shopper")
     settings = ctx.settings
     if req.content_type not in settings.upload_content_types:
         raise ShopError("VALIDATION_ERROR", "this image type is not accepted",
@@ -121,8 +162,13 @@ def get_upload_url(ctx: Context, req: UploadUrlInput) -> dict[str, Any]:
     if req.size is not None and req.size > settings.UPLOAD_MAX_BYTES:
         raise ShopError("UPLOAD_TOO_LARGE", "the image is larger than allowed",
                         {"size": req.size, "max_bytes": settings.UPLOAD_MAX_BYTES})
+    return _issue(ctx, req, ctx.user_id, settings.UPLOAD_MAX_BYTES)
+
+
+def _issue(ctx: Context, req: UploadUrlInput, owner: str, max_bytes: int) -> dict[str, Any]:
+    settings = ctx.settings
     client, endpoint = s3_client(settings)
-    key = (f"{req.purpose}/{ctx.user_id}/{ctx.now:%Y%m%d}/"
+    key = (f"{req.purpose}/{owner}/{ctx.now:%Y%m%d}/"
            f"{secrets.token_hex(12)}.{EXTENSIONS[req.content_type]}")
     ttl = settings.UPLOAD_URL_TTL_SECONDS
     params: dict[str, Any] = {"Bucket": settings.S3_BUCKET, "Key": key,
@@ -130,12 +176,12 @@ def get_upload_url(ctx: Context, req: UploadUrlInput) -> dict[str, Any]:
     if req.size is not None:
         params["ContentLength"] = req.size
     url = client.generate_presigned_url("put_object", Params=params, ExpiresIn=ttl)
-    ctx.db.uploads.insert_one({"_id": key, "user_id": ctx.user_id, "purpose": req.purpose,
+    ctx.db.uploads.insert_one({"_id": key, "user_id": owner, "purpose": req.purpose,
                                "content_type": req.content_type, "size": req.size,
                                "created_at": ctx.now})
     return {"upload_url": url, "method": "PUT", "headers": {"Content-Type": req.content_type},
             "key": key, "file_url": file_url(settings, endpoint, key), "expires_in": ttl,
-            "max_bytes": settings.UPLOAD_MAX_BYTES}
+            "max_bytes": max_bytes}
 
 
 # ---- images sent back: only uploads of the caller's own ------------------------------------
@@ -199,3 +245,35 @@ def verify_uploads(ctx: Context, refs: list[str], purpose: Purpose) -> list[str]
     ctx.db.uploads.update_many({"_id": {"$in": keys}, "used_at": {"$exists": False}},
                                {"$set": {"used_at": ctx.now}})
     return keys
+
+
+# ---- AR assets: the merchant's uploads, read back to be checked --------------------------
+
+def read_ar_upload(ctx: Context, key: str, max_bytes: int = AR_MAX_BYTES) -> tuple[bytes, str]:
+    """The bytes and content type of an ``ar_asset`` upload of the merchant's; None-free:
+    ``UPLOAD_INVALID`` for a key not issued for AR or not uploaded yet, ``UPLOAD_TOO_LARGE``
+    (without reading it) for a file over ``max_bytes``."""
+    record = ctx.db.uploads.find_one({"_id": key, "user_id": AR_OWNER, "purpose": AR_PURPOSE}) \
+        if AR_KEY.match(key) else None
+    if record is None:
+        raise ShopError("UPLOAD_INVALID", "not an AR asset uploaded with get_upload_url",
+                        {"key": key}, message_zh="文件无效，请用 get_upload_url 重新上传")
+    settings = ctx.settings
+    client, _ = s3_client(settings)
+    head = _stored(client, settings, key)
+    if head is None:
+        raise ShopError("UPLOAD_INVALID", "nothing was uploaded under this key yet",
+                        {"key": key}, message_zh="文件尚未上传完成")
+    size = int(head.get("ContentLength") or 0)
+    if size > max_bytes:
+        raise ShopError("UPLOAD_TOO_LARGE", "the AR asset is larger than 10 MB",
+                        {"size": size, "max_bytes": max_bytes},
+                        message_zh="模型文件超过 10 MB，请压缩后重新上传")
+    body = client.get_object(Bucket=settings.S3_BUCKET, Key=key)["Body"].read(max_bytes + 1)
+    return body, record["content_type"]
+
+
+def public_url(settings: Settings, key: str) -> str:
+    """Where a stored file is read from (the CDN or bucket of the deployment)."""
+    _, endpoint = s3_client(settings)
+    return file_url(settings, endpoint, key)

@@ -160,10 +160,29 @@ def _fan_out(world: World) -> None:
     _ok("dev_run_timer", {"name": "outbox_send"}, world.merchant)
 
 
+def _trace(world: World) -> None:
+    from shared.core.common import utcnow
+    from shared.core.db import get_db
+    from shared.trace.anchor import day_of
+    from shared.trace.anchoring import anchor_day
+    batch = _ok("merchant_create_trace_batch", {
+        "sku_id": world.sku_id, "batch_no": "IX-1", "origin": "烟台",
+        "produced_at": "2026-11-01T00:00:00Z"}, world.merchant)
+    for n in range(3):
+        _ok("merchant_append_trace_event", {
+            "batch_id": batch["batch_id"], "biz_step": "inspecting", "read_point": "仓库A",
+            "event_time": "2026-11-02T09:00:00Z", "request_id": f"ix-{n}"}, world.merchant)
+    _ok("dev_run_timer", {"name": "trace_anchor"}, world.merchant)
+    anchor_day(get_db(), day_of(utcnow()), utcnow())
+    _ok("get_trace", {"code": batch["code"]}, None)
+    _ok("merchant_list_trace_batches", {}, world.merchant)
+    _ok("merchant_list_trace_batches", {"sku_id": world.sku_id}, world.merchant)
+
+
 # which recorded queries are checked: the hot paths of the issue (users in a fan-out batch
 # are read by the campaign's own audience filter within an _id range: served by _id)
 SCENARIOS = {"list_products": _list_products, "orders": _orders, "timers": _timers,
-             "fan_out": _fan_out}
+             "fan_out": _fan_out, "trace": _trace}
 SKIP = {("fan_out", "users")}
 
 

@@ -5,7 +5,7 @@ const config = require('../../config')
 const { limitText, perOrderMax } = require('../../utils/limit')
 
 Page({
-  data: { id: '', product: null, loading: true, error: '', pickerShow: false, pickerAction: 'cart', groupBuy: null, bargainCampaignId: '', adding: false, limitText: '', limitMax: 0 },
+  data: { id: '', product: null, loading: true, error: '', pickerShow: false, pickerAction: 'cart', groupBuy: null, bargainCampaignId: '', adding: false, limitText: '', limitMax: 0, arSkuId: '' },
   onLoad(options) {
     const id = (options && options.id) || ''
     // no shopper-side list of bargains: the entry shows only for a campaign id known from config
@@ -16,8 +16,9 @@ Page({
     this.setData({ loading: true, error: '' })
     try {
       const product = await api.call('get_product', { product_id: this.data.id })
+      const arSku = (product.skus || []).find((s) => s.ar)   // AR试穿 when a SKU has a model
       this.setData({ product, loading: false, limitText: limitText(product.purchase_limit),
-                     limitMax: perOrderMax(product.purchase_limit) })
+                     limitMax: perOrderMax(product.purchase_limit), arSkuId: arSku ? arSku.id : '' })
       if (wx.setNavigationBarTitle) wx.setNavigationBarTitle({ title: product.title })
       track.productView(product, 'pages/product/product')
       this.prepareShare()
@@ -81,6 +82,10 @@ Page({
   goBargain() {
     const c = this.data.bargainCampaignId
     if (c) wx.navigateTo({ url: '/packages/social/pages/bargain/bargain?campaign_id=' + encodeURIComponent(c) })
+  },
+  goTryOn() {
+    const sku = this.data.arSkuId
+    if (sku) wx.navigateTo({ url: '/packages/ar/pages/tryon/tryon?product_id=' + encodeURIComponent(this.data.id) + '&sku_id=' + encodeURIComponent(sku) })
   },
   goCart() { wx.switchTab({ url: '/pages/cart/cart' }) }
 })

@@ -33,6 +33,10 @@ Page({
   openAfterSale() {
     wx.navigateTo({ url: '/packages/order/pages/aftersale/aftersale?order_id=' + this.data.id })
   },
+  openTrace(e) {
+    const code = e && e.currentTarget && e.currentTarget.dataset && e.currentTarget.dataset.code
+    if (code) wx.navigateTo({ url: '/packages/trace/pages/trace/trace?code=' + encodeURIComponent(code) })
+  },
   openAfterSales() { wx.navigateTo({ url: '/packages/order/pages/aftersale-list/aftersale-list' }) },
   async pay() {
     if (this.data.paying) return
