@@ -15,6 +15,7 @@ from . import (
     db,
     dev,
     fission,
+    forecast,
     groupbuy,
     members,
     nearby,
@@ -56,6 +57,7 @@ app.add_typer(nearby.stores, name="stores")
 app.add_typer(nearby.deals, name="deals")
 app.add_typer(nearby.nearby, name="nearby")
 app.add_typer(nearby.pickup, name="pickup")
+app.add_typer(forecast.app, name="forecast")
 app.add_typer(dev.app, name="dev")
 
 

@@ -67,6 +67,7 @@ TIMER_SCHEDULES: dict[str, tuple[str, int, int]] = {
     "campaign_dispatch": ("0 * * * * * *", 512, 300),
     "points_expiry": ("0 30 3 * * * *", 512, 300),
     "order_events": ("20 * * * * * *", 256, 60),
+    "forecast_train": ("0 10 2 * * * *", 512, 300),   # 02:10 Beijing, after the day closes
 }
 # a timer added to TIMERS without a line above still deploys, every five minutes
 DEFAULT_TIMER_SCHEDULE = ("0 */5 * * * * *", 256, 120)

@@ -158,6 +158,13 @@ ACTIONS: dict[str, Action] = {
     "merchant_verify_pickup": _a("nearby.pickup", "verify_pickup", "VerifyPickupInput", "merchant"),
     "merchant_block_user": _a("accounts.standing", "block_user", "BlockUserInput", "merchant"),
     "merchant_unblock_user": _a("accounts.standing", "unblock_user", "UserIdInput", "merchant"),
+    # forecasting and restock advice
+    "merchant_restock_advice": _a("forecast.restock", "merchant_restock_advice",
+                                  "RestockAdviceInput", "merchant"),
+    "merchant_set_lead_time": _a("forecast.restock", "set_lead_time", "SetLeadTimeInput",
+                                 "merchant"),
+    "merchant_sales_forecast": _a("forecast.training", "merchant_sales_forecast", "NoInput",
+                                  "merchant"),
     # dev and test only
     "sandbox_pay": _a("payments.pay", "sandbox_pay", "PayOrderInput", "dev_user"),
     "merchant_mark_paid": _a("orders.lifecycle", "mark_paid", "OrderIdInput", "dev"),
@@ -176,6 +183,8 @@ TIMERS: dict[str, tuple[str, str]] = {
     "points_expiry": ("shared.loyalty.members", "expire_points"),
     # durable events: what a transition owes and its instance died before delivering
     "order_events": ("shared.orders.aftermath", "deliver_due_events"),
+    # nightly: revenue and SKU forecasts, restock advice, alerts of SKUs running out
+    "forecast_train": ("shared.forecast.training", "train"),
 }
 
 # functions that answer one HTTP route in WeChat Pay's protocol rather than the envelope:

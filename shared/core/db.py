@@ -48,6 +48,7 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
         ([("attribution.share_id", 1), ("paid_at", 1)], {"sparse": True}),
         ([("group.team_id", 1)], {"sparse": True}),
         ([("events_due.at", 1)], {"sparse": True}),   # the order_events timer
+        ([("paid_at", 1)], {"sparse": True}),   # forecasts and restock advice: paid per day
     ],
     "coupons": [([("created_at", -1)], {})],
     "user_coupons": [([("user_id", 1), ("status", 1)], {}),
@@ -112,6 +113,10 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
                     ([("status", 1), ("lease_until", 1)], {}),
                     ([("status", 1), ("dispatched_at", 1)], {})],  # pending, not yet sent
     "subscriptions": [([("user_id", 1), ("template_id", 1)], {})],
+    # forecasting (shared.forecast): by _id only (product, SKU, "revenue")
+    "restock_settings": [],
+    "restock_advice": [],
+    "forecasts": [],
 }
 
 _lock = threading.RLock()
