@@ -203,18 +203,12 @@ class Settings(BaseModel):
             raise ConfigError("production refuses to start: " + "; ".join(problems))
 
 
-    # forecasting and restock advice (shared.forecast)
+    # forecasting and restock advice (shared.forecast); its other numbers are constants there:
+    # the gateway function carries every setting and has room for few more (4 KB on SCF)
     RESTOCK_SERVICE_LEVEL: float = Field(default=0.95, ge=0.5, le=0.999,
                                          description="chance of not running out in a lead time")
     RESTOCK_LEAD_TIME_DAYS: int = Field(default=7, ge=1, le=365,
                                         description="lead time of a product without its own")
-    RESTOCK_HISTORY_DAYS: int = Field(default=56, ge=7, le=366,
-                                      description="days of paid orders a SKU's rate is read from")
-    RESTOCK_COVER_DAYS: int = Field(default=7, ge=0, le=365,
-                                    description="a suggested order also covers these days")
-    FORECAST_HISTORY_DAYS: int = Field(default=182, ge=28, le=730,
-                                       description="days of revenue the nightly model learns on")
-    FORECAST_HORIZON_DAYS: int = Field(default=28, ge=1, le=90)
 
     # checked at start only where a function is given them (a bad key refuses to start); not
     # required by every function, so the deploy hands them only to the functions that pay

@@ -3,7 +3,7 @@ time, the safety stock of the service level, the reorder point, the days of cove
 stock and the quantity to order.
 
 The formulas (README "Forecasting and restock advice"), per SKU over its ``history_days``
-(the last ``RESTOCK_HISTORY_DAYS`` whole Beijing days, fewer when the SKU is younger):
+(the last ``HISTORY_DAYS`` (56) whole Beijing days, fewer when the SKU is younger):
     rate       mean units per day ("mean"), or SBA when it sells on fewer than 1 day in 1.32
                ("sba": Croston's rate x (1 - alpha/2), alpha 0.1)
     sd         sample standard deviation of the daily units
@@ -11,7 +11,7 @@ The formulas (README "Forecasting and restock advice"), per SKU over its ``histo
     safety_stock     = z x sd x sqrt(L)  (z: the standard normal quantile of the service level)
     reorder_point    = lead_time_demand + safety_stock
     days_of_cover    = stock / rate
-    suggested_order_qty = ceil(reorder_point + rate x RESTOCK_COVER_DAYS - stock) when stock is
+    suggested_order_qty = ceil(reorder_point + rate x COVER_DAYS (7) - stock) when stock is
                below the reorder point, else 0 (order up to a cover period past the point)
 Stock is what a shopper can still buy (units locked by unpaid orders are already spoken for).
 """
@@ -35,6 +35,8 @@ BEIJING = timezone(timedelta(hours=8))
 # Syntetos-Boylan: demand on fewer than one day in 1.32 is intermittent
 INTERMITTENT_ADI = 1.32
 SBA_ALPHA = 0.1
+HISTORY_DAYS = 56   # days of paid orders a SKU's rate is read from
+COVER_DAYS = 7      # a suggested order also covers this review period past the reorder point
 
 
 class RestockAdviceInput(PageInput):
@@ -132,7 +134,7 @@ def all_advice(ctx: Context, sales: Optional[Sales] = None) -> list[dict[str, An
     """Advice for every active SKU, those to reorder first, then by days of cover."""
     settings = ctx.settings
     today = beijing_day(ctx.now)
-    days = settings.RESTOCK_HISTORY_DAYS
+    days = HISTORY_DAYS
     if sales is None or sales.days < days:
         sales = paid_sales(ctx.db, today, days)
     skus = list(ctx.db.skus.find({"active": {"$ne": False}},
@@ -153,7 +155,7 @@ def all_advice(ctx: Context, sales: Optional[Sales] = None) -> list[dict[str, An
                        "specs": sku.get("specs", {}),
                        **advise(daily, int(sku.get("stock", 0)),
                                 leads.get(sku["product_id"], settings.RESTOCK_LEAD_TIME_DAYS),
-                                settings.RESTOCK_SERVICE_LEVEL, settings.RESTOCK_COVER_DAYS)})
+                                settings.RESTOCK_SERVICE_LEVEL, COVER_DAYS)})
     advice.sort(key=lambda a: (not a["below_reorder_point"],
                                a["days_of_cover"] if a["days_of_cover"] is not None else math.inf,
                                a["sku_id"]))
@@ -161,8 +163,9 @@ def all_advice(ctx: Context, sales: Optional[Sales] = None) -> list[dict[str, An
 
 
 def merchant_restock_advice(ctx: Context, req: RestockAdviceInput) -> dict[str, Any]:
-    """Computed at the call from the paid orders and today's stock (the nightly timer stores
-    the same, with the forecasts, for the record and the alerts)."""
+    """Per SKU: demand over its lead time, safety stock, reorder point, days of cover and the
+    quantity to order, from the paid orders and today's stock; SKUs to reorder first."""
+    # computed at the call, so today's stock counts; the nightly timer stores the same
     advice = all_advice(ctx)
     if req.only_below_reorder_point:
         advice = [a for a in advice if a["below_reorder_point"]]
@@ -174,6 +177,7 @@ def merchant_restock_advice(ctx: Context, req: RestockAdviceInput) -> dict[str, 
 
 
 def set_lead_time(ctx: Context, req: SetLeadTimeInput) -> dict[str, Any]:
+    """A product's restock lead time in days (null: the shop's RESTOCK_LEAD_TIME_DAYS)."""
     if ctx.db.products.find_one({"_id": req.product_id}, {"_id": 1}) is None:
         raise not_found("product")
     ctx.db.restock_settings.update_one(

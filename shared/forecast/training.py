@@ -16,7 +16,7 @@ from shared.core.common import NoInput, iso
 from shared.core.context import Context
 from shared.core.log import get_logger, log_event
 from shared.forecast import intermittent, models
-from shared.forecast.restock import Sales, all_advice, beijing_day, paid_sales
+from shared.forecast.restock import HISTORY_DAYS, Sales, all_advice, beijing_day, paid_sales
 from shared.messaging.outbox import enqueue
 
 __all__ = ["NoInput"]
@@ -24,6 +24,8 @@ __all__ = ["NoInput"]
 logger = get_logger("shop.forecast")
 MERCHANT = "merchant"  # the outbox's addressee of the shop's own alerts
 RECENT_DAYS = 28
+LEARN_DAYS = 182    # days of revenue the model learns on
+HORIZON_DAYS = 28
 
 
 def revenue_forecast(sales: Sales, horizon: int) -> dict[str, Any]:
@@ -63,12 +65,12 @@ def sku_quantiles(sales: Sales, sku_ids: list[str]) -> dict[str, dict[str, float
 
 
 def train(ctx: Context) -> dict[str, Any]:
-    """Timer forecast_train (nightly)."""
-    settings, db = ctx.settings, ctx.db
+    """Nightly: the revenue forecast, SKU demand quantiles and restock advice stored; SKUs
+    that run out within their lead time go to the merchant's outbox, once per SKU a day."""
+    db = ctx.db
     today = beijing_day(ctx.now)
-    sales = paid_sales(db, today, max(settings.FORECAST_HISTORY_DAYS,
-                                      settings.RESTOCK_HISTORY_DAYS))
-    revenue = revenue_forecast(sales, settings.FORECAST_HORIZON_DAYS)
+    sales = paid_sales(db, today, max(LEARN_DAYS, HISTORY_DAYS))
+    revenue = revenue_forecast(sales, HORIZON_DAYS)
     db.forecasts.update_one({"_id": "revenue"},
                             {"$set": {**revenue, "trained_at": ctx.now,
                                       "day": today.isoformat()}}, upsert=True)
@@ -96,11 +98,12 @@ def train(ctx: Context) -> dict[str, Any]:
 
 
 def merchant_sales_forecast(ctx: Context, req: NoInput) -> dict[str, Any]:
-    """The revenue forecast the timer stored last; computed now if it never ran."""
+    """Recent daily revenue and the next 28 days' forecast with its 10-90% band (fen), as the
+    nightly timer stored it; computed now if it never ran."""
     stored = ctx.db.forecasts.find_one({"_id": "revenue"})
     if stored is None:
-        sales = paid_sales(ctx.db, beijing_day(ctx.now), ctx.settings.FORECAST_HISTORY_DAYS)
-        return {**revenue_forecast(sales, ctx.settings.FORECAST_HORIZON_DAYS),
+        sales = paid_sales(ctx.db, beijing_day(ctx.now), LEARN_DAYS)
+        return {**revenue_forecast(sales, HORIZON_DAYS),
                 "trained_at": None, "currency": "fen"}
     return {"model": stored["model"], "backtest_mase": stored.get("backtest_mase", {}),
             "recent": stored["recent"], "forecast": stored["forecast"],
