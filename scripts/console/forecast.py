@@ -158,9 +158,9 @@ def forecast_report(
                                                   help="Only SKUs to reorder now."),
     page: int = typer.Option(1, min=1),
     page_size: int = typer.Option(20, min=1, max=100),
-    png: Optional[Path] = typer.Option(Path("forecast.png"), "--png",
-                                       help="Where to draw recent sales, the forecast and its "
-                                            "band."),
+    png: Path = typer.Option(Path("forecast.png"), "--png",
+                             help="Where to draw recent sales, the forecast and its band."),
+    no_png: bool = typer.Option(False, "--no-png", help="Tables only."),
 ) -> None:
     """The restock advice of every SKU (to reorder first) and the revenue forecast, as tables
     and a PNG."""
@@ -173,7 +173,7 @@ def forecast_report(
     else:
         advice_table(advice)
         forecast_table(sales)
-    if png is not None:
+    if not no_png:
         write_report_png(sales, png)
         done(ctx, f"wrote {png}")
 
