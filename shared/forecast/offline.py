@@ -42,12 +42,29 @@ def _open(path: Path) -> TextIO:
     return io.StringIO(raw.decode("utf-8-sig"))
 
 
+def parse_day(text: str) -> date:
+    """ISO (``2011-09-30 10:00:00``) or the original UCI file's ``9/30/2011 10:00``."""
+    text = text.strip()
+    if "/" in text[:10]:
+        month, day, year = text.split()[0].split("/")
+        return date(int(year), int(month), int(day))
+    return date.fromisoformat(text[:10])
+
+
 def read_history(path: Path) -> History:
+    """Invoice lines, or a daily series with columns ``date,revenue`` (no SKUs then)."""
     revenue: dict[date, float] = {}
     units: dict[tuple[str, date], float] = {}
     with _open(path) as handle:
-        for row in csv.DictReader(handle):
-            day = date.fromisoformat(row["InvoiceDate"].strip()[:10])
+        reader = csv.DictReader(handle)
+        is_daily = "InvoiceDate" not in (reader.fieldnames or []) and \
+            {"date", "revenue"} <= set(reader.fieldnames or [])
+        for row in reader:
+            if is_daily:
+                day = parse_day(row["date"])
+                revenue[day] = revenue.get(day, 0.0) + float(row["revenue"] or 0)
+                continue
+            day = parse_day(row["InvoiceDate"])
             quantity = float(row["Quantity"])
             revenue[day] = revenue.get(day, 0.0) + quantity * float(row["UnitPrice"])
             if quantity > 0:
@@ -99,6 +116,8 @@ def sku_backtest(weekly: np.ndarray, origins: int = 8,
     """Mean pinball loss (units per SKU-week, quantiles 10/50/90%) of each method over rolling
     origins a week apart, over the SKUs sold before the origin."""
     periods = weekly.shape[1]
+    if weekly.shape[0] == 0:
+        return {}
     losses: dict[str, list[float]] = {name: [] for name in
                                       ("empirical_13w", *intermittent.METHODS)}
     for origin in range(periods - horizon - origins + 1, periods - horizon + 1):

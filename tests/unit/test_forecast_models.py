@@ -155,6 +155,17 @@ def test_daily_revenue_counts_cancellations_and_zero_days(tmp_path: Path) -> Non
     assert history.end.isoformat() == "2011-01-05"
 
 
+def test_a_daily_series_and_the_uci_date_format_are_read_too(tmp_path: Path) -> None:
+    daily = tmp_path / "daily.csv"
+    daily.write_text("date,revenue\n2011-01-03,5.5\n2011-01-05,2\n")
+    assert offline.read_history(daily).revenue.tolist() == [5.5, 0.0, 2.0]
+    uci = tmp_path / "uci.csv"
+    uci.write_text("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,"
+                   "Country\n1,A,x,2,12/31/2010 8:26,1.5,,UK\n2,A,x,1,1/1/2011 9:00,1,,UK\n")
+    history = offline.read_history(uci)
+    assert history.start.isoformat() == "2010-12-31" and history.revenue.tolist() == [3.0, 1.0]
+
+
 @needs_train
 def test_offline_writes_the_horizon_after_the_last_date(tmp_path: Path) -> None:
     out = tmp_path / "f.csv"
