@@ -16,6 +16,7 @@ from . import (
     dev,
     experiments,
     fission,
+    forecast,
     groupbuy,
     insight,
     members,
@@ -64,6 +65,7 @@ app.add_typer(insight.tags, name="tags")
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(trace.app, name="trace")
 app.add_typer(trace.ar, name="ar")
+app.add_typer(forecast.app, name="forecast")
 app.add_typer(dev.app, name="dev")
 
 

@@ -199,6 +199,13 @@ ACTIONS: dict[str, Action] = {
     "merchant_upsert_ar_asset": _a("ar.assets", "upsert_ar_asset", "UpsertArAssetInput",
                                    "merchant"),
     "merchant_ar_report": _a("ar.report", "ar_report", "ArReportInput", "merchant"),
+    # forecasting and restock advice
+    "merchant_restock_advice": _a("forecast.restock", "merchant_restock_advice",
+                                  "RestockAdviceInput", "merchant"),
+    "merchant_set_lead_time": _a("forecast.restock", "set_lead_time", "SetLeadTimeInput",
+                                 "merchant"),
+    "merchant_sales_forecast": _a("forecast.training", "merchant_sales_forecast", "NoInput",
+                                  "merchant"),
     # dev and test only
     "sandbox_pay": _a("payments.pay", "sandbox_pay", "PayOrderInput", "dev_user"),
     "merchant_mark_paid": _a("orders.lifecycle", "mark_paid", "OrderIdInput", "dev"),
@@ -222,6 +229,8 @@ TIMERS: dict[str, tuple[str, str]] = {
     "tags_refresh": ("shared.insight.tags", "tags_refresh"),
     # each finished day's trace events under one Merkle root, locally and on TBaaS if set
     "trace_anchor": ("shared.trace.anchoring", "anchor_trace"),
+    # nightly: revenue and SKU forecasts, restock advice, alerts of SKUs running out
+    "forecast_train": ("shared.forecast.training", "train"),
 }
 
 # functions that answer one HTTP route in WeChat Pay's protocol rather than the envelope:

@@ -243,6 +243,13 @@ class Settings(SettingsModel):
     INSIGHT_ROLLUP_BATCH_SIZE: int = Field(default=5000, ge=10, le=100_000)
     TAGS_REFRESH_MAX_USERS: int = Field(default=20_000, ge=1, le=10_000_000)
 
+    # forecasting and restock advice (shared.forecast); its other numbers are constants there:
+    # the gateway function carries every setting and has room for few more (4 KB on SCF)
+    RESTOCK_SERVICE_LEVEL: float = Field(default=0.95, ge=0.5, le=0.999,
+                                         description="chance of not running out in a lead time")
+    RESTOCK_LEAD_TIME_DAYS: int = Field(default=7, ge=1, le=365,
+                                        description="lead time of a product without its own")
+
     # checked at start only where a function is given them (a bad key refuses to start); not
     # required by every function, so the deploy hands them only to the functions that pay
     CHECKED_WHEN_SET: ClassVar[frozenset[str]] = frozenset(

@@ -49,6 +49,7 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
         ([("attribution.share_id", 1), ("paid_at", 1)], {"sparse": True}),
         ([("group.team_id", 1)], {"sparse": True}),
         ([("events_due.at", 1)], {"sparse": True}),   # the order_events timer
+        ([("paid_at", 1)], {"sparse": True}),   # forecasts and restock advice: paid per day
     ],
     "coupons": [([("created_at", -1)], {})],
     "user_coupons": [([("user_id", 1), ("status", 1)], {}),
@@ -144,6 +145,10 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
                      ([("unanchored", 1), ("day", 1)], {"sparse": True})],
     "trace_anchors": [([("status", 1)], {})],
     "trace_keys": [],
+    # forecasting (shared.forecast): by _id only (product, SKU, "revenue")
+    "restock_settings": [],
+    "restock_advice": [],
+    "forecasts": [],
 }
 
 _lock = threading.RLock()

@@ -57,6 +57,7 @@ def paying(db: Any, clock: Clock) -> Paying:
     order = shopper.call("place_order", {
         "request_id": f"crash-paid-{next(_ids):04d}", "address_id": new_address(shopper),
         "items": [{"sku_id": product["skus"][0]["id"], "quantity": 2}], "points": 200}).data
+    deliver_owed_events()   # order_placed, heard after the answer as deployed
     return Paying(shopper, inviter, order)
 
 
