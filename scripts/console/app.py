@@ -21,6 +21,7 @@ from . import (
     orders,
     outbox,
     products,
+    reco,
     social,
 )
 from .base import DEFAULT_API, DEV_MERCHANT_TOKEN, Shop, default_api, err
@@ -56,6 +57,7 @@ app.add_typer(nearby.stores, name="stores")
 app.add_typer(nearby.deals, name="deals")
 app.add_typer(nearby.nearby, name="nearby")
 app.add_typer(nearby.pickup, name="pickup")
+app.add_typer(reco.app, name="reco")
 app.add_typer(dev.app, name="dev")
 
 
