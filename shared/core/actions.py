@@ -89,6 +89,11 @@ ACTIONS: dict[str, Action] = {
     "nearby_deals": _a("nearby.deals", "nearby_deals", "NearbyDealsInput", "public"),
     "set_location_consent": _a("nearby.consent", "set_location_consent",
                                "LocationConsentInput", "user"),
+    # recommendation (猜你喜欢, 看了又看, 凑单推荐)
+    "recommend_for_user": _a("reco.serving", "recommend_for_user", "RecommendInput",
+                             "user_optional"),
+    "similar_products": _a("reco.serving", "similar_products", "ProductRecoInput", "public"),
+    "bought_together": _a("reco.serving", "bought_together", "ProductRecoInput", "public"),
     # coupons
     "list_coupons": _a("orders.coupons", "list_coupons", "ListCouponsInput", "user"),
     "claim_coupon": _a("orders.coupons", "claim_coupon", "ClaimCouponInput", "user"),
@@ -174,6 +179,7 @@ TIMERS: dict[str, tuple[str, str]] = {
     "birthday_coupons": ("shared.marketing.reminders", "birthday_coupons"),
     "campaign_dispatch": ("shared.marketing.campaigns", "dispatch_campaigns"),
     "points_expiry": ("shared.loyalty.members", "expire_points"),
+    "reco_train": ("shared.reco.training", "train_now"),   # nightly: the recommendation model
     # durable events: what a transition owes and its instance died before delivering
     "order_events": ("shared.orders.aftermath", "deliver_due_events"),
 }

@@ -203,6 +203,10 @@ class Settings(BaseModel):
             raise ConfigError("production refuses to start: " + "; ".join(problems))
 
 
+    # recommendation (shared.reco): how long a warm instance trusts the model version it read
+    # before reading it again (a new model shows within this)
+    RECO_MODEL_CHECK_SECONDS: float = Field(default=60.0, ge=0, le=3600)
+
     # checked at start only where a function is given them (a bad key refuses to start); not
     # required by every function, so the deploy hands them only to the functions that pay
     CHECKED_WHEN_SET: ClassVar[frozenset[str]] = frozenset(

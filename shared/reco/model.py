@@ -48,11 +48,17 @@ class RecoModel:
     neighbour_weights: np.ndarray   # float32 [n, NEIGHBOURS], cosine of the pair
     version: str = ""
     trained_at: str = ""
+    # serving only (shared.reco.content): same-category items sharing title tokens
+    content: np.ndarray = field(default_factory=lambda: _empty_rows(0, -1))  # int32, -1 = none
+    content_weights: np.ndarray = field(default_factory=lambda: _empty_rows(0, 0))
     index: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if not self.index:
             self.index = {item: n for n, item in enumerate(self.items)}
+        if len(self.content) != len(self.items):
+            self.content = _empty_rows(len(self.items), -1)
+            self.content_weights = _empty_rows(len(self.items), 0)
 
     # --- scoring ---------------------------------------------------------------------------
     def own_vector(self, history: dict[str, float]) -> np.ndarray:
@@ -94,12 +100,14 @@ class RecoModel:
     def popular(self, k: int) -> list[str]:
         return [self.items[n] for n in top_k(self.popularity, k)]
 
-    def similar(self, item: str, k: int) -> list[tuple[str, float]]:
+    def similar(self, item: str, k: int, content: bool = False) -> list[tuple[str, float]]:
+        """Items bought with `item` (content: items like it), best first."""
         n = self.index.get(item)
         if n is None:
             return []
-        return [(self.items[int(j)], float(w))
-                for j, w in zip(self.neighbours[n], self.neighbour_weights[n])
+        rows = (self.content, self.content_weights) if content else \
+            (self.neighbours, self.neighbour_weights)
+        return [(self.items[int(j)], float(w)) for j, w in zip(rows[0][n], rows[1][n])
                 if j >= 0 and w > 0][:k]
 
     # --- artefact --------------------------------------------------------------------------
@@ -109,7 +117,8 @@ class RecoModel:
         np.savez_compressed(
             buf, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
             popularity=self.popularity, neighbours=self.neighbours,
-            neighbour_weights=self.neighbour_weights)
+            neighbour_weights=self.neighbour_weights, content=self.content,
+            content_weights=self.content_weights)
         return buf.getvalue()
 
     @classmethod
@@ -118,7 +127,12 @@ class RecoModel:
             header = json.loads(npz["header"].tobytes().decode())
             return cls(items=list(header["items"]), popularity=npz["popularity"],
                        neighbours=npz["neighbours"], neighbour_weights=npz["neighbour_weights"],
+                       content=npz["content"], content_weights=npz["content_weights"],
                        version=str(header["version"]), trained_at=str(header["trained_at"]))
+
+
+def _empty_rows(count: int, fill: int) -> np.ndarray:
+    return np.full((count, NEIGHBOURS), fill, dtype=np.int32 if fill < 0 else np.float32)
 
 
 def top_k(scores: np.ndarray, k: int) -> list[int]:
@@ -132,20 +146,25 @@ def top_k(scores: np.ndarray, k: int) -> list[int]:
 
 
 def train(purchases: Iterable[Purchase], now: datetime, version: str = "",
-          extra_items: Optional[Iterable[str]] = None) -> RecoModel:
-    """Build the model from purchase lines (one per order line / invoice line) up to `now`."""
+          extra_items: Optional[Iterable[str]] = None,
+          views: Iterable[Purchase] = ()) -> RecoModel:
+    """Build the model from purchase lines (one per order line / invoice line) up to `now`;
+    product views count in co-occurrence only (viewed together), never in popularity."""
     rows = list(purchases)
-    items = sorted({p.item for p in rows} | set(extra_items or ()))
+    viewed = list(views)
+    items = sorted({p.item for p in rows} | {v.item for v in viewed} | set(extra_items or ()))
     index = {item: n for n, item in enumerate(items)}
     n_items = len(items)
     popularity = np.zeros(n_items, dtype=np.float64)
     per_user: dict[str, dict[int, float]] = {}
-    for p in rows:
-        age = max((now - p.when).total_seconds() / 86400.0, 0.0)
-        n = index[p.item]
-        popularity[n] += 0.5 ** (age / POPULARITY_HALF_LIFE_DAYS)
-        seen = per_user.setdefault(p.user, {})
-        seen[n] = min(seen.get(n, age), age)          # the item's most recent purchase
+    for is_view, group in ((False, rows), (True, viewed)):
+        for p in group:
+            age = max((now - p.when).total_seconds() / 86400.0, 0.0)
+            n = index[p.item]
+            if not is_view:
+                popularity[n] += 0.5 ** (age / POPULARITY_HALF_LIFE_DAYS)
+            seen = per_user.setdefault(p.user, {})
+            seen[n] = min(seen.get(n, age), age)          # the item's most recent purchase
     if n_items and popularity.max() > 0:
         popularity /= popularity.max()
     neighbours, weights = _co_occurrence(per_user, n_items)
