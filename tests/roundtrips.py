@@ -189,6 +189,10 @@ BUDGETS: dict[str, int] = {
     "list_orders": 3,                # token, the page, its total
     "nearby_deals": 1,               # today's counters of the page (versions cached a second)
     "join_group_buy": 14,            # the seat (4) + the order (8) + the seat's order (2)
+    # issue 16: token, the shopper's paid orders, their cart, the candidates with their SKUs
+    # (one aggregate); the model's version is read once a minute (RECO_MODEL_CHECK_SECONDS)
+    "recommend_for_user": 4,
+    "recommend_for_user_anonymous": 1,   # the candidates with their SKUs
 }
 # counted by this module on main before issue 14 (the issue, counting its own way, had
 # place_order 11, refused 12, paid 19)
@@ -316,6 +320,14 @@ def _group_join(world: World) -> Measured:
     return measure("join_group_buy", *join(3))
 
 
+def _reco(world: World, token: Optional[str]) -> Measured:
+    """recommend_for_user on a trained model (reco_train after a paid order), warm."""
+    measure("merchant_mark_paid", {"order_id": world.place()}, world.merchant)
+    _ok("dev_run_timer", {"name": "reco_train"}, world.merchant)
+    measure("recommend_for_user", {"context": "home"}, token)
+    return measure("recommend_for_user", {"context": "home", "page": 2, "page_size": 5}, token)
+
+
 def run_scenarios(only: Optional[str] = None) -> dict[str, Measured]:
     """Each counted action (or ``only`` that one) on a fresh shop of this process's database:
     scenario name -> Measured."""
@@ -354,5 +366,7 @@ def run_scenarios(only: Optional[str] = None) -> dict[str, Measured]:
         "list_orders": warm_then_count("list_orders", page, page, shopper),
         "nearby_deals": lambda: _nearby(world),
         "join_group_buy": lambda: _group_join(world),
+        "recommend_for_user": lambda: _reco(world, shopper),
+        "recommend_for_user_anonymous": lambda: _reco(world, None),
     }
     return {name: run() for name, run in runs.items() if only in (None, name)}
