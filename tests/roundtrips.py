@@ -189,10 +189,10 @@ BUDGETS: dict[str, int] = {
     "list_orders": 3,                # token, the page, its total
     "nearby_deals": 1,               # today's counters of the page (versions cached a second)
     "join_group_buy": 14,            # the seat (4) + the order (8) + the seat's order (2)
-    # issue 16: token, the shopper's paid orders, their cart, the candidates with their SKUs
-    # (one aggregate); the model's version is read once a minute (RECO_MODEL_CHECK_SECONDS)
-    "recommend_for_user": 4,
-    "recommend_for_user_anonymous": 1,   # the candidates with their SKUs
+    # issue 16: token, the shopper's paid orders, their cart, the candidates, their SKUs; the
+    # model's version is read once a minute (RECO_MODEL_CHECK_SECONDS)
+    "recommend_for_user": 5,
+    "recommend_for_user_anonymous": 2,   # the candidates, their SKUs
 }
 # counted by this module on main before issue 14 (the issue, counting its own way, had
 # place_order 11, refused 12, paid 19)

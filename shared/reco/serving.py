@@ -71,15 +71,17 @@ def _cart_skus(ctx: Context) -> set[str]:
 
 
 def _candidates(ctx: Context, product_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """The products among these on sale, each with its SKUs' stock: one round trip."""
+    """The products among these on sale, each with its SKUs' stock: two reads (a $lookup would
+    make one, but the embedded database runs it as a scan of every SKU per product)."""
     if not product_ids:
         return {}
-    docs = ctx.db.products.aggregate([
-        {"$match": {"_id": {"$in": product_ids}, "status": "on_sale"}},
-        {"$lookup": {"from": "skus", "localField": "_id", "foreignField": "product_id",
-                     "as": "skus"}},
-        {"$project": {**LIST_FIELDS, "skus._id": 1, "skus.stock": 1, "skus.active": 1}}])
-    return {d["_id"]: d for d in docs}
+    docs = {d["_id"]: {**d, "skus": []} for d in ctx.db.products.find(
+        {"_id": {"$in": product_ids}, "status": "on_sale"}, LIST_FIELDS)}
+    if docs:
+        for sku in ctx.db.skus.find({"product_id": {"$in": list(docs)}},
+                                    {"product_id": 1, "stock": 1, "active": 1}):
+            docs[sku["product_id"]]["skus"].append(sku)
+    return docs
 
 
 def _best_sellers(ctx: Context, limit: int) -> list[str]:
