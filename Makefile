@@ -8,7 +8,7 @@ SNAPSHOT ?= .dev/shop-snapshot.json
 STAMP := $(VENV)/.installed
 
 .PHONY: run reset test test-python test-miniprogram check check-ruff check-mypy check-imports bench \
-        bench-nearby bench-marketing package deploy-plan install functions docs openapi clean
+        bench-nearby bench-marketing bench-reco package deploy-plan install functions docs openapi clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -58,6 +58,10 @@ bench: $(STAMP)
 # ARGS="--users 1000000" with MONGODB_URI set for the issue's 1M figures (see --help)
 bench-marketing: $(STAMP)
 	$(BIN)/python scripts/bench_marketing $(ARGS)
+
+# recommend_for_user vs list_products on 10k products and 100k shoppers (issue 16)
+bench-reco: $(STAMP)
+	$(BIN)/python scripts/bench_reco $(ARGS)
 
 bench-nearby: $(STAMP)
 	$(BIN)/python scripts/bench_nearby $(ARGS)
