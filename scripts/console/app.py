@@ -58,6 +58,7 @@ app.add_typer(nearby.deals, name="deals")
 app.add_typer(nearby.nearby, name="nearby")
 app.add_typer(nearby.pickup, name="pickup")
 app.add_typer(reco.app, name="reco")
+app.add_typer(reco.imports, name="import")
 app.add_typer(dev.app, name="dev")
 
 

@@ -9,7 +9,7 @@ import time
 
 import typer
 
-from .base import ROOT, emit_line, fail
+from .base import ROOT, emit_line, fail, shop
 
 app = typer.Typer(help="Recommendations: train and evaluate on CSV files offline.",
                   no_args_is_help=True)
@@ -55,3 +55,38 @@ def reco_evaluate(
     except (OSError, KeyError, ValueError) as exc:
         fail(f"reco evaluate: {type(exc).__name__}: {exc}")
     emit_line(ctx, results, lambda r: format_table(r))
+
+
+imports = typer.Typer(help="Load public data sets into the shop (dev gateway, dev token).",
+                      no_args_is_help=True)
+
+
+@imports.command("online-retail")
+def import_online_retail(
+    ctx: typer.Context,
+    file: str = typer.Argument(..., help="UCI Online Retail CSV (.csv or .csv.gz)."),
+    batch: int = typer.Option(200, "--batch", min=1, max=500, help="Invoices per call."),
+    train_after: bool = typer.Option(True, "--train/--no-train",
+                                     help="Run reco_train once loaded."),
+) -> None:
+    """Products, shoppers and paid orders from the file (twice adds nothing), then a model."""
+    _library()
+    from shared.reco.offline import read_invoices
+    try:
+        invoices = read_invoices(file)
+    except (OSError, KeyError, ValueError) as exc:
+        fail(f"import online-retail: {type(exc).__name__}: {exc}")
+    client = shop(ctx)
+    totals = {"orders": 0, "skipped": 0, "products": 0}
+    for start in range(0, len(invoices), batch):
+        done = client.call("dev_import_orders", {"invoices": invoices[start:start + batch]},
+                           quiet=True)
+        for key in totals:
+            totals[key] += done[key]
+    result: dict[str, object] = {**totals, "invoices": len(invoices)}
+    if train_after:
+        result["model"] = client.call("dev_run_timer", {"name": "reco_train"})["result"]
+    emit_line(ctx, result, lambda d: f"{d['orders']} orders imported ({d['skipped']} there "
+                                     f"already), {d['products']} new products"
+                                     + (f"; model {d['model']['version']}" if "model" in d
+                                        else ""))

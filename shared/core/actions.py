@@ -167,6 +167,8 @@ ACTIONS: dict[str, Action] = {
     "sandbox_pay": _a("payments.pay", "sandbox_pay", "PayOrderInput", "dev_user"),
     "merchant_mark_paid": _a("orders.lifecycle", "mark_paid", "OrderIdInput", "dev"),
     "dev_run_timer": _a("core.timers", "run_timer_action", "RunTimerInput", "dev"),
+    # a public purchase history into the shop (shopctl import online-retail)
+    "dev_import_orders": _a("reco.importing", "dev_import_orders", "ImportOrdersInput", "dev"),
 }
 
 # timer name -> (module, function taking the call context)

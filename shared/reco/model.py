@@ -157,9 +157,12 @@ def train(purchases: Iterable[Purchase], now: datetime, version: str = "",
     n_items = len(items)
     popularity = np.zeros(n_items, dtype=np.float64)
     per_user: dict[str, dict[int, float]] = {}
+    # ages count from the last purchase when the shop has been quiet since (an imported
+    # history): otherwise every decayed weight would underflow to nothing alike
+    since = min(now, max(p.when for p in rows)) if rows else now
     for is_view, group in ((False, rows), (True, viewed)):
         for p in group:
-            age = max((now - p.when).total_seconds() / 86400.0, 0.0)
+            age = max((since - p.when).total_seconds() / 86400.0, 0.0)
             n = index[p.item]
             if not is_view:
                 popularity[n] += 0.5 ** (age / POPULARITY_HALF_LIFE_DAYS)

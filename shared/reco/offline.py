@@ -15,9 +15,10 @@ import csv
 import gzip
 import json
 import math
+import re
 from collections import defaultdict
 from datetime import datetime, timedelta
-from typing import IO, Callable, Iterable
+from typing import IO, Any, Callable, Iterable
 
 import numpy as np
 
@@ -49,6 +50,36 @@ def read_purchases(path: str) -> list[Purchase]:
                 user = user[:-2]
             out.append(Purchase(user, row["StockCode"].strip(), when))
     return out
+
+
+PRODUCT_CODE = re.compile(r"^[0-9]{5}[A-Za-z]*$")   # POST, DOT, M, BANK CHARGES are not goods
+
+
+def read_invoices(path: str) -> list[dict[str, Any]]:
+    """The purchases of a file grouped by invoice, as dev_import_orders takes them (goods
+    only, prices in fen: UnitPrice x 100, so a price reads the same in yuan)."""
+    invoices: dict[str, dict[str, Any]] = {}
+    with _open(path) as fh:
+        for row in csv.DictReader(fh):
+            user = (row.get("CustomerID") or "").strip().removesuffix(".0")
+            code = row["StockCode"].strip()
+            if not user or row["InvoiceNo"].startswith("C") or not PRODUCT_CODE.match(code):
+                continue
+            try:
+                quantity = int(float(row["Quantity"]))
+                price = round(float(row["UnitPrice"]) * 100)
+                when = datetime.fromisoformat(row["InvoiceDate"].strip())
+            except ValueError:
+                continue
+            if quantity <= 0 or price <= 0:
+                continue
+            invoice = invoices.setdefault(row["InvoiceNo"], {
+                "invoice": row["InvoiceNo"], "customer": user, "at": when.isoformat(),
+                "lines": []})
+            invoice["lines"].append({"code": code, "title": (row["Description"].strip()
+                                                             or code)[:100],
+                                     "quantity": min(quantity, 100_000), "price": price})
+    return list(invoices.values())
 
 
 def end_of(purchases: list[Purchase]) -> datetime:

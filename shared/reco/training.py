@@ -1,6 +1,6 @@
 """Timer reco_train (nightly): the model learnt from the shop's paid orders and product views.
 
-Reads the paid orders of the last TRAIN_DAYS (at most MAX_ORDERS, the newest),
+Reads the paid orders of the TRAIN_DAYS up to the latest (at most MAX_ORDERS, the newest),
 the `product_view` events of the tracking collection `events` when it exists (fields user_id,
 name, ts, props.product_id; written by the tracking area, read here by the collection only),
 and the products on sale (their category and search tokens for content similarity), then
@@ -26,7 +26,13 @@ MAX_VIEWS = 1_000_000
 
 
 def _purchases(ctx: Context) -> Iterator[Purchase]:
-    since = ctx.now - timedelta(days=TRAIN_DAYS)
+    # the year before the latest paid order: a shop that has been quiet (or a history imported
+    # with shopctl import online-retail) still has something to learn from
+    latest = next(iter(ctx.db.orders.find({"status": {"$in": PAID_STATUSES}}, {"created_at": 1})
+                       .sort([("created_at", -1)]).limit(1)), None)
+    if latest is None:
+        return
+    since = min(ctx.now, latest["created_at"]) - timedelta(days=TRAIN_DAYS)
     cursor = (ctx.db.orders.find(
         {"status": {"$in": PAID_STATUSES}, "created_at": {"$gte": since}},
         {"user_id": 1, "items.product_id": 1, "paid_at": 1, "created_at": 1})
