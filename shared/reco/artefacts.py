@@ -35,16 +35,19 @@ def publish(ctx: Context, model: RecoModel) -> str:
     key = key_of(model.version)
     client.put_object(Bucket=ctx.settings.S3_BUCKET, Key=key, Body=model.to_bytes(),
                       ContentType="application/octet-stream")
-    ctx.db.meta.update_one(
-        {"_id": POINTER, "trained_at": {"$lte": model.trained_at}},
-        {"$set": {"version": model.version, "key": key, "trained_at": model.trained_at,
-                  "items": len(model.items)}}, upsert=False)
-    ctx.db.meta.update_one({"_id": POINTER}, {"$setOnInsert": {
-        "version": model.version, "key": key, "trained_at": model.trained_at,
-        "items": len(model.items)}}, upsert=True)
+    point_at(ctx, model, key)
     # no forget() here: the instance that trains is the timer's, not one that serves; every
     # serving instance, this process's too, sees the new version within the check interval
     return key
+
+
+def point_at(ctx: Context, model: RecoModel, key: str) -> None:
+    """Move the pointer to this model, unless a newer one is there already."""
+    fields = {"version": model.version, "key": key, "trained_at": model.trained_at,
+              "items": len(model.items)}
+    ctx.db.meta.update_one({"_id": POINTER, "trained_at": {"$lte": model.trained_at}},
+                           {"$set": fields})
+    ctx.db.meta.update_one({"_id": POINTER}, {"$setOnInsert": fields}, upsert=True)
 
 
 def current_model(ctx: Context) -> Optional[RecoModel]:
