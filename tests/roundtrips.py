@@ -199,7 +199,9 @@ BUDGETS: dict[str, int] = {
 BEFORE: dict[str, int] = {"list_products": 2, "list_products_filtered": 2, "get_product": 2,
                           "place_order": 10, "place_order_sold_out": 11, "paid_transition": 19,
                           "cancel_order": 4, "list_orders": 2, "nearby_deals": 2,
-                          "join_group_buy": 17}
+                          "join_group_buy": 17,
+                          # new with issue 16: no count before it, its own
+                          "recommend_for_user": 5, "recommend_for_user_anonymous": 2}
 
 
 MERCHANT_TOKEN = "test-merchant-token-0123456789"  # as tests/conftest.py sets it
