@@ -134,25 +134,27 @@ OUT_OF_RANGE = ["1900-01-01T00:00:00Z", "1969-12-31T23:59:59Z", "2100-01-01T00:0
                 "9999-12-31T23:59:59Z", "0001-01-01T00:00:00+08:00"]
 
 
-def _datetime_fields(model: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    """Every datetime field of an input model, nested models included, as a location."""
+def _datetime_fields(model: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every datetime field of an input model, nested models included, as a location (a
+    model in a list is located at its first item, index 0)."""
     import typing
     from datetime import datetime
     found = []
     for name, info in model.model_fields.items():
-        kinds = [info.annotation]
+        kinds: list[tuple[Any, tuple[Any, ...]]] = [(info.annotation, ())]
         while kinds:
-            kind = kinds.pop()
+            kind, index = kinds.pop()
             args = typing.get_args(kind)
             if args:
-                kinds.extend(args)
+                inner = (0,) if typing.get_origin(kind) is list else ()
+                kinds.extend((arg, index + inner) for arg in args)
             elif isinstance(kind, type) and (issubclass(kind, datetime)
                                              or kind.__name__ in ("AwareDatetime",
                                                                   "NaiveDatetime")):
-                found.append(prefix + (info.alias or name,))
+                found.append(prefix + (info.alias or name,) + index)
             elif isinstance(kind, type) and hasattr(kind, "model_fields"):
-                found.extend(_datetime_fields(kind, prefix + (info.alias or name,)))
-    return sorted(set(found))
+                found.extend(_datetime_fields(kind, prefix + (info.alias or name,) + index))
+    return sorted(set(found), key=lambda loc: tuple(map(str, loc)))
 
 
 def _input_models_with_datetimes() -> list[tuple[str, tuple[str, ...]]]:
@@ -171,7 +173,7 @@ def test_merchant_inputs_have_datetime_fields_to_check():
 
 
 @pytest.mark.parametrize("action, loc", _input_models_with_datetimes(),
-                         ids=lambda v: ".".join(v) if isinstance(v, tuple) else v)
+                         ids=lambda v: ".".join(map(str, v)) if isinstance(v, tuple) else v)
 def test_every_datetime_in_an_input_refuses_dates_outside_1970_to_2100(action, loc):
     from pydantic import ValidationError
 
@@ -180,9 +182,12 @@ def test_every_datetime_in_an_input_refuses_dates_outside_1970_to_2100(action, l
     model = getattr(importlib.import_module(spec.module), spec.input_model)
     for value in OUT_OF_RANGE:
         payload: dict[str, Any] = {}
-        inner = payload
-        for part in loc[:-1]:
-            inner = inner.setdefault(part, {})
+        inner: Any = payload
+        for part, following in zip(loc[:-1], loc[1:]):
+            if isinstance(part, int):        # a list's first item (see _datetime_fields)
+                continue
+            inner[part] = [{}] if isinstance(following, int) else inner.get(part, {})
+            inner = inner[part][0] if isinstance(following, int) else inner[part]
         inner[loc[-1]] = value
         with pytest.raises(ValidationError) as caught:
             model.model_validate(payload)
