@@ -8,7 +8,7 @@ SNAPSHOT ?= .dev/shop-snapshot.json
 STAMP := $(VENV)/.installed
 
 .PHONY: run reset test test-python test-miniprogram check check-ruff check-mypy check-imports bench \
-        bench-nearby bench-marketing bench-insight package deploy-plan install functions docs openapi clean
+        bench-nearby bench-marketing bench-insight bench-reco package deploy-plan install functions docs openapi clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -63,6 +63,10 @@ bench-marketing: $(STAMP)
 # 1000000" with MONGODB_URI set for the issue's 1M events from 100k users (--quick: 20,000)
 bench-insight: $(STAMP)
 	$(BIN)/python scripts/bench_insight $(ARGS)
+
+# recommend_for_user vs list_products on 10k products and 100k shoppers (issue 16)
+bench-reco: $(STAMP)
+	$(BIN)/python scripts/bench_reco $(ARGS)
 
 bench-nearby: $(STAMP)
 	$(BIN)/python scripts/bench_nearby $(ARGS)

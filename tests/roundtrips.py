@@ -202,6 +202,10 @@ BUDGETS: dict[str, int] = {
     # exposure, the device linked to the user
     "get_experiment_variant_login": 4,
     "get_trace": 4,                  # the batch, its events, their days' anchors, the product
+    # issue 16: token, the shopper's paid orders, their cart, the candidates, their SKUs; the
+    # model's version is read once a minute (RECO_MODEL_CHECK_SECONDS)
+    "recommend_for_user": 5,
+    "recommend_for_user_anonymous": 2,   # the candidates, their SKUs
 }
 # counted by this module on main before issue 14 (the issue, counting its own way, had
 # place_order 11, refused 12, paid 19); actions added since have none
@@ -211,7 +215,9 @@ BEFORE: dict[str, int] = {"list_products": 2, "list_products_filtered": 2, "get_
                           "join_group_buy": 17,
                           # new in issue 15: the same calls reading the experiment each time
                           "get_experiment_variant": 3, "get_experiment_variant_anonymous": 2,
-                          "get_experiment_variant_login": 5}
+                          "get_experiment_variant_login": 5,
+                          # new with issue 16: no count before it, its own
+                          "recommend_for_user": 5, "recommend_for_user_anonymous": 2}
 
 
 MERCHANT_TOKEN = "test-merchant-token-0123456789"  # as tests/conftest.py sets it
@@ -405,6 +411,14 @@ def _trace(world: World) -> Measured:
     return measure("get_trace", {"code": codes[1]}, None)
 
 
+def _reco(world: World, token: Optional[str]) -> Measured:
+    """recommend_for_user on a trained model (reco_train after a paid order), warm."""
+    measure("merchant_mark_paid", {"order_id": world.place()}, world.merchant)
+    _ok("dev_run_timer", {"name": "reco_train"}, world.merchant)
+    measure("recommend_for_user", {"context": "home"}, token)
+    return measure("recommend_for_user", {"context": "home", "page": 2, "page_size": 5}, token)
+
+
 def run_scenarios(only: Optional[str] = None) -> dict[str, Measured]:
     """Each counted action (or ``only`` that one) on a fresh shop of this process's database:
     scenario name -> Measured."""
@@ -449,5 +463,7 @@ def run_scenarios(only: Optional[str] = None) -> dict[str, Measured]:
                                         _events("phone", 20), shopper),
         **_experiments(world),
         "get_trace": lambda: _trace(world),
+        "recommend_for_user": lambda: _reco(world, shopper),
+        "recommend_for_user_anonymous": lambda: _reco(world, None),
     }
     return {name: run() for name, run in runs.items() if only in (None, name)}

@@ -24,6 +24,7 @@ from . import (
     orders,
     outbox,
     products,
+    reco,
     social,
     trace,
 )
@@ -66,6 +67,8 @@ app.add_typer(experiments.app, name="experiments")
 app.add_typer(trace.app, name="trace")
 app.add_typer(trace.ar, name="ar")
 app.add_typer(forecast.app, name="forecast")
+app.add_typer(reco.app, name="reco")
+app.add_typer(reco.imports, name="import")
 app.add_typer(dev.app, name="dev")
 
 

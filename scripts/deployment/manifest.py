@@ -75,6 +75,8 @@ TIMER_SCHEDULES: dict[str, tuple[str, int, int]] = {
     # 08:15 in UTC+8 is 00:15 UTC: yesterday's (UTC) trace events are all in
     "trace_anchor": ("0 15 8 * * * *", 256, 120),
     "forecast_train": ("0 10 2 * * * *", 512, 300),   # 02:10 Beijing, after the day closes
+    # nightly at 03:10 China time, after the day's orders: the recommendation model
+    "reco_train": ("0 10 3 * * * *", 1024, 900),
 }
 # a timer added to TIMERS without a line above still deploys, every five minutes
 DEFAULT_TIMER_SCHEDULE = ("0 */5 * * * * *", 256, 120)

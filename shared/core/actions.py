@@ -93,6 +93,11 @@ ACTIONS: dict[str, Action] = {
     "nearby_deals": _a("nearby.deals", "nearby_deals", "NearbyDealsInput", "public"),
     "set_location_consent": _a("nearby.consent", "set_location_consent",
                                "LocationConsentInput", "user"),
+    # recommendation (猜你喜欢, 看了又看, 凑单推荐)
+    "recommend_for_user": _a("reco.serving", "recommend_for_user", "RecommendInput",
+                             "user_optional"),
+    "similar_products": _a("reco.serving", "similar_products", "ProductRecoInput", "public"),
+    "bought_together": _a("reco.serving", "bought_together", "ProductRecoInput", "public"),
     # coupons
     "list_coupons": _a("orders.coupons", "list_coupons", "ListCouponsInput", "user"),
     "claim_coupon": _a("orders.coupons", "claim_coupon", "ClaimCouponInput", "user"),
@@ -210,6 +215,8 @@ ACTIONS: dict[str, Action] = {
     "sandbox_pay": _a("payments.pay", "sandbox_pay", "PayOrderInput", "dev_user"),
     "merchant_mark_paid": _a("orders.lifecycle", "mark_paid", "OrderIdInput", "dev"),
     "dev_run_timer": _a("core.timers", "run_timer_action", "RunTimerInput", "dev"),
+    # a public purchase history into the shop (shopctl import online-retail)
+    "dev_import_orders": _a("reco.importing", "dev_import_orders", "ImportOrdersInput", "dev"),
 }
 
 # timer name -> (module, function taking the call context)
@@ -222,6 +229,7 @@ TIMERS: dict[str, tuple[str, str]] = {
     "birthday_coupons": ("shared.marketing.reminders", "birthday_coupons"),
     "campaign_dispatch": ("shared.marketing.campaigns", "dispatch_campaigns"),
     "points_expiry": ("shared.loyalty.members", "expire_points"),
+    "reco_train": ("shared.reco.training", "train_now"),   # nightly: the recommendation model
     # durable events: what a transition owes and its instance died before delivering
     "order_events": ("shared.orders.aftermath", "deliver_due_events"),
     # insight: retention and the daily rollups (watermarks); rule tags, a slice of users a run

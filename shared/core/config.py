@@ -250,6 +250,10 @@ class Settings(SettingsModel):
     RESTOCK_LEAD_TIME_DAYS: int = Field(default=7, ge=1, le=365,
                                         description="lead time of a product without its own")
 
+    # recommendation (shared.reco): how long a warm instance trusts the model version it read
+    # before reading it again (a new model shows within this)
+    RECO_MODEL_CHECK_SECONDS: float = Field(default=60.0, ge=0, le=3600)
+
     # checked at start only where a function is given them (a bad key refuses to start); not
     # required by every function, so the deploy hands them only to the functions that pay
     CHECKED_WHEN_SET: ClassVar[frozenset[str]] = frozenset(

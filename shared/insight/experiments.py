@@ -202,6 +202,21 @@ def get_experiment_variant(ctx: Context, req: GetVariantInput) -> dict[str, Any]
     return {"key": req.key, "variant": _expose_device(ctx, experiment, req.device_id)}
 
 
+def variant_for(ctx: Context, key: str, device_id: Optional[str]) -> Optional[str]:
+    """For another action deciding by an experiment (recommendation's ``reco_algorithm``): the
+    caller's variant of a running experiment, its exposure logged as
+    ``get_experiment_variant`` logs it; None when the key is unknown, outside its window, or
+    the caller is neither a user nor a device (the action's default applies)."""
+    experiment = experiment_for(ctx.db, key)
+    if experiment is None or not is_live(experiment, ctx.now):
+        return None
+    if ctx.user_id is not None:
+        return _expose_user(ctx, experiment, ctx.user_id, device_id)
+    if device_id is None:
+        return None
+    return _expose_device(ctx, experiment, device_id)
+
+
 def _expose_device(ctx: Context, experiment: dict[str, Any], device_id: str) -> str:
     """A device's variant is always its hash (nothing carries over to a device), so the call
     needs no read: the insert logs the first exposure, and fails on the _id afterwards."""

@@ -179,10 +179,25 @@ def _trace(world: World) -> None:
     _ok("merchant_list_trace_batches", {"sku_id": world.sku_id}, world.merchant)
 
 
+def _reco(world: World) -> None:
+    token = world.shoppers[0][0]
+    _ok("merchant_mark_paid", {"order_id": world.place()}, world.merchant)
+    _ok("dev_run_timer", {"name": "reco_train"}, world.merchant)
+    from shared.core.db import get_db  # a cart line (cart_add's own listing is not this test's)
+    user_id = _ok("get_profile", {}, token)["id"]
+    get_db().cart_items.insert_one({"_id": f"{user_id}:{world.sku_id}", "user_id": user_id,
+                                    "sku_id": world.sku_id, "quantity": 1})
+    for context in ("home", "cart", "order_done"):
+        _ok("recommend_for_user", {"context": context}, token)
+    _ok("recommend_for_user", {"context": "product", "product_id": world.product["id"]}, None)
+    _ok("similar_products", {"product_id": world.product["id"]}, None)
+    _ok("bought_together", {"product_id": world.product["id"]}, None)
+
+
 # which recorded queries are checked: the hot paths of the issue (users in a fan-out batch
 # are read by the campaign's own audience filter within an _id range: served by _id)
 SCENARIOS = {"list_products": _list_products, "orders": _orders, "timers": _timers,
-             "fan_out": _fan_out, "trace": _trace}
+             "fan_out": _fan_out, "trace": _trace, "reco": _reco}
 SKIP = {("fan_out", "users")}
 
 
