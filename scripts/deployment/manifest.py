@@ -67,6 +67,8 @@ TIMER_SCHEDULES: dict[str, tuple[str, int, int]] = {
     "campaign_dispatch": ("0 * * * * * *", 512, 300),
     "points_expiry": ("0 30 3 * * * *", 512, 300),
     "order_events": ("20 * * * * * *", 256, 60),
+    "assistant_purge": ("0 40 4 * * * *", 256, 120),    # conversations past retention, daily
+    "assistant_inbox": ("50 * * * * * *", 256, 60),     # WeChat messages left unanswered
 }
 # a timer added to TIMERS without a line above still deploys, every five minutes
 DEFAULT_TIMER_SCHEDULE = ("0 */5 * * * * *", 256, 120)

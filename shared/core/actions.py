@@ -158,6 +158,18 @@ ACTIONS: dict[str, Action] = {
     "merchant_verify_pickup": _a("nearby.pickup", "verify_pickup", "VerifyPickupInput", "merchant"),
     "merchant_block_user": _a("accounts.standing", "block_user", "BlockUserInput", "merchant"),
     "merchant_unblock_user": _a("accounts.standing", "unblock_user", "UserIdInput", "merchant"),
+    # the assistant (issue 18): AI shopping guide and customer service
+    "assistant_ask": _a("assistant.ask", "assistant_ask", "AskInput", "user_optional"),
+    "merchant_upsert_faq": _a("assistant.faq", "upsert_faq", "UpsertFaqInput", "merchant"),
+    "merchant_list_faq": _a("assistant.faq", "list_faq", "ListFaqInput", "merchant"),
+    "merchant_delete_faq": _a("assistant.faq", "delete_faq", "FaqIdInput", "merchant"),
+    "merchant_upsert_synonyms": _a("assistant.faq", "upsert_synonyms",
+                                   "UpsertSynonymsInput", "merchant"),
+    "merchant_list_conversations": _a("assistant.conversations", "merchant_list_conversations",
+                                      "ListConversationsInput", "merchant"),
+    "merchant_get_conversation": _a("assistant.conversations", "merchant_get_conversation",
+                                    "ConversationIdInput", "merchant"),
+    "merchant_reply": _a("assistant.conversations", "merchant_reply", "ReplyInput", "merchant"),
     # dev and test only
     "sandbox_pay": _a("payments.pay", "sandbox_pay", "PayOrderInput", "dev_user"),
     "merchant_mark_paid": _a("orders.lifecycle", "mark_paid", "OrderIdInput", "dev"),
@@ -176,6 +188,9 @@ TIMERS: dict[str, tuple[str, str]] = {
     "points_expiry": ("shared.loyalty.members", "expire_points"),
     # durable events: what a transition owes and its instance died before delivering
     "order_events": ("shared.orders.aftermath", "deliver_due_events"),
+    # the assistant: conversations past their retention; WeChat messages a dead instance left
+    "assistant_purge": ("shared.assistant.conversations", "purge_expired"),
+    "assistant_inbox": ("shared.assistant.channel", "drain_inbox"),
 }
 
 # functions that answer one HTTP route in WeChat Pay's protocol rather than the envelope:
@@ -184,6 +199,19 @@ NOTIFY_ROUTES: dict[str, tuple[str, str, str]] = {
     "pay_notify": ("/pay/notify", "shared.payments.pay", "accept_pay_notify"),
     "refund_notify": ("/pay/refund-notify", "shared.payments.refunds", "accept_refund_notify"),
 }
+
+# routes that speak WeChat's message-push protocol (URL verification by GET, pushes by POST,
+# answers in plain text): function name -> (path, module, handler taking (method, query dict,
+# body bytes) and returning (status, content type, body bytes))
+WECHAT_ROUTES: dict[str, tuple[str, str, str]] = {
+    "wechat_message": ("/wechat/message", "shared.assistant.channel", "accept_push"),
+}
+
+# what 注销账号 (shared.orders.erasure) erases besides what the orders layer knows: areas above
+# it, named here so that the erasure never imports them; "module:function" taking (db, user_id)
+ERASURE_HOOKS: tuple[str, ...] = (
+    "shared.assistant.conversations:erase_user",   # the assistant's conversations
+)
 
 # functions other functions invoke asynchronously (SCF Invoke, InvocationType=Event):
 # function name -> (module, handler taking (ctx, event)); the event carries an HMAC signature

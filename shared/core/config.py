@@ -148,6 +148,23 @@ class Settings(BaseModel):
         parse_networks(value)  # a ValueError here names the setting in the ConfigError
         return value
 
+    @field_validator("WX_MESSAGE_AES_KEY")
+    @classmethod
+    def _aes_key_decodes(cls, value: Optional[str]) -> Optional[str]:
+        # WeChat's EncodingAESKey: 43 base64 characters, a 32-byte AES-256 key with "=" added
+        if value is None:
+            return value
+        import base64
+        import binascii
+        try:
+            key = base64.b64decode(value + "=", validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("WX_MESSAGE_AES_KEY must be the 43-character EncodingAESKey") \
+                from None
+        if len(value) != 43 or len(key) != 32:
+            raise ValueError("WX_MESSAGE_AES_KEY must be the 43-character EncodingAESKey")
+        return value
+
     @property
     def trusted_proxies(self) -> tuple[Network, ...]:
         return parse_networks(self.TRUSTED_PROXIES)
@@ -202,11 +219,25 @@ class Settings(BaseModel):
         if problems:
             raise ConfigError("production refuses to start: " + "; ".join(problems))
 
+    # assistant (issue 18, shared.assistant): conversations kept this long after their last
+    # message; the WeChat customer-service push (POST /wechat/message): its Token, its
+    # EncodingAESKey (43 characters; unset: plain mode only) and the format chosen in the
+    # console; the optional LLM (Tencent Hunyuan, off while HUNYUAN_MODEL is unset)
+    ASSISTANT_RETENTION_DAYS: int = Field(default=30, ge=1, le=365)
+    WX_MESSAGE_TOKEN: Optional[str] = Field(default=None, min_length=3, max_length=32,
+                                            pattern=r"^[A-Za-z0-9]+$")
+    WX_MESSAGE_AES_KEY: Optional[str] = None
+    WX_MESSAGE_FORMAT: Literal["json", "xml"] = "json"
+    HUNYUAN_MODEL: Optional[str] = Field(default=None, max_length=64)
+    HUNYUAN_ENDPOINT: str = "hunyuan.tencentcloudapi.com"
+    HUNYUAN_REGION: str = "ap-guangzhou"
+    ASSISTANT_LLM_BUDGET_SECONDS: float = Field(default=3.0, gt=0, le=30)
 
     # checked at start only where a function is given them (a bad key refuses to start); not
     # required by every function, so the deploy hands them only to the functions that pay
     CHECKED_WHEN_SET: ClassVar[frozenset[str]] = frozenset(
-        {"WXPAY_PRIVATE_KEY_PATH", "WXPAY_PUBLIC_KEY_PATH", "WXPAY_APIV3_KEY"})
+        {"WXPAY_PRIVATE_KEY_PATH", "WXPAY_PUBLIC_KEY_PATH", "WXPAY_APIV3_KEY",
+         "WX_MESSAGE_AES_KEY"})
 
     def _pay_key_problems(self) -> list[str]:
         """WeChat Pay's keys, checked at start rather than at the first payment."""

@@ -28,6 +28,16 @@ def anonymise_orders(db: Database, user_id: str) -> int:
     return int(done.modified_count)
 
 
+def _run_erasure_hooks(db: Database, user_id: str) -> None:
+    """What areas above this one keep of the user (ERASURE_HOOKS), each repeatable."""
+    from importlib import import_module
+
+    from shared.core.actions import ERASURE_HOOKS
+    for hook in ERASURE_HOOKS:
+        module, _, function = hook.partition(":")
+        getattr(import_module(module), function)(db, user_id)
+
+
 def delete_account(ctx: Context, req: NoInput) -> dict[str, Any]:
     user_id = ctx.shopper_id
     orders = anonymise_orders(ctx.db, user_id)
@@ -35,5 +45,6 @@ def delete_account(ctx: Context, req: NoInput) -> dict[str, Any]:
     ctx.db.cart_items.delete_many({"user_id": user_id})
     ctx.db.subscriptions.delete_many({"user_id": user_id})
     ctx.db.outbox.delete_many({"user_id": user_id, "status": "queued"})
+    _run_erasure_hooks(ctx.db, user_id)
     erase_user(ctx.db, user_id, ctx.now)
     return {"deleted": True, "orders_anonymised": orders, "deleted_at": iso(ctx.now)}
