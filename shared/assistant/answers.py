@@ -4,6 +4,7 @@ every order query carries the caller's id, and an anonymous caller gets none).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Optional
@@ -18,6 +19,8 @@ SHOWN = 3
 STATUS_ZH = {"pending_payment": "待付款", "paid": "已付款，待发货", "shipped": "已发货",
              "completed": "已完成", "cancelled": "已取消", "refunding": "退款中",
              "refunded": "已退款"}
+SPECIFIC_AFTER_SALE = re.compile(r"多久|几天|什么时候|到账|破损|坏|烂|质量|漏|发错|错发|少发|变质|"
+                                 r"不新鲜")
 AFTER_SALE_PAGE = "/packages/order/pages/aftersale/aftersale?order_id={order_id}"
 SUGGESTIONS: dict[str, list[str]] = {
     "product_search": ["还有别的颜色吗", "有什么优惠", "推荐几款热销的"],
@@ -161,10 +164,13 @@ def order_status(ctx: Context) -> Answer:
                   orders=[_order_line(d) for d in docs], facts=parts)
 
 
-def after_sale(ctx: Context, index: AssistantIndex, reading: Reading) -> Answer:
+def after_sale(ctx: Context, index: AssistantIndex, reading: Reading, text: str) -> Answer:
+    # the FAQ the question matches when it asks when the money comes or about damage; else
+    # the shop's return policy (its FAQ about 退货)
     faq = reading.faq if reading.faq_strength >= 0.3 else None
-    if faq is None:
-        faq = next((f for f in index.faqs if "退货" in f.keywords), None)
+    if faq is None or not SPECIFIC_AFTER_SALE.search(text):
+        policy = [f for f in index.faqs if "退货" in f.question or "退货" in f.keywords]
+        faq = policy[0] if policy else faq
     answer = faq.answer if faq else "签收后可在订单详情点「申请售后」。"
     orders: list[dict[str, Any]] = []
     if ctx.user_id is not None:

@@ -58,15 +58,14 @@ def answer_for(ctx: Context, index: AssistantIndex, session: dict[str, Any], tex
     """The answer to ``text`` in ``session`` and how sure the assistant is of it."""
     context = session.get("context") or {}
     filters, rest = parse_filters(text, index.categories)
-    tokens = index.expand(tokenize(rest))
-    reading: Reading = classify(index, text, tokens, filters, context.get("product_id"))
+    reading: Reading = classify(index, text, tokenize(rest), filters, context.get("product_id"))
     intent = reading.intent
     if intent == "handoff":
         return Answer("handoff", HANDOFF_ANSWER, handoff=True), 1.0
     if intent == "order_status":
         return answers.order_status(ctx), reading.confidence
     if intent == "after_sale":
-        return answers.after_sale(ctx, index, reading), reading.confidence
+        return answers.after_sale(ctx, index, reading, text), reading.confidence
     if intent == "promotion":
         return answers.promotion(ctx, index, location), reading.confidence
     if intent == "recommend":

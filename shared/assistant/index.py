@@ -52,7 +52,10 @@ class BM25:
 
     def max_score(self, query: list[str]) -> float:
         """What a document holding every query term once would score: a scale for confidence."""
-        return sum(self.idf.get(term, 0.0) * weight
+        # a term no document has weighs as the rarest: a question mostly about something
+        # else is a weak match, however well its one common word matches
+        rarest = math.log(1 + (self.size + 0.5) / 0.5)
+        return sum(self.idf.get(term, rarest) * weight
                    for term, weight in Counter(query).items())
 
 
@@ -86,6 +89,7 @@ class AssistantIndex:
     # a word of a category's name -> the category id ("茶" and "茶饮冲调" -> cat_tea)
     categories: dict[str, str]
     titles: dict[str, str] = field(default_factory=dict)   # product id -> title
+    synonym_words: set[str] = field(default_factory=set)
 
     def expand(self, tokens: list[str]) -> list[str]:
         """The query's tokens and, once each, those of every synonym of its words."""
@@ -163,7 +167,8 @@ def build(db: Any) -> AssistantIndex:
                           + tokenize(entry.answer))
     return AssistantIndex(products, BM25(product_tokens), faqs, BM25(faq_tokens), synonyms,
                           _category_words(categories),
-                          {p.id: p.title for p in products})
+                          {p.id: p.title for p in products},
+                          {t for w in synonyms for t in tokenize(w)})
 
 
 INDEX: VersionedIndex[AssistantIndex] = VersionedIndex(

@@ -23,7 +23,7 @@ _added: set[str] = set()
 # words that say nothing about what is wanted (question and politeness words)
 STOPWORDS = frozenset("""
 的 了 吗 呢 吧 啊 呀 么 嘛 哦 是 有 没 没有 有没有 我 你 他 她 它 我们 你们 想 要 想要 请 问 请问
-一下 一个 个 这 那 这个 那个 什么 怎么 怎样 如何 多少 哪 哪里 哪个 可以 能 能不能 会 给 在 和 与
+一下 一个 个 哪些 这 那 这个 那个 什么 怎么 怎样 如何 多少 哪 哪里 哪个 可以 能 能不能 会 给 在 和 与
 及 或 还 就 都 也 吗 么 呀 好 很 太 再 找 买 看 看看 帮 帮我 麻烦 元 块 钱 以内 以下 以上 左右
 之间 到 至 不 超过 低于 高于 便宜 贵 一点 些 一些 东西 商品 宝贝 推荐 店 家 里 上 下 中
 """.split())
