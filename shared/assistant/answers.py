@@ -53,8 +53,16 @@ def yuan(fen: int) -> str:
     return f"{text}元"
 
 
-def card(entry: ProductEntry) -> dict[str, Any]:
-    return {"id": entry.id, "title": entry.title, "price": entry.price, "image": entry.image}
+def card(entry: ProductEntry, filters: Optional[Filters] = None) -> dict[str, Any]:
+    """A product card; its price the lowest of the SKUs within the price asked for."""
+    fitting = [p for p in entry.prices if filters is None or _price_fits(p, filters)]
+    return {"id": entry.id, "title": entry.title, "price": min(fitting or [entry.price]),
+            "image": entry.image}
+
+
+def _price_fits(price: int, filters: Filters) -> bool:
+    return (filters.price_max is None or price <= filters.price_max) and \
+        (filters.price_min is None or price >= filters.price_min)
 
 
 def _price_text(entry: ProductEntry) -> str:
@@ -64,9 +72,7 @@ def _price_text(entry: ProductEntry) -> str:
 
 
 def _passes(entry: ProductEntry, filters: Filters) -> bool:
-    if filters.price_max is not None and entry.price > filters.price_max:
-        return False
-    if filters.price_min is not None and entry.price_max < filters.price_min:
+    if not any(_price_fits(p, filters) for p in entry.prices or [entry.price]):
         return False
     if filters.category_id and entry.category_id != filters.category_id:
         return False
@@ -85,11 +91,10 @@ def search(index: AssistantIndex, reading: Reading, filters: Filters,
         matches = sorted((e for e in index.products if _passes(e, filters)),
                          key=lambda e: e.price)
     if matches:
-        shown = matches[:SHOWN]
-        lines = "；".join(f"{e.title} {_price_text(e)}" for e in shown)
-        return Answer("product_search", f"为您找到{len(matches)}款：{lines}。点击卡片查看详情。",
-                      [card(e) for e in shown], context_product=shown[0].id,
-                      facts=[f"{e.title} {_price_text(e)}" for e in shown])
+        shown = [card(e, filters) for e in matches[:SHOWN]]
+        facts = [f"{c['title']} {yuan(c['price'])}" for c in shown]
+        return Answer("product_search", f"为您找到{len(matches)}款：{'；'.join(facts)}。"
+                      "点击卡片查看详情。", shown, context_product=shown[0]["id"], facts=facts)
     if ranked:
         near = [e for e, _ in ranked[:SHOWN]]
         return Answer("product_search", "没有完全符合条件的商品，看看这些相近的："

@@ -69,6 +69,7 @@ class ProductEntry:
     category_id: str
     spec_values: list[str]
     words: set[str]
+    prices: list[int] = field(default_factory=list)   # of its SKUs on sale
 
 
 @dataclass
@@ -142,9 +143,11 @@ def build(db: Any) -> AssistantIndex:
         "title": 1, "subtitle": 1, "description": 1, "category_id": 1, "images": 1,
         "price_min": 1, "price_max": 1}).sort([("_id", 1)]))
     specs: dict[str, list[str]] = {}
+    prices: dict[str, list[int]] = {}
     for sku in db.skus.find({"product_id": {"$in": [d["_id"] for d in docs]}, "active": True},
-                            {"product_id": 1, "specs": 1}):
+                            {"product_id": 1, "specs": 1, "price": 1}):
         specs.setdefault(sku["product_id"], []).extend((sku.get("specs") or {}).values())
+        prices.setdefault(sku["product_id"], []).append(sku["price"])
     add_words([d["title"] for d in docs] + list(synonyms)
               + [w for group in synonyms.values() for w in group])
     products, product_tokens = [], []
@@ -157,7 +160,8 @@ def build(db: Any) -> AssistantIndex:
         products.append(ProductEntry(
             id=doc["_id"], title=doc["title"], price=doc["price_min"],
             price_max=doc["price_max"], image=(doc.get("images") or [""])[0],
-            category_id=doc["category_id"], spec_values=values, words=set(tokens)))
+            category_id=doc["category_id"], spec_values=values, words=set(tokens),
+            prices=sorted(prices.get(doc["_id"], [doc["price_min"]]))))
         product_tokens.append(tokens)
     faqs, faq_tokens = [], []
     for doc in db.assistant_faq.find({}).sort([("_id", 1)]):
