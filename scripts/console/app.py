@@ -9,6 +9,7 @@ from rich.text import Text
 
 from . import (
     aftersales,
+    assistant,
     campaigns,
     categories,
     coupons,
@@ -56,6 +57,8 @@ app.add_typer(nearby.stores, name="stores")
 app.add_typer(nearby.deals, name="deals")
 app.add_typer(nearby.nearby, name="nearby")
 app.add_typer(nearby.pickup, name="pickup")
+app.add_typer(assistant.app, name="assistant")
+app.add_typer(assistant.cs, name="cs")
 app.add_typer(dev.app, name="dev")
 
 
