@@ -67,6 +67,7 @@ def merchant_get_conversation(ctx: Context, req: ConversationIdInput) -> dict[st
 def merchant_reply(ctx: Context, req: ReplyInput) -> dict[str, Any]:
     doc = ctx.db.assistant_sessions.find_one(_live(ctx, {"_id": req.conversation_id}),
                                              {"channel": 1, "openid": 1})
+    # a person's answer: the conversation is the assistant's again from the next question
     if doc is None:
         raise not_found("conversation")
     message = {"role": "merchant", "text": req.text, "at": ctx.now}
@@ -77,8 +78,9 @@ def merchant_reply(ctx: Context, req: ReplyInput) -> dict[str, Any]:
          "$push": {"messages": {"$each": [message], "$slice": -100}}})
     delivered = None
     if doc.get("channel") == "wechat" and doc.get("openid"):
-        from shared.wechat.custom import send_text
-        delivered = send_text(ctx.db, ctx.settings, doc["openid"], req.text)
+        from shared.assistant.channel import send_in_window
+        delivered = send_in_window(ctx.db, ctx.settings, req.conversation_id, doc["openid"],
+                                   req.text, ctx.now)
     return {"conversation_id": req.conversation_id, "status": "replied",
             "delivered": delivered, "at": iso(ctx.now)}
 

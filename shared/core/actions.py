@@ -198,14 +198,13 @@ TIMERS: dict[str, tuple[str, str]] = {
 NOTIFY_ROUTES: dict[str, tuple[str, str, str]] = {
     "pay_notify": ("/pay/notify", "shared.payments.pay", "accept_pay_notify"),
     "refund_notify": ("/pay/refund-notify", "shared.payments.refunds", "accept_refund_notify"),
-}
-
-# routes that speak WeChat's message-push protocol (URL verification by GET, pushes by POST,
-# answers in plain text): function name -> (path, module, handler taking (method, query dict,
-# body bytes) and returning (status, content type, body bytes))
-WECHAT_ROUTES: dict[str, tuple[str, str, str]] = {
+    # WeChat's customer-service message push (PUSH_ROUTES): URL verification and messages
     "wechat_message": ("/wechat/message", "shared.assistant.channel", "accept_push"),
 }
+# routes of NOTIFY_ROUTES that speak WeChat's message-push protocol instead: GET (URL
+# verification) and POST, the handler taking (method, query dict, body bytes) and returning
+# (status, content type, body bytes)
+PUSH_ROUTES: frozenset[str] = frozenset({"wechat_message"})
 
 # what 注销账号 (shared.orders.erasure) erases besides what the orders layer knows: areas above
 # it, named here so that the erasure never imports them; "module:function" taking (db, user_id)
