@@ -89,7 +89,8 @@ SECRETS = frozenset({"MONGODB_URI", "TOKEN_SECRET", "MERCHANT_TOKEN", "WX_SECRET
                      "WXPAY_APIV3_KEY", "S3_SECRET_ACCESS_KEY", "TENCENTCLOUD_SECRET_KEY"})
 
 # the longest value we expect of a setting, to hold the 4 KB budget before knowing the values
-_VALUE_ESTIMATES = (("MONGODB_URI", 200), ("_URL", 128), ("_BASE", 64), ("_PATH", 64),
+_VALUE_ESTIMATES = (("MONGODB_URI", 200), ("WX_MESSAGE_AES_KEY", 43),
+                    ("WX_MESSAGE_TOKEN", 32), ("_URL", 128), ("_BASE", 64), ("_PATH", 64),
                     ("SECRET", 64), ("TOKEN", 64), ("_KEY", 64), ("_ID", 40))
 
 
@@ -99,7 +100,29 @@ def estimated_length(setting: str) -> int:
             return length
     field_info = Settings.model_fields.get(setting)
     default = "" if field_info is None or field_info.default is None else str(field_info.default)
-    return max(len(default), 16)
+    return max(len(default), _bounded_length(field_info) or 16)
+
+
+def _bounded_length(field_info: Any) -> Optional[int]:
+    """The longest value a setting's own type allows, where it says: a flag, a choice, a
+    number with an upper bound (its digits; a float's with 4 more for a fraction); a string's
+    max_length. None when the type does not bound it (the default guess then)."""
+    import typing
+    if field_info is None:
+        return None
+    annotation = field_info.annotation
+    if annotation is bool:
+        return 5
+    if typing.get_origin(annotation) is typing.Literal:
+        return max(len(str(choice)) for choice in typing.get_args(annotation))
+    for rule in field_info.metadata:
+        if annotation in (int, float) and getattr(rule, "le", None) is not None:
+            return len(str(int(rule.le))) + (4 if annotation is float else 0)
+        if annotation in (int, float) and getattr(rule, "lt", None) is not None:
+            return len(str(int(rule.lt))) + (4 if annotation is float else 0)
+        if getattr(rule, "max_length", None) is not None:
+            return int(rule.max_length)
+    return None
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@
   and ``nonce`` checked, ``echostr`` answered as is.
 - ``POST`` is a message: signed the same way; in safe mode (``encrypt_type=aes``) its
   ``Encrypt`` is checked against ``msg_signature`` and decrypted (shared.wechat.msg_crypt).
-  JSON or XML, as chosen in WeChat's console (WX_MESSAGE_FORMAT).
+  JSON or XML, as chosen in WeChat's console: read from the push, answered in the same.
 - WeChat pushes a message again when the answer is slow: each is recorded once by its MsgId
   (``assistant_inbox``), and a repeat is answered ``success`` and nothing more.
 - The assistant answers from the database alone (fast), then WeChat gets ``success`` at once
@@ -60,13 +60,18 @@ def accept_push(method: str, query: dict[str, str], body: bytes) -> Reply:
     transfer = receive(get_db(), settings, message, utcnow())
     if transfer is None:
         return 200, TEXT, b"success"
-    return 200, *_reply(settings, transfer, timestamp, nonce, safe)
+    xml = _is_xml(body.decode("utf-8", "replace"))
+    return 200, *_reply(settings, transfer, timestamp, nonce, safe, xml)
 
 
 # ---- the wire formats ------------------------------------------------------------------------
 
-def _parse(settings: Settings, raw: str) -> dict[str, Any]:
-    if settings.WX_MESSAGE_FORMAT == "json":
+def _is_xml(raw: str) -> bool:
+    return raw.lstrip().startswith("<")
+
+
+def _parse(raw: str) -> dict[str, Any]:
+    if not _is_xml(raw):
         value = json.loads(raw)
         if not isinstance(value, dict):
             raise ValueError("the message is not a JSON object")
@@ -77,8 +82,8 @@ def _parse(settings: Settings, raw: str) -> dict[str, Any]:
     return {child.tag: (child.text or "") for child in root}
 
 
-def _render(settings: Settings, fields: dict[str, Any]) -> tuple[str, bytes]:
-    if settings.WX_MESSAGE_FORMAT == "json":
+def _render(xml: bool, fields: dict[str, Any]) -> tuple[str, bytes]:
+    if not xml:
         return "application/json; charset=utf-8", json.dumps(fields, ensure_ascii=False) \
             .encode("utf-8")
     parts = "".join(f"<{k}>{v}</{k}>" if isinstance(v, int) else f"<{k}><![CDATA[{v}]]></{k}>"
@@ -88,7 +93,7 @@ def _render(settings: Settings, fields: dict[str, Any]) -> tuple[str, bytes]:
 
 def read_message(settings: Settings, query: dict[str, str], body: bytes,
                  safe: bool) -> dict[str, Any]:
-    outer = _parse(settings, body.decode("utf-8"))
+    outer = _parse(body.decode("utf-8"))
     if not safe:
         return outer
     if not settings.WX_MESSAGE_AES_KEY:
@@ -96,17 +101,17 @@ def read_message(settings: Settings, query: dict[str, str], body: bytes,
     encrypted = str(outer.get("Encrypt") or "")
     check_signature(query.get("msg_signature", ""), settings.WX_MESSAGE_TOKEN or "",
                     query.get("timestamp", ""), query.get("nonce", ""), encrypted)
-    return _parse(settings, decrypt(settings.WX_MESSAGE_AES_KEY, encrypted, settings.WX_APPID))
+    return _parse(decrypt(settings.WX_MESSAGE_AES_KEY, encrypted, settings.WX_APPID))
 
 
 def _reply(settings: Settings, fields: dict[str, Any], timestamp: str, nonce: str,
-           safe: bool) -> tuple[str, bytes]:
+           safe: bool, xml: bool) -> tuple[str, bytes]:
     if not safe:
-        return _render(settings, fields)
-    _, plain = _render(settings, fields)
+        return _render(xml, fields)
+    _, plain = _render(xml, fields)
     encrypted = encrypt(settings.WX_MESSAGE_AES_KEY or "", plain.decode("utf-8"),
                         settings.WX_APPID or "")
-    return _render(settings, {
+    return _render(xml, {
         "Encrypt": encrypted, "TimeStamp": timestamp, "Nonce": nonce,
         "MsgSignature": signature(settings.WX_MESSAGE_TOKEN or "", timestamp, nonce, encrypted)})
 

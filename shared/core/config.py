@@ -220,18 +220,16 @@ class Settings(BaseModel):
             raise ConfigError("production refuses to start: " + "; ".join(problems))
 
     # assistant (issue 18, shared.assistant): conversations kept this long after their last
-    # message; the WeChat customer-service push (POST /wechat/message): its Token, its
-    # EncodingAESKey (43 characters; unset: plain mode only) and the format chosen in the
-    # console; the optional LLM (Tencent Hunyuan, off while HUNYUAN_MODEL is unset)
+    # message; the WeChat customer-service push (GET|POST /wechat/message): its Token (unset:
+    # no such route) and EncodingAESKey (43 characters; unset: plain mode only; JSON or XML
+    # is read from the push itself); the optional LLM: a Tencent Hunyuan model (unset: off;
+    # TENCENTCLOUD_SECRET_ID/KEY sign its calls)
     ASSISTANT_RETENTION_DAYS: int = Field(default=30, ge=1, le=365)
     WX_MESSAGE_TOKEN: Optional[str] = Field(default=None, min_length=3, max_length=32,
                                             pattern=r"^[A-Za-z0-9]+$")
     WX_MESSAGE_AES_KEY: Optional[str] = None
-    WX_MESSAGE_FORMAT: Literal["json", "xml"] = "json"
-    HUNYUAN_MODEL: Optional[str] = Field(default=None, max_length=64)
-    HUNYUAN_ENDPOINT: str = "hunyuan.tencentcloudapi.com"
-    HUNYUAN_REGION: str = "ap-guangzhou"
-    ASSISTANT_LLM_BUDGET_SECONDS: float = Field(default=3.0, gt=0, le=30)
+    HUNYUAN_MODEL: Optional[str] = Field(default=None, max_length=32,
+                                         pattern=r"^[A-Za-z0-9._-]+$")
 
     # checked at start only where a function is given them (a bad key refuses to start); not
     # required by every function, so the deploy hands them only to the functions that pay
