@@ -101,7 +101,8 @@ def search(index: AssistantIndex, reading: Reading, filters: Filters,
                       + "；".join(f"{e.title} {_price_text(e)}" for e in near) + "。",
                       [card(e) for e in near], context_product=near[0].id,
                       facts=[f"{e.title} {_price_text(e)}" for e in near])
-    return Answer("product_search", "抱歉，店里暂时没有找到符合的商品，换个说法试试，或转人工帮您看看。")
+    return Answer("product_search",
+                  "抱歉，店里暂时没有找到符合的商品，换个说法试试，或转人工帮您看看。")
 
 
 def product_question(ctx: Context, entry: ProductEntry, filters: Filters, text: str) -> Answer:

@@ -17,7 +17,8 @@ from shared.assistant.text import Filters
 INTENTS = ("product_search", "product_question", "order_status", "after_sale", "promotion",
            "recommend", "faq", "handoff", "other")
 
-HANDOFF = re.compile(r"转人工|人工客服|人工服务|找人工|要人工|真人|投诉|举报|客服电话|找客服|联系客服|"
+HANDOFF = re.compile(r"转人工|人工客服|人工服务|找人工|要人工|真人|投诉|举报|客服电话|找客服|"
+                     r"联系客服|"
                      r"叫你们(老板|经理)|活人|^人工$")
 ORDER = re.compile(r"(我的|我买的|我下的|查一?下?|帮我查).{0,6}(订单|快递|物流|包裹|单号|东西)|"
                    r"(订单|快递|物流|包裹|单号|东西|货|下的单).{0,6}(到哪|在哪|哪儿|什么时候到|怎么还没|还没到|"
@@ -35,9 +36,10 @@ QUESTION = re.compile(r"多少钱|价格|价钱|几块|几元|贵不贵|贵吗|�
                       r"售罄|规格|颜色|几种|多大|多重|容量|口味|香型|尺寸|几斤|几个|多少克|产地|"
                       r"哪里产|什么味|怎么样|好不好|区别|材质|有几|有哪些|的呢|呢$|几串|几盒|几袋|几包|是几|"
                       r"多少袋|多少包|哪一?年|风味|味道|有.{1,4}的吗|的有吗")
-SEARCH = re.compile(r"有没有|有卖|想买|要买|找|搜|来点|来一?份|买点|买个|买些|想要|有没|卖不卖|卖吗|"
-                    r"哪款|什么样的|适合")
-GREETING = re.compile(r"^(你好|您好|在吗|在不在|hi|hello|嗨|哈喽|早上好|晚上好|谢谢|好的|嗯|哦|拜拜|再见)")
+SEARCH = re.compile(r"有没有|有卖|想买|要买|找|搜|来点|来一?份|买点|买个|买些|想要|有没|卖不卖|"
+                    r"卖吗|哪款|什么样的|适合")
+GREETING = re.compile(r"^(你好|您好|在吗|在不在|hi|hello|嗨|哈喽|早上好|晚上好|谢谢|好的|嗯|哦|"
+                      r"拜拜|再见)")
 
 FAQ_SURE = 0.55       # a FAQ match this strong (see _faq_strength) answers as the FAQ
 PRODUCT_SURE = 0.5    # a product match this strong is "the product named"

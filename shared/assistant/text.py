@@ -23,9 +23,11 @@ _added: set[str] = set()
 # words that say nothing about what is wanted (question and politeness words)
 STOPWORDS = frozenset("""
 的 了 吗 呢 吧 啊 呀 么 嘛 哦 是 有 没 没有 有没有 我 你 他 她 它 我们 你们 想 要 想要 请 问 请问
-一下 一个 个 哪些 这 那 这个 那个 什么 怎么 怎样 如何 多少 哪 哪里 哪个 可以 能 能不能 会 给 在 和 与
-及 或 还 就 都 也 吗 么 呀 好 很 太 再 找 买 看 看看 帮 帮我 麻烦 元 块 钱 以内 以下 以上 左右
-之间 到 至 不 超过 低于 高于 便宜 贵 一点 些 一些 东西 商品 宝贝 推荐 店 家 里 上 下 中
+一下 一个 个 哪些 这 那 这个 那个 什么 怎么 怎样 如何 多少 哪 哪里 哪个 可以 能 能不能 会
+给 在 和 与 及 或 还 就 都 也 吗 么 呀 好 很 太 再
+找 买 看 看看 帮 帮我 麻烦
+元 块 钱 以内 以下 以上 左右 之间 到 至 不 超过 低于 高于 便宜 贵
+一点 些 一些 东西 商品 宝贝 推荐 店 家 里 上 下 中
 """.split())
 
 CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
@@ -108,14 +110,14 @@ def parse_price(text: str) -> tuple[Optional[int], Optional[int], str]:
                           (_OVER_AFTER, "min"), (_OVER_BEFORE, "min")):
         match = pattern.search(text)
         if match:
-            value = _fen(cn_number(match.group(1)))
+            value: Optional[int] = _fen(cn_number(match.group(1)))
             rest = text[:match.start()] + " " + text[match.end():]
             return (None, value, rest) if side == "max" else (value, None, rest)
     match = _ABOUT.search(text)
     if match:
-        value = cn_number(match.group(1))
-        if value is not None:
-            return _fen(value * 0.8), _fen(value * 1.2), text[:match.start()] + " " + \
+        about = cn_number(match.group(1))
+        if about is not None:
+            return _fen(about * 0.8), _fen(about * 1.2), text[:match.start()] + " " + \
                 text[match.end():]
     return None, None, text
 

@@ -196,7 +196,8 @@ def test_the_queue_is_the_merchants_only(shop: Any) -> None:
 # ---- the merchant's FAQ and synonyms, and the index kept fresh --------------------------
 
 def test_a_new_faq_is_answered_at_once_and_gone_once_deleted(shop: Any) -> None:
-    faq = merchant("merchant_upsert_faq", {"question": "可以寄到香港吗", "answer": "暂不支持寄往港澳台。",
+    faq = merchant("merchant_upsert_faq", {"question": "可以寄到香港吗",
+                                           "answer": "暂不支持寄往港澳台。",
                                            "keywords": ["香港", "港澳台"]}).data
     data = ask("能寄到香港吗")
     assert (data["intent"], data["faq_id"]) == ("faq", faq["id"])
