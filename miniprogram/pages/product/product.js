@@ -79,5 +79,9 @@ Page({
     const c = this.data.bargainCampaignId
     if (c) wx.navigateTo({ url: '/packages/social/pages/bargain/bargain?campaign_id=' + encodeURIComponent(c) })
   },
-  goCart() { wx.switchTab({ url: '/pages/cart/cart' }) }
+  goCart() { wx.switchTab({ url: '/pages/cart/cart' }) },
+  goAssistant() {
+    const product = this.data.product || {}
+    wx.navigateTo({ url: `/packages/assistant/pages/chat/chat?product_id=${product.id || ''}&product_title=${encodeURIComponent(product.title || '')}` })
+  }
 })

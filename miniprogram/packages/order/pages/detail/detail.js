@@ -34,6 +34,7 @@ Page({
     wx.navigateTo({ url: '/packages/order/pages/aftersale/aftersale?order_id=' + this.data.id })
   },
   openAfterSales() { wx.navigateTo({ url: '/packages/order/pages/aftersale-list/aftersale-list' }) },
+  openAssistant() { wx.navigateTo({ url: `/packages/assistant/pages/chat/chat?order_id=${this.data.id || ''}` }) },
   async pay() {
     if (this.data.paying) return
     this.setData({ paying: true })
