@@ -34,6 +34,9 @@ TEXT = "text/plain; charset=utf-8"
 WINDOW = timedelta(hours=48)
 WINDOW_MESSAGES = 5
 SEND_LEASE = timedelta(seconds=60)
+# WeChat waits 5 s for an answer and pushes again (3 times in all): a message being answered
+# is left alone that long
+ANSWER_LEASE = timedelta(seconds=5)
 MAX_SEND_ATTEMPTS = 5
 Reply = tuple[int, str, bytes]
 
@@ -129,38 +132,56 @@ def _session(ctx: Context, openid: str) -> dict[str, Any]:
 
 def receive(db: Database, settings: Settings, message: dict[str, Any],
             now: datetime) -> Optional[dict[str, Any]]:
-    """Record and answer one pushed message; the transfer reply when it hands over."""
-    from shared.assistant.ask import respond
+    """Record and answer one pushed message; the transfer reply when it hands over.
+
+    A message is taken by its MsgId with a short lease: WeChat's retry of a message being
+    answered, or answered, finds nothing to do; a retry after an instance died while
+    answering (the lease run out, the message still ``received``) answers it."""
     openid = str(message.get("FromUserName") or "")
     if not openid:
         raise ValueError("the message names no sender")
-    msg_id = str(message.get("MsgId") or f"{openid}:{message.get('CreateTime')}")
-    kind = str(message.get("MsgType") or "")
-    text = str(message.get("Content") or "").strip()[:500]
-    if not insert_once(db.assistant_inbox, {"_id": f"msg:{msg_id}", "openid": openid,
-                                            "type": kind, "text": text, "received_at": now,
-                                            "status": "received", "attempts": 0}):
-        return None   # WeChat's retry of a message already taken
-    if kind != "text" or not text:
-        db.assistant_inbox.update_one({"_id": f"msg:{msg_id}"}, {"$set": {"status": "ignored"}})
+    inbox_id = f"msg:{message.get('MsgId') or openid + ':' + str(message.get('CreateTime'))}"
+    doc = {"_id": inbox_id, "openid": openid, "to": str(message.get("ToUserName") or ""),
+           "type": str(message.get("MsgType") or ""),
+           "text": str(message.get("Content") or "").strip()[:500], "received_at": now,
+           "status": "received", "lease_until": now + ANSWER_LEASE, "attempts": 0}
+    if not insert_once(db.assistant_inbox, doc):
+        taken = db.assistant_inbox.find_one_and_update(
+            {"_id": inbox_id, "status": "received", "lease_until": {"$lte": now}},
+            {"$set": {"lease_until": now + ANSWER_LEASE}})
+        if taken is None:
+            return None   # WeChat's retry of a message being answered or answered
+        doc = taken
+    return answer_message(db, settings, doc, now, passive=True)
+
+
+def answer_message(db: Database, settings: Settings, doc: dict[str, Any], now: datetime,
+                   passive: bool) -> Optional[dict[str, Any]]:
+    """The assistant's answer to a taken message: queued for custom/send, or (a handoff) the
+    transfer reply when WeChat still waits for one (``passive``)."""
+    from shared.assistant.ask import HANDOFF_ANSWER, respond
+    if doc["type"] != "text" or not doc["text"]:
+        db.assistant_inbox.update_one({"_id": doc["_id"]}, {"$set": {"status": "ignored"}})
         return None
+    openid = doc["openid"]
     user = db.users.find_one({"openid": openid}, {"_id": 1})
     ctx = Context(db=db, settings=settings, now=now, request_id=new_id("wxm"),
                   user_id=user["_id"] if user else None)
     session = _session(ctx, openid)
-    answer = respond(ctx, session, text)
+    answer = respond(ctx, session, doc["text"])
     # the shopper's message opens WeChat's window again: 48 hours, 5 messages
     db.assistant_sessions.update_one({"_id": session["_id"]}, {"$set": {
         "openid": openid, "channel": "wechat", "window_opened_at": now, "window_sent": 0}})
-    if answer["handoff"]:
-        db.assistant_inbox.update_one({"_id": f"msg:{msg_id}"},
-                                      {"$set": {"status": "transferred",
-                                                "session_id": session["_id"]}})
-        return {"ToUserName": openid, "FromUserName": str(message.get("ToUserName") or ""),
+    if answer["handoff"] and passive:
+        db.assistant_inbox.update_one({"_id": doc["_id"]}, {"$set": {
+            "status": "transferred", "session_id": session["_id"]}})
+        return {"ToUserName": openid, "FromUserName": doc.get("to", ""),
                 "CreateTime": int(now.timestamp()), "MsgType": "transfer_customer_service"}
-    db.assistant_inbox.update_one({"_id": f"msg:{msg_id}"}, {"$set": {
-        "status": "to_send", "answer": answer["answer"], "session_id": session["_id"]}})
-    _send_after_answer(f"msg:{msg_id}", settings)
+    text = HANDOFF_ANSWER if answer["handoff"] else answer["answer"]
+    db.assistant_inbox.update_one({"_id": doc["_id"]}, {"$set": {
+        "status": "to_send", "answer": text, "session_id": session["_id"]}})
+    if passive:
+        _send_after_answer(doc["_id"], settings)
     return None
 
 
@@ -219,8 +240,16 @@ def send_pending(db: Database, settings: Settings, inbox_id: str, now: datetime)
 
 
 def drain_inbox(ctx: Context) -> dict[str, Any]:
-    """Timer assistant_inbox: answers still owed to WeChat shoppers (a thread that died with its
-    instance, a send WeChat refused for now)."""
+    """Timer assistant_inbox: answers still owed to WeChat shoppers (a message an instance died
+    answering, a thread that died with its instance, a send WeChat refused for now)."""
+    for doc in list(ctx.db.assistant_inbox.find(
+            {"status": "received", "lease_until": {"$lte": ctx.now}})
+            .sort([("received_at", 1)]).limit(ctx.settings.TIMER_BATCH_SIZE)):
+        taken = ctx.db.assistant_inbox.find_one_and_update(
+            {"_id": doc["_id"], "status": "received", "lease_until": {"$lte": ctx.now}},
+            {"$set": {"lease_until": ctx.now + ANSWER_LEASE}})
+        if taken is not None:
+            answer_message(ctx.db, ctx.settings, taken, ctx.now, passive=False)
     due = [d["_id"] for d in ctx.db.assistant_inbox.find(
         {"$or": [{"status": "to_send"}, {"status": "sending", "lease_until": {"$lte": ctx.now}}]},
         {"_id": 1}).sort([("received_at", 1)]).limit(ctx.settings.TIMER_BATCH_SIZE)]

@@ -124,6 +124,7 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
     "assistant_synonyms": [],
     # WeChat pushes by MsgId (the _id), pending ones for the assistant_inbox timer
     "assistant_inbox": [([("status", 1), ("received_at", 1)], {}),
+                        ([("status", 1), ("lease_until", 1)], {}),
                         ([("received_at", 1)], {})],
 }
 
