@@ -13,6 +13,7 @@ from shared.assistant.index import AssistantIndex, ProductEntry
 from shared.assistant.intent import Reading
 from shared.assistant.text import Filters
 from shared.core.context import Context
+from shared.orders.lifecycle import VISIBLE_STATUSES
 
 RELATIVE_CUTOFF = 0.35     # products scoring under this share of the best one are not shown
 SHOWN = 3
@@ -155,7 +156,7 @@ def _own_orders(ctx: Context, query: dict[str, Any], limit: int) -> list[dict[st
 def order_status(ctx: Context) -> Answer:
     if ctx.user_id is None:
         return Answer("order_status", "请先登录，登录后我可以帮您查询订单和物流。")
-    docs = _own_orders(ctx, {"status": {"$ne": "closed"}}, 3)
+    docs = _own_orders(ctx, {"status": {"$in": VISIBLE_STATUSES}}, 3)
     if not docs:
         return Answer("order_status", "您还没有订单哦，去逛逛吧。")
     parts = []

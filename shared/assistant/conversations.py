@@ -86,8 +86,15 @@ def merchant_reply(ctx: Context, req: ReplyInput) -> dict[str, Any]:
 
 
 def erase_user(db: Database, user_id: str) -> int:
-    """注销账号: the shopper's conversations go with the account (an ERASURE_HOOKS entry)."""
-    return int(db.assistant_sessions.delete_many({"user_id": user_id}).deleted_count)
+    """注销账号: the shopper's conversations go with the account (an ERASURE_HOOKS entry, run
+    while the user still has their openid): those of the app and those of WeChat's
+    customer-service messages, and the messages WeChat pushed."""
+    user = db.users.find_one({"_id": user_id}, {"openid": 1}) or {}
+    deleted = db.assistant_sessions.delete_many({"user_id": user_id}).deleted_count
+    if user.get("openid"):
+        deleted += db.assistant_sessions.delete_many({"openid": user["openid"]}).deleted_count
+        db.assistant_inbox.delete_many({"openid": user["openid"]})
+    return int(deleted)
 
 
 def purge_expired(ctx: Context) -> dict[str, Any]:

@@ -193,7 +193,8 @@ def test_a_tampered_encrypt_is_refused(gateway: str, wechat: WeChatDouble) -> No
     query = {"signature": _sha1(TOKEN, timestamp, nonce), "timestamp": timestamp,
              "nonce": nonce, "encrypt_type": "aes",
              "msg_signature": _sha1(TOKEN, timestamp, nonce, encrypted)}
-    body = json.dumps({"ToUserName": "gh_shop", "Encrypt": "A" + encrypted[1:]})
+    tampered = ("B" if encrypted[0] == "A" else "A") + encrypted[1:]
+    body = json.dumps({"ToUserName": "gh_shop", "Encrypt": tampered})
     answer = requests.post(f"{gateway}/wechat/message?{urlencode(query)}", data=body,
                            timeout=10)
     assert answer.status_code == 400
@@ -267,3 +268,15 @@ def test_a_bad_encoding_aes_key_refuses_to_start(monkeypatch: pytest.MonkeyPatch
     reset_settings()
     with pytest.raises(ConfigError, match="WX_MESSAGE_AES_KEY"):
         get_settings()
+
+
+def test_erasing_the_account_erases_its_wechat_conversations_and_messages(
+        gateway: str, wechat: WeChatDouble, db: Any) -> None:
+    from shared.assistant.conversations import erase_user
+    from shared.core.common import utcnow
+    db.users.insert_one({"_id": "usr_wx_gone", "openid": "o_gone", "created_at": utcnow()})
+    push(gateway, _message("转人工", "m-erase", openid="o_gone"))
+    assert db.assistant_inbox.count_documents({"openid": "o_gone"}) == 1
+    assert erase_user(db, "usr_wx_gone") == 1     # the hook delete_account runs
+    assert db.assistant_sessions.count_documents({"openid": "o_gone"}) == 0
+    assert db.assistant_inbox.count_documents({"openid": "o_gone"}) == 0
