@@ -10,7 +10,10 @@ from typing import Any
 import pytest
 
 from tests.faults import die_after_write, run_timer
-from tests.unit.test_assistant_wechat import WeChatDouble, _message, wechat  # noqa: F401
+from tests.unit import test_assistant_wechat as channel
+from tests.unit.test_assistant_wechat import WeChatDouble, text_message
+
+wechat = channel.wechat   # the WeChat double's fixture, used here by name
 
 RECEIVE_WRITES = 4
 
@@ -27,7 +30,7 @@ def _receive(message: dict[str, Any]) -> Any:
 @pytest.mark.parametrize("k", range(1, RECEIVE_WRITES + 1))
 def test_a_death_while_answering_still_answers_once(
         k: int, then: str, wechat: WeChatDouble, faulty_db: Any, clock: Any) -> None:
-    message = _message("包邮吗", f"m-die-{k}")
+    message = text_message("包邮吗", f"m-die-{k}")
     with die_after_write(faulty_db, k) as fault:
         _receive(message)
     assert fault.died
@@ -44,7 +47,7 @@ def test_a_death_while_answering_still_answers_once(
 @pytest.mark.parametrize("k", range(1, 4))
 def test_a_death_while_sending_sends_once_after_the_lease(
         k: int, wechat: WeChatDouble, faulty_db: Any, clock: Any) -> None:
-    _receive(_message("包邮吗", "m-send"))
+    _receive(text_message("包邮吗", "m-send"))
     with die_after_write(faulty_db, k) as fault:
         run_timer("assistant_inbox")
     assert fault.died

@@ -117,7 +117,7 @@ def _wechat_decrypt(encrypted: str) -> str:
     return plain[20:20 + length].decode()
 
 
-def _message(text: str, msg_id: str, openid: str = OPENID) -> dict[str, Any]:
+def text_message(text: str, msg_id: str, openid: str = OPENID) -> dict[str, Any]:
     return {"ToUserName": "gh_shop", "FromUserName": openid, "CreateTime": 1764700000,
             "MsgType": "text", "Content": text, "MsgId": msg_id}
 
@@ -158,7 +158,7 @@ def test_url_verification_echoes_echostr_when_signed_by_the_token(
 
 def test_a_safe_mode_message_is_answered_success_then_by_custom_send(
         gateway: str, wechat: WeChatDouble) -> None:
-    answer = push(gateway, _message("包邮吗", "m-1"))
+    answer = push(gateway, text_message("包邮吗", "m-1"))
     assert (answer.status_code, answer.text) == (200, "success")
     assert wechat.sent == []          # nothing sent before WeChat had its answer
     assert drain()["outcomes"] == {"sent": 1}
@@ -169,27 +169,27 @@ def test_a_safe_mode_message_is_answered_success_then_by_custom_send(
 
 def test_a_message_pushed_again_is_answered_once(gateway: str, wechat: WeChatDouble) -> None:
     for _ in range(3):
-        assert push(gateway, _message("运费怎么算", "m-dup")).text == "success"
+        assert push(gateway, text_message("运费怎么算", "m-dup")).text == "success"
     drain()
     drain()
     assert len(wechat.sent) == 1
 
 
 def test_a_plain_mode_message_is_taken_too(gateway: str, wechat: WeChatDouble) -> None:
-    assert push(gateway, _message("可以开发票吗", "m-plain"), safe=False).text == "success"
+    assert push(gateway, text_message("可以开发票吗", "m-plain"), safe=False).text == "success"
     drain()
     assert "发票" in wechat.texts()[0]
 
 
 def test_a_push_signed_with_another_token_is_refused(gateway: str, wechat: WeChatDouble) -> None:
-    answer = push(gateway, _message("包邮吗", "m-forged"), token="another-token")
+    answer = push(gateway, text_message("包邮吗", "m-forged"), token="another-token")
     assert answer.status_code == 401
     assert drain()["due"] == 0 and wechat.sent == []
 
 
 def test_a_tampered_encrypt_is_refused(gateway: str, wechat: WeChatDouble) -> None:
     timestamp, nonce = "1764700000", "n2"
-    encrypted = _wechat_encrypt(json.dumps(_message("包邮吗", "m-t")))
+    encrypted = _wechat_encrypt(json.dumps(text_message("包邮吗", "m-t")))
     query = {"signature": _sha1(TOKEN, timestamp, nonce), "timestamp": timestamp,
              "nonce": nonce, "encrypt_type": "aes",
              "msg_signature": _sha1(TOKEN, timestamp, nonce, encrypted)}
@@ -202,7 +202,7 @@ def test_a_tampered_encrypt_is_refused(gateway: str, wechat: WeChatDouble) -> No
 
 def test_handoff_transfers_to_customer_service_and_queues_the_conversation(
         gateway: str, wechat: WeChatDouble) -> None:
-    answer = push(gateway, _message("转人工", "m-h"))
+    answer = push(gateway, text_message("转人工", "m-h"))
     reply = answer.json()
     inner = json.loads(_wechat_decrypt(reply["Encrypt"]))
     assert inner["MsgType"] == "transfer_customer_service" and inner["ToUserName"] == OPENID
@@ -219,7 +219,7 @@ def test_handoff_transfers_to_customer_service_and_queues_the_conversation(
 
 def test_the_window_allows_five_messages_per_shopper_message(
         gateway: str, wechat: WeChatDouble) -> None:
-    push(gateway, _message("转人工", "m-w"))
+    push(gateway, text_message("转人工", "m-w"))
     conversation = merchant("merchant_list_conversations", {}).data["items"][0]["id"]
     outcomes = [merchant("merchant_reply", {"conversation_id": conversation,
                                             "text": f"第{n}条"}).data["delivered"]
@@ -238,7 +238,7 @@ def test_a_shopper_known_by_openid_gets_their_own_orders_only(
     db.orders.insert_one({"_id": "ord_theirs", "user_id": "usr_other", "status": "shipped",
                           "items": [{"title": "西湖龙井"}], "created_at": now,
                           "shipment": {"carrier": "SF", "tracking_no": "SFOTHER9"}})
-    push(gateway, _message("我的订单到哪了", "m-o"))
+    push(gateway, text_message("我的订单到哪了", "m-o"))
     drain()
     text = wechat.texts()[0]
     assert "SFWX123" in text and "SFOTHER9" not in text
@@ -247,7 +247,7 @@ def test_a_shopper_known_by_openid_gets_their_own_orders_only(
 def test_a_send_refused_for_now_is_retried_by_the_timer(
         gateway: str, wechat: WeChatDouble) -> None:
     wechat.errcodes = [-1]    # system busy
-    push(gateway, _message("包邮吗", "m-r"))
+    push(gateway, text_message("包邮吗", "m-r"))
     assert drain()["outcomes"] == {"errcode:-1": 1}
     assert drain()["outcomes"] == {"sent": 1}
     assert len(wechat.texts()) == 1
@@ -275,7 +275,7 @@ def test_erasing_the_account_erases_its_wechat_conversations_and_messages(
     from shared.assistant.conversations import erase_user
     from shared.core.common import utcnow
     db.users.insert_one({"_id": "usr_wx_gone", "openid": "o_gone", "created_at": utcnow()})
-    push(gateway, _message("转人工", "m-erase", openid="o_gone"))
+    push(gateway, text_message("转人工", "m-erase", openid="o_gone"))
     assert db.assistant_inbox.count_documents({"openid": "o_gone"}) == 1
     assert erase_user(db, "usr_wx_gone") == 1     # the hook delete_account runs
     assert db.assistant_sessions.count_documents({"openid": "o_gone"}) == 0
