@@ -8,7 +8,7 @@ SNAPSHOT ?= .dev/shop-snapshot.json
 STAMP := $(VENV)/.installed
 
 .PHONY: run reset test test-python test-miniprogram check check-ruff check-mypy check-imports bench \
-        bench-nearby bench-marketing bench-insight bench-reco package deploy-plan install functions docs openapi clean
+        bench-nearby bench-marketing bench-insight bench-reco assistant-eval package deploy-plan install functions docs openapi clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -51,6 +51,11 @@ check-mypy: $(STAMP)
 
 check-imports: $(STAMP)
 	$(BIN)/lint-imports
+
+# the assistant's evaluation set (tests/assistant_eval.jsonl) on the demo shop: intent accuracy,
+# top-3 retrieval hit rate, p50 latency
+assistant-eval: $(STAMP)
+	$(BIN)/python scripts/shopctl assistant eval
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench

@@ -9,6 +9,7 @@ from rich.text import Text
 
 from . import (
     aftersales,
+    assistant,
     campaigns,
     categories,
     coupons,
@@ -69,6 +70,8 @@ app.add_typer(trace.ar, name="ar")
 app.add_typer(forecast.app, name="forecast")
 app.add_typer(reco.app, name="reco")
 app.add_typer(reco.imports, name="import")
+app.add_typer(assistant.app, name="assistant")
+app.add_typer(assistant.cs, name="cs")
 app.add_typer(dev.app, name="dev")
 
 

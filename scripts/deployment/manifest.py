@@ -77,6 +77,8 @@ TIMER_SCHEDULES: dict[str, tuple[str, int, int]] = {
     "forecast_train": ("0 10 2 * * * *", 512, 300),   # 02:10 Beijing, after the day closes
     # nightly at 03:10 China time, after the day's orders: the recommendation model
     "reco_train": ("0 10 3 * * * *", 1024, 900),
+    "assistant_purge": ("0 40 4 * * * *", 256, 120),    # conversations past retention, daily
+    "assistant_inbox": ("50 * * * * * *", 256, 60),     # WeChat messages left unanswered
 }
 # a timer added to TIMERS without a line above still deploys, every five minutes
 DEFAULT_TIMER_SCHEDULE = ("0 */5 * * * * *", 256, 120)
@@ -97,7 +99,8 @@ SECRETS = frozenset({"MONGODB_URI", "TOKEN_SECRET", "MERCHANT_TOKEN", "WX_SECRET
                      "WXPAY_APIV3_KEY", "S3_SECRET_ACCESS_KEY", "TENCENTCLOUD_SECRET_KEY"})
 
 # the longest value we expect of a setting, to hold the 4 KB budget before knowing the values
-_VALUE_ESTIMATES = (("MONGODB_URI", 200), ("_URL", 128), ("_BASE", 64), ("_PATH", 64),
+_VALUE_ESTIMATES = (("MONGODB_URI", 200), ("WX_MESSAGE_AES_KEY", 43),
+                    ("WX_MESSAGE_TOKEN", 32), ("_URL", 128), ("_BASE", 64), ("_PATH", 64),
                     ("SECRET", 64), ("TOKEN", 64), ("_KEY", 64), ("_ID", 40))
 
 

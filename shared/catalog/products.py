@@ -27,6 +27,16 @@ LIST_FIELDS = {"title": 1, "subtitle": 1, "category_id": 1, "images": 1, "price_
                "price_max": 1, "sales": 1, "status": 1, "created_at": 1, "purchase_limit": 1}
 
 
+# the assistant's index (shared.assistant) is rebuilt when this version moves: every write of a
+# product or category bumps it (the format of shared.nearby.versioned, which sits above us)
+CATALOG_VERSION = "catalog_version"
+
+
+def bump_catalog_version(db: Any) -> None:
+    db.meta.update_one({"_id": CATALOG_VERSION},
+                       {"$inc": {"v": 1}, "$set": {"token": new_id("ctv")}}, upsert=True)
+
+
 # ---- search tokens -------------------------------------------------------------------------
 
 def index_tokens(text: str) -> list[str]:
@@ -251,6 +261,7 @@ def upsert_category(ctx: Context, req: UpsertCategoryInput) -> dict[str, Any]:
     ctx.db.categories.update_one({"_id": category_id},
                                  {"$set": doc, "$setOnInsert": {"created_at": ctx.now}},
                                  upsert=True)
+    bump_catalog_version(ctx.db)
     return category_view({"_id": category_id, **doc})
 
 
@@ -296,6 +307,7 @@ def upsert_product(ctx: Context, req: UpsertProductInput) -> dict[str, Any]:
                                {"$set": fields,
                                 "$setOnInsert": {"sales": 0, "created_at": ctx.now}},
                                upsert=True)
+    bump_catalog_version(ctx.db)
     return merchant_get_product(ctx, GetProductInput(product_id=product_id))
 
 

@@ -211,6 +211,18 @@ ACTIONS: dict[str, Action] = {
                                  "merchant"),
     "merchant_sales_forecast": _a("forecast.training", "merchant_sales_forecast", "NoInput",
                                   "merchant"),
+    # the assistant (issue 18): AI shopping guide and customer service
+    "assistant_ask": _a("assistant.ask", "assistant_ask", "AskInput", "user_optional"),
+    "merchant_upsert_faq": _a("assistant.faq", "upsert_faq", "UpsertFaqInput", "merchant"),
+    "merchant_list_faq": _a("assistant.faq", "list_faq", "ListFaqInput", "merchant"),
+    "merchant_delete_faq": _a("assistant.faq", "delete_faq", "FaqIdInput", "merchant"),
+    "merchant_upsert_synonyms": _a("assistant.faq", "upsert_synonyms",
+                                   "UpsertSynonymsInput", "merchant"),
+    "merchant_list_conversations": _a("assistant.conversations", "merchant_list_conversations",
+                                      "ListConversationsInput", "merchant"),
+    "merchant_get_conversation": _a("assistant.conversations", "merchant_get_conversation",
+                                    "ConversationIdInput", "merchant"),
+    "merchant_reply": _a("assistant.conversations", "merchant_reply", "ReplyInput", "merchant"),
     # dev and test only
     "sandbox_pay": _a("payments.pay", "sandbox_pay", "PayOrderInput", "dev_user"),
     "merchant_mark_paid": _a("orders.lifecycle", "mark_paid", "OrderIdInput", "dev"),
@@ -239,6 +251,9 @@ TIMERS: dict[str, tuple[str, str]] = {
     "trace_anchor": ("shared.trace.anchoring", "anchor_trace"),
     # nightly: revenue and SKU forecasts, restock advice, alerts of SKUs running out
     "forecast_train": ("shared.forecast.training", "train"),
+    # the assistant: conversations past their retention; WeChat messages a dead instance left
+    "assistant_purge": ("shared.assistant.conversations", "purge_expired"),
+    "assistant_inbox": ("shared.assistant.channel", "drain_inbox"),
 }
 
 # functions that answer one HTTP route in WeChat Pay's protocol rather than the envelope:
@@ -246,7 +261,13 @@ TIMERS: dict[str, tuple[str, str]] = {
 NOTIFY_ROUTES: dict[str, tuple[str, str, str]] = {
     "pay_notify": ("/pay/notify", "shared.payments.pay", "accept_pay_notify"),
     "refund_notify": ("/pay/refund-notify", "shared.payments.refunds", "accept_refund_notify"),
+    # WeChat's customer-service message push (PUSH_ROUTES): URL verification and messages
+    "wechat_message": ("/wechat/message", "shared.assistant.channel", "accept_push"),
 }
+# routes of NOTIFY_ROUTES that speak WeChat's message-push protocol instead: GET (URL
+# verification) and POST, the handler taking (method, query dict, body bytes) and returning
+# (status, content type, body bytes)
+PUSH_ROUTES: frozenset[str] = frozenset({"wechat_message"})
 
 # functions other functions invoke asynchronously (SCF Invoke, InvocationType=Event):
 # function name -> (module, handler taking (ctx, event)); the event carries an HMAC signature
@@ -262,7 +283,8 @@ IDENTITY_RESOLVER: tuple[str, str] = ("shared.accounts.users", "ensure_user_for_
 
 # what delete_account (shared.orders.erasure) also erases in the areas above it: "module:function"
 # taking (db, user_id), each repeatable (a retried deletion runs them again)
-ERASERS: tuple[str, ...] = ("shared.insight.tracking:erase_user",)
+ERASERS: tuple[str, ...] = ("shared.insight.tracking:erase_user",        # events, profiles
+                           "shared.assistant.conversations:erase_user")  # conversations
 
 # domain events (shared.core.events) -> their subscribers, "module:function" taking (db, event),
 # called in this order; each is idempotent per (event, order)

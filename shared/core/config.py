@@ -165,6 +165,23 @@ class Settings(SettingsModel):
         parse_networks(value)  # a ValueError here names the setting in the ConfigError
         return value
 
+    @field_validator("WX_MESSAGE_AES_KEY")
+    @classmethod
+    def _aes_key_decodes(cls, value: Optional[str]) -> Optional[str]:
+        # WeChat's EncodingAESKey: 43 base64 characters, a 32-byte AES-256 key with "=" added
+        if value is None:
+            return value
+        import base64
+        import binascii
+        try:
+            key = base64.b64decode(value + "=", validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("WX_MESSAGE_AES_KEY must be the 43-character EncodingAESKey") \
+                from None
+        if len(value) != 43 or len(key) != 32:
+            raise ValueError("WX_MESSAGE_AES_KEY must be the 43-character EncodingAESKey")
+        return value
+
     @property
     def trusted_proxies(self) -> tuple[Network, ...]:
         return parse_networks(self.TRUSTED_PROXIES)
@@ -254,11 +271,23 @@ class Settings(SettingsModel):
     # before reading it again (a new model shows within this)
     RECO_MODEL_CHECK_SECONDS: float = Field(default=60.0, ge=0, le=3600)
 
+    # assistant (issue 18, shared.assistant): conversations kept this long after their last
+    # message; the WeChat customer-service push (GET|POST /wechat/message): its Token (unset:
+    # no such route) and EncodingAESKey (43 characters; unset: plain mode only; JSON or XML
+    # is read from the push itself); the optional LLM: a Tencent Hunyuan model (unset: off;
+    # TENCENTCLOUD_SECRET_ID/KEY sign its calls)
+    ASSISTANT_RETENTION_DAYS: int = Field(default=30, ge=1, le=365)
+    WX_MESSAGE_TOKEN: Optional[str] = Field(default=None, min_length=3, max_length=32,
+                                            pattern=r"^[A-Za-z0-9]+$")
+    WX_MESSAGE_AES_KEY: Optional[str] = None
+    HUNYUAN_MODEL: Optional[str] = Field(default=None, max_length=32,
+                                         pattern=r"^[A-Za-z0-9._-]+$")
+
     # checked at start only where a function is given them (a bad key refuses to start); not
     # required by every function, so the deploy hands them only to the functions that pay
     CHECKED_WHEN_SET: ClassVar[frozenset[str]] = frozenset(
         {"WXPAY_PRIVATE_KEY_PATH", "WXPAY_PUBLIC_KEY_PATH", "WXPAY_APIV3_KEY",
-         "TRACE_SIGNING_KEY", "TBAAS_CHAIN_ID", "TBAAS_CLUSTER_ID"})
+         "TRACE_SIGNING_KEY", "TBAAS_CHAIN_ID", "TBAAS_CLUSTER_ID", "WX_MESSAGE_AES_KEY"})
 
     def _trace_problems(self, has_cloud_keys: bool) -> list[str]:
         """The trace key and the TBaaS anchoring, where a function is given them: a function

@@ -149,6 +149,20 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
     "restock_settings": [],
     "restock_advice": [],
     "forecasts": [],
+    # the assistant (shared.assistant): conversations by owner (erasure), the merchant's queue
+    # by status, and their retention (TTL on a server; the assistant_purge timer everywhere)
+    "assistant_sessions": [([("user_id", 1)], {}),
+                           ([("status", 1), ("handoff_at", 1), ("_id", 1)], {}),
+                           ([("status", 1), ("last_message_at", -1), ("_id", 1)], {}),
+                           ([("last_message_at", -1), ("_id", 1)], {}),
+                           ([("openid", 1), ("last_message_at", -1)], {"sparse": True}),
+                           ([("expires_at", 1)], {"expireAfterSeconds": 0})],
+    "assistant_faq": [],
+    "assistant_synonyms": [],
+    # WeChat pushes by MsgId (the _id), pending ones for the assistant_inbox timer
+    "assistant_inbox": [([("status", 1), ("received_at", 1)], {}),
+                        ([("status", 1), ("lease_until", 1)], {}),
+                        ([("received_at", 1)], {})],
 }
 
 _lock = threading.RLock()

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional
 
-from shared.core.actions import NOTIFY_ROUTES
+from shared.core.actions import NOTIFY_ROUTES, PUSH_ROUTES
 from shared.core.dispatch import (
     Credentials,
     Outcome,
@@ -49,6 +49,7 @@ NOTIFY_STATUS: dict[str, int] = {"unverified": 401, "malformed": 400, "mismatch"
 class Response:
     status: int
     body: bytes
+    content_type: str = "application/json; charset=utf-8"
 
 
 def _envelope_response(outcome: Outcome) -> Response:
@@ -59,7 +60,7 @@ def _respond(start_response: StartResponse, response: Response,
              request_id: str) -> Iterable[bytes]:
     body = response.body
     start_response(f"{response.status} {_reason(response.status)}", [
-        ("Content-Type", "application/json; charset=utf-8"),
+        ("Content-Type", response.content_type),
         ("Content-Length", str(len(body))),
         ("X-Request-Id", request_id),
         ("Cache-Control", "no-store"),
@@ -180,6 +181,18 @@ def _notify(name: str, environ: dict[str, Any]) -> Response:
     return Response(204, b"")
 
 
+def _push(name: str, method: str, environ: dict[str, Any]) -> Response:
+    """WeChat's message push (PUSH_ROUTES): the query and the body to the domain, its answer
+    (``echostr``, ``success``, a reply message) as it gave it."""
+    from importlib import import_module
+    from urllib.parse import parse_qsl
+    _, module, handler = NOTIFY_ROUTES[name]
+    query = dict(parse_qsl(str(environ.get("QUERY_STRING") or ""), keep_blank_values=True))
+    body = _read_body(environ) if method == "POST" else b""
+    status, content_type, answer = getattr(import_module(module), handler)(method, query, body)
+    return Response(status, answer, content_type)
+
+
 def _check_bound(environ: dict[str, Any], name: str) -> None:
     bound = (environ.get("serverless.event") or {}).get("shopAction")
     if bound and bound != name:
@@ -196,6 +209,9 @@ def _route(environ: dict[str, Any], request_id: str) -> Response:
         return _envelope_response(_healthz())
     for name, (route, _, _) in NOTIFY_ROUTES.items():
         if path.rstrip("/").endswith(route):
+            if name in PUSH_ROUTES and method in ("GET", "POST"):
+                _check_bound(environ, name)
+                return _push(name, method, environ)
             if method != "POST":
                 raise ShopError("METHOD_NOT_ALLOWED")
             _check_bound(environ, name)

@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any, Optional, Union
 
+from shared.demo.faq import seed_faq
+
 CATEGORIES = [
     ("cat_fruit", "水果生鲜", 10),
     ("cat_snack", "休闲零食", 20),
@@ -135,6 +137,9 @@ def seed(db: Any, media_base: str = "http://127.0.0.1:8080/media",
             "tokens": index_tokens(f"{title} {subtitle}"),
             "purchase_limit": PURCHASE_LIMITS.get(product_id), "created_at": created}},
             upsert=True)
+    from shared.catalog.products import bump_catalog_version
+    bump_catalog_version(db)
+    seed_faq(db, now)
     from shared.nearby.geo import encode
     from shared.nearby.spatial import bump_deals_version, bump_stores_version
     stores = STORES + generated_stores()

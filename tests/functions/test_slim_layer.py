@@ -33,3 +33,40 @@ def test_pruning_keeps_s3_and_the_library_and_drops_the_rest(tmp_path):
     assert not (layer / "numpy" / "f2py").exists()
     assert (layer / "numpy" / "core" / "multiarray.py").is_file()
     assert (layer / "shared" / "tests" / "keep.py").is_file()
+
+
+def test_jieba_keeps_its_dictionary_and_word_cutting_only(tmp_path):
+    script = load_script()
+    layer = tmp_path
+    touch(layer / "jieba" / "__init__.py")
+    touch(layer / "jieba" / "finalseg" / "prob_emit.py")
+    touch(layer / "jieba" / "finalseg" / "prob_emit.p", 100)
+    touch(layer / "jieba" / "posseg" / "prob_emit.py", 100)
+    touch(layer / "jieba" / "analyse" / "idf.txt", 100)
+    touch(layer / "jieba" / "lac_small" / "model_baseline" / "word_emb", 100)
+    (layer / "jieba" / "dict.txt").write_text("保温杯 30 n\n罕见词 3 n\n的 318825 uj\n",
+                                               encoding="utf-8")
+    script.prune_layer(layer)
+    assert "HMM=False" in (layer / "jieba" / "finalseg" / "prob_emit.py").read_text()
+    for gone in ("finalseg/prob_emit.p", "posseg", "analyse", "lac_small"):
+        assert not (layer / "jieba" / gone).exists(), gone
+    assert (layer / "jieba" / "dict.txt").read_text(encoding="utf-8") == "保温杯 30\n的 318825\n"
+
+
+def test_jieba_cuts_with_the_slim_dictionary(tmp_path):
+    import jieba
+    script = load_script()
+    full = Path(jieba.__file__).parent / "dict.txt"
+    slim = tmp_path / "dict.txt"
+    slim.write_bytes(full.read_bytes())
+    kept = script.slim_jieba_dictionary(slim)
+    assert 50_000 < kept < 120_000
+    tokenizer = jieba.Tokenizer(str(slim))
+    tokenizer.tmp_dir = str(tmp_path)
+    assert tokenizer.lcut("我的订单到哪了", HMM=False)[:3] == ["我", "的", "订单"]
+
+
+def test_an_sdist_only_dependency_is_built_into_a_wheel_first():
+    script = load_script()
+    assert script.SDIST_ONLY == {"jieba"}
+    assert "jieba>=0.42,<0.43" in script.runtime_dependencies(script.ROOT / "pyproject.toml")

@@ -87,5 +87,9 @@ Page({
     const sku = this.data.arSkuId
     if (sku) wx.navigateTo({ url: '/packages/ar/pages/tryon/tryon?product_id=' + encodeURIComponent(this.data.id) + '&sku_id=' + encodeURIComponent(sku) })
   },
-  goCart() { wx.switchTab({ url: '/pages/cart/cart' }) }
+  goCart() { wx.switchTab({ url: '/pages/cart/cart' }) },
+  goAssistant() {
+    const product = this.data.product || {}
+    wx.navigateTo({ url: `/packages/assistant/pages/chat/chat?product_id=${product.id || ''}&product_title=${encodeURIComponent(product.title || '')}` })
+  }
 })

@@ -38,6 +38,7 @@ Page({
     if (code) wx.navigateTo({ url: '/packages/trace/pages/trace/trace?code=' + encodeURIComponent(code) })
   },
   openAfterSales() { wx.navigateTo({ url: '/packages/order/pages/aftersale-list/aftersale-list' }) },
+  openAssistant() { wx.navigateTo({ url: `/packages/assistant/pages/chat/chat?order_id=${this.data.id || ''}` }) },
   async pay() {
     if (this.data.paying) return
     this.setData({ paying: true })
