@@ -67,6 +67,9 @@ TIMER_SCHEDULES: dict[str, tuple[str, int, int]] = {
     "campaign_dispatch": ("0 * * * * * *", 512, 300),
     "points_expiry": ("0 30 3 * * * *", 512, 300),
     "order_events": ("20 * * * * * *", 256, 60),
+    "live_sync": ("0 */5 * * * * *", 256, 120),           # rooms, status, goods, replays
+    "live_reminders": ("10 * * * * * *", 256, 60),        # a minute's precision on 10 minutes
+    "commission_release": ("0 20 * * * * *", 256, 120),   # hourly: windows are days long
 }
 # a timer added to TIMERS without a line above still deploys, every five minutes
 DEFAULT_TIMER_SCHEDULE = ("0 */5 * * * * *", 256, 120)
