@@ -25,7 +25,7 @@ from typing import Any, Literal, Optional
 from pydantic import Field
 from pymongo.errors import DuplicateKeyError
 
-from shared.core.common import Input, PageInput, iso, page_of
+from shared.core.common import PageInput, iso, page_of
 from shared.core.context import Context, Database
 from shared.core.events import OrderEvent
 from shared.core.log import get_logger, log_event

@@ -129,7 +129,8 @@ def save_room(db: Database, source: str, external_id: str, fields: dict[str, Any
     if "starts_at" in fields:
         db.live_reminders.update_many(
             {"room_id": doc["_id"], "status": "waiting"},
-            {"$set": {"remind_at": fields["starts_at"] - _lead(), "starts_at": fields["starts_at"]}})
+            {"$set": {"remind_at": fields["starts_at"] - _lead(),
+                      "starts_at": fields["starts_at"]}})
     return doc
 
 

@@ -306,13 +306,24 @@ def test_share_data_for_another_appid_is_refused(db, monkeypatch):
     assert answer.code == "SHARE_DATA_INVALID"
 
 
-def test_decrypting_the_documented_sample():
-    """WeChat's documented example of open data (wx.getUserInfo's, same algorithm as
-    wx.getShareInfo's): AES-128-CBC of the session key and iv, watermark appid checked."""
-    from shared.wechat.opendata import decrypt_open_data, encrypt_open_data
-    key = "tiihtNczf5v6AKRyjwEUhQ=="
-    body = {"openGId": "OPENGID", "watermark": {"appid": "wx4f4bc4dec97d474b"}}
-    data = encrypt_open_data(key, "r7BXXKkLb8qrSNn05n0qiA==", body)
-    assert decrypt_open_data(key, data, "r7BXXKkLb8qrSNn05n0qiA==", "wx4f4bc4dec97d474b") == body
-    with pytest.raises(Exception):
-        decrypt_open_data(key, data, "r7BXXKkLb8qrSNn05n0qiA==", "wx_other")
+# WeChat's own sample of open data (its decryption demo): same algorithm as wx.getShareInfo's
+SAMPLE_KEY, SAMPLE_IV, SAMPLE_APPID = ("tiihtNczf5v6AKRyjwEUhQ==", "r7BXXKkLb8qrSNn05n0qiA==",
+                                       "wx4f4bc4dec97d474b")
+SAMPLE_DATA = (
+    "CiyLU1Aw2KjvrjMdj8YKliAjtP4gsMZMQmRzooG2xrDcvSnxIMXFufNstNGTyaGS9uT5geRa0W4oTOb1WT7fJlAC"
+    "+oNPdbB+3hVbJSRgv+4lGOETKUQz6OYStslQ142dNCuabNPGBzlooOmB231qMM85d2/fV6ChevvXvQP8Hkue1poO"
+    "FtnEtpyxVLW1zAo6/1Xx1COxFvrc2d7UL/lmHInNlxuacJXwu0fjpXfz/YqYzBIBzD6WUfTIF9GRHpOn/Hz7saL8"
+    "xz+W//FRAUid1OksQaQx4CMs8LOddcQhULW4ucetDf96JcR3g0gfRK4PC7E/r7Z6xNrXd2UIeorGj5Ef7b1pJAYB"
+    "6Y5anaHqZ9J6nKEBvB4DnNLIVWSgARns/8wR2SiRS7MNACwTyrGvt9ts8p12PKFdlqYTopNHR1Vf7XjfhQlVsAJd"
+    "NiKdYmYVoKlaRv85IfVunYzO0IKXsyl7JCUjCpoG20f0a04COwfneQAGGwd5oa+T8yO5hzuyDb/XcxxmK01EpqOy"
+    "uxINew==")
+
+
+def test_wechats_documented_sample_decrypts_and_its_watermark_is_checked():
+    from shared.core.errors import ShopError
+    from shared.wechat.opendata import decrypt_open_data
+    body = decrypt_open_data(SAMPLE_KEY, SAMPLE_DATA, SAMPLE_IV, SAMPLE_APPID)
+    assert body["openId"] == "oGZUI0egBJY1zhBYw2KhdUfwVJJE"
+    assert body["watermark"]["appid"] == SAMPLE_APPID
+    with pytest.raises(ShopError, match="another mini-program"):
+        decrypt_open_data(SAMPLE_KEY, SAMPLE_DATA, SAMPLE_IV, "wx_other")
