@@ -16,6 +16,7 @@ from . import (
     dev,
     fission,
     groupbuy,
+    live,
     members,
     nearby,
     orders,
@@ -28,7 +29,7 @@ from .grid import DISPLAY
 
 HELP = ("The shop's merchant console: products, categories, orders, after-sales, coupons, "
         "group-buys, bargains, assists, fission, campaigns, members, stores, deals, "
-        "self-pickup.\n\n"
+        "self-pickup, live rooms, communities.\n\n"
         "It talks to a shop gateway over HTTP with the merchant token; global options go "
         "before the command: shopctl --api URL --json products list (--json and --full-ids "
         "may also follow it).\n\n"
@@ -56,6 +57,8 @@ app.add_typer(nearby.stores, name="stores")
 app.add_typer(nearby.deals, name="deals")
 app.add_typer(nearby.nearby, name="nearby")
 app.add_typer(nearby.pickup, name="pickup")
+app.add_typer(live.live, name="live")
+app.add_typer(live.community, name="community")
 app.add_typer(dev.app, name="dev")
 
 

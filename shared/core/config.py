@@ -204,10 +204,10 @@ class Settings(BaseModel):
 
     # live commerce and community selling (shared.live): the live_sync timer pulls the
     # live-player plugin's rooms only for a shop that has the plugin; a shopper who subscribed
-    # to a room gets its start reminder this long before, with this template
-    LIVE_PLUGIN_ENABLED: bool = False
-    LIVE_REMINDER_TEMPLATE_ID: Optional[str] = None
-    LIVE_REMINDER_LEAD_MINUTES: int = Field(default=10, ge=1, le=24 * 60)
+    # to a room gets its start reminder (10 minutes before) with this subscribe template.
+    # Short names: the gateway's environment holds every setting within SCF's 4 KB
+    LIVE_PLUGIN: bool = False
+    LIVE_TEMPLATE_ID: Optional[str] = None
 
     # checked at start only where a function is given them (a bad key refuses to start); not
     # required by every function, so the deploy hands them only to the functions that pay

@@ -29,6 +29,7 @@ LIVE_CODES = (101, 105)
 UPCOMING_CODES = (102,)
 ENDED_CODES = (103, 104, 106, 107)
 REMINDER_PURPOSE = "live_reminder"
+REMINDER_LEAD = timedelta(minutes=10)  # the start reminder goes this long before starts_at
 RoomStatus = Literal["upcoming", "live", "ended"]
 
 
@@ -135,8 +136,7 @@ def save_room(db: Database, source: str, external_id: str, fields: dict[str, Any
 
 
 def _lead() -> timedelta:
-    from shared.core.config import get_settings
-    return timedelta(minutes=get_settings().LIVE_REMINDER_LEAD_MINUTES)
+    return REMINDER_LEAD
 
 
 def upsert_live_room(ctx: Context, req: UpsertLiveRoomInput) -> dict[str, Any]:
@@ -179,8 +179,8 @@ def get_live_room(ctx: Context, req: LiveRoomIdInput) -> dict[str, Any]:
 
 
 def subscribe_live_room(ctx: Context, req: LiveRoomIdInput) -> dict[str, Any]:
-    """A start reminder for this shopper, sent once, LIVE_REMINDER_LEAD_MINUTES before the
-    start (through the outbox, which spends one of their subscribe-message grants)."""
+    """A start reminder for this shopper, sent once, 10 minutes before the start (through
+    the outbox, which spends one of their subscribe-message grants)."""
     from shared.messaging.outbox import has_subscription
     room = ctx.db.live_rooms.find_one({"_id": req.room_id})
     if room is None:
@@ -197,7 +197,7 @@ def subscribe_live_room(ctx: Context, req: LiveRoomIdInput) -> dict[str, Any]:
         created = True
     except DuplicateKeyError:
         created = False  # subscribed before: still one reminder
-    template = ctx.settings.LIVE_REMINDER_TEMPLATE_ID
+    template = ctx.settings.LIVE_TEMPLATE_ID
     return {"room_id": room["_id"], "subscribed": True, "new": created,
             "remind_at": iso(room["starts_at"] - _lead()), "template_id": template,
             "has_grant": has_subscription(ctx.db, ctx.shopper_id, template)}
@@ -223,7 +223,7 @@ def send_live_reminders(ctx: Context) -> dict[str, int]:
             counts["late"] += 1
             continue
         enqueue(db, reminder["user_id"], REMINDER_PURPOSE, room["_id"], now,
-                template_id=ctx.settings.LIVE_REMINDER_TEMPLATE_ID,
+                template_id=ctx.settings.LIVE_TEMPLATE_ID,
                 page=f"pages/live/room?id={room['_id']}",
                 data={"thing1": room["title"][:20], "thing2": (room.get("anchor_name") or "")[:20],
                       "time3": iso(room["starts_at"])})

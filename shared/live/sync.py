@@ -1,6 +1,6 @@
 """Timer ``live_sync``: the live-player plugin's rooms, status, goods and replays, from WeChat.
 
-Runs only when the shop has the plugin (``LIVE_PLUGIN_ENABLED``); an account WeChat answers
+Runs only when the shop has the plugin (``LIVE_PLUGIN``); an account WeChat answers
 268489001 (no plugin: it takes no new accounts) is reported, not an error. A goods entry's
 ``url`` is the mini-program page it opens; a ``product_id`` or ``id`` in its query names the
 product, so the room lists the shop's own products too. Replays are asked for once a room
@@ -44,8 +44,8 @@ def _goods(room: dict[str, Any]) -> list[dict[str, Any]]:
 def live_sync(ctx: Context) -> dict[str, Any]:
     from shared.wechat.live import PluginUnavailable, list_rooms, replay_urls
     settings, db, now = ctx.settings, ctx.db, ctx.now
-    if not settings.LIVE_PLUGIN_ENABLED:
-        return {"skipped": "LIVE_PLUGIN_ENABLED is off (channels rooms are entered by hand)"}
+    if not settings.LIVE_PLUGIN:
+        return {"skipped": "LIVE_PLUGIN is off (channels rooms are entered by hand)"}
     try:
         rooms = list_rooms(db, settings)
     except PluginUnavailable as exc:

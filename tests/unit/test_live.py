@@ -87,7 +87,7 @@ def wechat(db: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeLiveWeChat]
     monkeypatch.setenv("WX_APPID", APPID)
     monkeypatch.setenv("WX_SECRET", SECRET)
     monkeypatch.setenv("WECHAT_API_BASE", f"http://127.0.0.1:{server.server_port}")
-    monkeypatch.setenv("LIVE_PLUGIN_ENABLED", "1")
+    monkeypatch.setenv("LIVE_PLUGIN", "1")
     reset_settings()
     yield fake
     server.shutdown()
@@ -173,7 +173,7 @@ def test_live_sync_reports_an_account_without_the_plugin(db, wechat):
 
 def test_live_sync_does_nothing_without_the_plugin_setting(db, wechat, monkeypatch):
     from shared.core.config import reset_settings
-    monkeypatch.setenv("LIVE_PLUGIN_ENABLED", "0")
+    monkeypatch.setenv("LIVE_PLUGIN", "0")
     reset_settings()
     assert "skipped" in run_timer("live_sync")
     assert wechat.requests == []
@@ -184,7 +184,7 @@ def test_live_sync_does_nothing_without_the_plugin_setting(db, wechat, monkeypat
 @pytest.fixture
 def reminders(monkeypatch: pytest.MonkeyPatch) -> None:
     from shared.core.config import reset_settings
-    monkeypatch.setenv("LIVE_REMINDER_TEMPLATE_ID", TEMPLATE)
+    monkeypatch.setenv("LIVE_TEMPLATE_ID", TEMPLATE)
     reset_settings()
 
 
