@@ -95,14 +95,17 @@ def on_order_paid(db: Database, event: OrderEvent) -> None:
 
 
 def _count_group_order(db: Database, order: dict[str, Any], community: dict[str, Any]) -> None:
+    """The order counts for the group chat whose share brought the buyer: one mark per order
+    (the dashboard counts the marks, so a repeated delivery counts nothing twice)."""
     if not community.get("open_gid"):
         return
     try:
-        db.group_share_orders.insert_one({"_id": order["_id"], "at": order.get("paid_at")})
+        db.group_share_orders.insert_one({
+            "_id": order["_id"], "community_id": community["community_id"],
+            "group_id": f"{community['community_id']}:{community['open_gid']}",
+            "amount": order.get("total", 0), "at": order.get("paid_at")})
     except DuplicateKeyError:
-        return
-    db.group_shares.update_one({"_id": f"{community['community_id']}:{community['open_gid']}"},
-                               {"$inc": {"orders": 1, "paid_amount": order.get("total", 0)}})
+        pass
 
 
 def _slice(whole: int, before: int, after: int, total: int) -> int:

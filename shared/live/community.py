@@ -66,6 +66,11 @@ def community_view(doc: dict[str, Any], leader: Optional[dict[str, Any]] = None,
             "members": doc.get("members", 0), "created_at": iso(doc.get("created_at"))}
 
 
+def _members(db: Database, community_id: str) -> int:
+    """Counted from the users (indexed), not kept as a counter a crash could leave off."""
+    return int(db.users.count_documents({"community.community_id": community_id}))
+
+
 def find_community(db: Database, community_id: str) -> dict[str, Any]:
     doc = db.communities.find_one({"_id": community_id})
     if doc is None:
@@ -85,7 +90,7 @@ def create_community(ctx: Context, req: CreateCommunityInput) -> dict[str, Any]:
         store = ctx.db.stores.find_one({"_id": req.pickup_store_id}, {"name": 1, "address": 1})
         if store is None:
             raise not_found("store")
-    doc = {"_id": new_id("com"), **req.model_dump(), "members": 0, "created_at": ctx.now}
+    doc = {"_id": new_id("com"), **req.model_dump(), "created_at": ctx.now}
     ctx.db.communities.insert_one(doc)
     log_event(logger, "community created", community_id=doc["_id"])
     return community_view(doc, leader, store)
@@ -119,7 +124,7 @@ def get_community(ctx: Context, req: CommunityIdInput) -> dict[str, Any]:
     leader = ctx.db.users.find_one({"_id": doc["leader_user_id"]}, {"nickname": 1})
     store = ctx.db.stores.find_one({"_id": doc["pickup_store_id"]}, {"name": 1, "address": 1}) \
         if doc.get("pickup_store_id") else None
-    view = community_view(doc, leader, store)
+    view = community_view({**doc, "members": _members(ctx.db, doc["_id"])}, leader, store)
     mine = membership(ctx.shopper()) if ctx.user_id else None
     view["is_member"] = bool(mine and mine["community_id"] == doc["_id"])
     view["is_leader"] = ctx.user_id == doc["leader_user_id"]
@@ -145,12 +150,11 @@ def join_community(ctx: Context, req: CommunityIdInput) -> dict[str, Any]:
         {"_id": ctx.shopper_id}, {"$set": {"community": record}},
         projection={"community": 1}, return_document=ReturnDocument.BEFORE)
     left = membership(before or {})
+    # the dated record of the join, after the move: a death in between loses a history line,
+    # never the membership
     ctx.db.community_members.insert_one({"_id": new_id("cjn"), "community_id": doc["_id"],
                                          "user_id": ctx.shopper_id, "joined_at": ctx.now,
                                          "moved_from": left["community_id"] if left else None})
-    ctx.db.communities.update_one({"_id": doc["_id"]}, {"$inc": {"members": 1}})
-    if left and left["community_id"] != doc["_id"]:
-        ctx.db.communities.update_one({"_id": left["community_id"]}, {"$inc": {"members": -1}})
     return {"community_id": doc["_id"], "joined_at": iso(ctx.now),
             "moved_from": left["community_id"] if left else None}
 

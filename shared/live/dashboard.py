@@ -40,9 +40,12 @@ def get_leader_dashboard(ctx: Context, req: NoInput) -> dict[str, Any]:
     mine = {"leader_user_id": me}
     month = {**mine, "created_at": {"$gte": since}}
     orders = db.commissions.count_documents({**mine, "kind": "order"})
+    sold = {row["_id"]: row for row in db.group_share_orders.aggregate([
+        {"$match": {"community_id": {"$in": ids}}},
+        {"$group": {"_id": "$group_id", "orders": {"$sum": 1}, "amount": {"$sum": "$amount"}}}])}
     groups = [{"community_id": g["community_id"], "open_gid": g["open_gid"],
-               "opens": g.get("opens", 0), "orders": g.get("orders", 0),
-               "paid_amount": g.get("paid_amount", 0)}
+               "opens": g.get("opens", 0), "orders": sold.get(g["_id"], {}).get("orders", 0),
+               "paid_amount": sold.get(g["_id"], {}).get("amount", 0)}
               for g in db.group_shares.find({"community_id": {"$in": ids}})
               .sort([("opens", -1), ("_id", 1)]).limit(50)]
     return {

@@ -95,6 +95,13 @@ def _products(db: Database, ids: list[str]) -> list[dict[str, Any]]:
     return [product_summary(found[i]) for i in ids if i in found]
 
 
+def _subscribers(db: Database, room_ids: list[str]) -> dict[str, int]:
+    """Shoppers waiting for each room's start (counted, not a counter a crash could skew)."""
+    return {row["_id"]: row["n"] for row in db.live_reminders.aggregate([
+        {"$match": {"room_id": {"$in": room_ids}}},
+        {"$group": {"_id": "$room_id", "n": {"$sum": 1}}}])} if room_ids else {}
+
+
 def room_view(doc: dict[str, Any], now: datetime,
               products: Optional[list[dict[str, Any]]] = None) -> dict[str, Any]:
     return {"id": doc["_id"], "source": doc["source"], "external_id": doc["external_id"],
@@ -117,7 +124,7 @@ def save_room(db: Database, source: str, external_id: str, fields: dict[str, Any
     query = {"_id": room_id} if room_id else {"source": source, "external_id": external_id}
     update = {"$set": {**fields, "source": source, "external_id": external_id,
                        "updated_at": now},
-              "$setOnInsert": {"created_at": now, "subscribers": 0,
+              "$setOnInsert": {"created_at": now,
                                **({} if room_id else {"_id": new_id("room")})}}
     try:
         doc = db.live_rooms.find_one_and_update(query, update, upsert=not room_id,
@@ -162,8 +169,10 @@ def list_live_rooms(ctx: Context, req: ListLiveRoomsInput) -> dict[str, Any]:
                 .skip(req.skip).limit(req.page_size))
     ids = list(dict.fromkeys(i for d in docs for i in d.get("product_ids", [])))
     products = {p["id"]: p for p in _products(ctx.db, ids)} if ids else {}
-    items = [room_view(d, ctx.now, [products[i] for i in d.get("product_ids", [])
-                                    if i in products]) for d in docs]
+    counts = _subscribers(ctx.db, [d["_id"] for d in docs])
+    items = [room_view({**d, "subscribers": counts.get(d["_id"], 0)}, ctx.now,
+                       [products[i] for i in d.get("product_ids", []) if i in products])
+             for d in docs]
     return page_of(items, ctx.db.live_rooms.count_documents(query), req)
 
 
@@ -171,6 +180,7 @@ def get_live_room(ctx: Context, req: LiveRoomIdInput) -> dict[str, Any]:
     doc = ctx.db.live_rooms.find_one({"_id": req.room_id})
     if doc is None:
         raise not_found("live_room")
+    doc["subscribers"] = _subscribers(ctx.db, [doc["_id"]]).get(doc["_id"], 0)
     view = room_view(doc, ctx.now, _products(ctx.db, doc.get("product_ids", [])))
     if ctx.user_id:
         view["subscribed"] = ctx.db.live_reminders.find_one(
@@ -193,7 +203,6 @@ def subscribe_live_room(ctx: Context, req: LiveRoomIdInput) -> dict[str, Any]:
             "_id": f"{room['_id']}:{ctx.shopper_id}", "room_id": room["_id"],
             "user_id": ctx.shopper_id, "status": "waiting", "starts_at": room["starts_at"],
             "remind_at": room["starts_at"] - _lead(), "created_at": ctx.now})
-        ctx.db.live_rooms.update_one({"_id": room["_id"]}, {"$inc": {"subscribers": 1}})
         created = True
     except DuplicateKeyError:
         created = False  # subscribed before: still one reminder

@@ -6,8 +6,11 @@ naming the leader and ``up_to``), then each available entry is claimed by a cond
 whoever races. Concurrent calls for one leader queue on a short lease (``settle_leases``) so
 the second finds nothing left rather than splitting the entries; the conditional claims stay
 the judge if a lease runs out. A settlement a crash left ``settling`` is finished by the next
-call for that leader (its entries are found by its id). The answer carries the CSV the console
-writes to a file (paying out through WeChat Pay's merchant transfer is a later step).
+call for that leader (its entries are found by its id); a retry with the same ``up_to``
+continues it and answers with it; settling again up to the same moment with nothing new
+available answers with the settlement made then (so two concurrent calls answer alike). The
+answer carries the CSV the console writes to a file (paying out through WeChat Pay's merchant
+transfer is a later step).
 """
 from __future__ import annotations
 
@@ -92,6 +95,11 @@ def _finish(db: Database, settlement: dict[str, Any], now: datetime) -> dict[str
     return {**settlement, **fields, "rows": rows}
 
 
+def _anything_to_settle(db: Database, req: SettleCommissionsInput) -> bool:
+    return db.commissions.find_one({"leader_user_id": req.leader_user_id, "status": "available",
+                                    "available_at": {"$lte": req.up_to}}, {"_id": 1}) is not None
+
+
 def settlement_view(doc: dict[str, Any]) -> dict[str, Any]:
     rows = doc.get("rows", [])
     return {"id": doc["_id"], "leader_user_id": doc["leader_user_id"],
@@ -106,13 +114,24 @@ def settle_commissions(ctx: Context, req: SettleCommissionsInput) -> dict[str, A
     holder = new_id("lease")
     _wait_for_lease(db, req.leader_user_id, holder, now)
     try:
+        settlement = None
         for left in list(db.commission_settlements.find(
                 {"leader_user_id": req.leader_user_id, "status": "settling"})):
-            _finish(db, left, now)  # a settlement a crash cut short
-        settlement = {"_id": new_id("stl"), "leader_user_id": req.leader_user_id,
-                      "up_to": req.up_to, "status": "settling", "entries": 0, "amount": 0,
-                      "created_at": now}
-        db.commission_settlements.insert_one(settlement)
+            if settlement is None and left["up_to"] == req.up_to:
+                settlement = left   # this very call, retried after its instance died
+            else:
+                _finish(db, left, now)  # another settlement a crash cut short
+        if settlement is None and not _anything_to_settle(db, req):
+            # settled up to this moment already (a retry whose first call finished, or a
+            # concurrent twin): answer with that settlement rather than an empty new one
+            settlement = db.commission_settlements.find_one(
+                {"leader_user_id": req.leader_user_id, "up_to": req.up_to,
+                 "status": "settled"}, sort=[("created_at", -1)])
+        if settlement is None:
+            settlement = {"_id": new_id("stl"), "leader_user_id": req.leader_user_id,
+                          "up_to": req.up_to, "status": "settling", "entries": 0,
+                          "amount": 0, "created_at": now}
+            db.commission_settlements.insert_one(settlement)
         done = _finish(db, settlement, now)
     finally:
         db.settle_leases.delete_one({"_id": req.leader_user_id, "holder": holder})

@@ -240,8 +240,8 @@ def test_two_concurrent_settlements_pay_each_entry_exactly_once(db, clock):
     answers = run_threads(2, lambda i: merchant("merchant_settle_commissions", {
         "leader_user_id": leader.user_id, "up_to": clock.now.isoformat()}))
 
-    amounts = sorted(a.data["amount"] for a in answers)
-    assert amounts == [0, 400]
+    assert [a.data["amount"] for a in answers] == [400, 400]
+    assert answers[0].data["id"] == answers[1].data["id"]
     assert db.commissions.count_documents({"status": "paid"}) == 4
     assert len({d["settlement_id"] for d in db.commissions.find()}) == 1
 
@@ -327,3 +327,55 @@ def test_wechats_documented_sample_decrypts_and_its_watermark_is_checked():
     assert body["watermark"]["appid"] == SAMPLE_APPID
     with pytest.raises(ShopError, match="another mini-program"):
         decrypt_open_data(SAMPLE_KEY, SAMPLE_DATA, SAMPLE_IV, "wx_other")
+
+
+# ---- deaths between writes -------------------------------------------------------------------
+
+def _available_entries(db: Any, leader: Member, count: int, now: Any) -> int:
+    apple = sku(1000)
+    member = joined(community(leader, percent=10))
+    for _ in range(count):
+        member.paid_order([(apple, 1)])
+    db.commissions.update_many({}, {"$set": {"status": "available", "available_at": now}})
+    return sum(d["amount"] for d in db.commissions.find())
+
+
+@pytest.mark.parametrize("k", range(1, 8))
+def test_a_settlement_cut_short_is_finished_by_its_retry_paying_each_entry_once(
+        faulty_db, clock, k):
+    from tests.faults import die_after_write
+    leader = Member()
+    total = _available_entries(faulty_db, leader, 3, clock.now)
+    payload = {"leader_user_id": leader.user_id, "up_to": clock.now.isoformat()}
+
+    with die_after_write(faulty_db, k) as fault:
+        merchant("merchant_settle_commissions", payload)
+    clock.advance(minutes=1)  # the dead call's lease runs out
+    retried = merchant("merchant_settle_commissions", payload).data
+
+    entries = list(faulty_db.commissions.find())
+    assert all(e["status"] == "paid" for e in entries)
+    settlements = list(faulty_db.commission_settlements.find())
+    assert all(s["status"] == "settled" for s in settlements)
+    assert sum(s["amount"] for s in settlements) == total
+    assert sorted(i for s in settlements for i in s["entry_ids"]) == \
+        sorted(e["_id"] for e in entries)
+    assert fault.died or k > 5
+    assert retried["amount"] == total  # the retry answers with the first settlement
+    assert len({e["settlement_id"] for e in entries}) == 1
+
+
+@pytest.mark.parametrize("k", range(1, 4))
+def test_commission_of_a_paid_order_survives_a_death_in_its_aftermath(faulty_db, clock, k):
+    from tests.faults import die_after_write
+    apple = sku(2000)
+    member = joined(community(Member(), percent=10))
+    order = member.place([(apple, 1)]).data
+    member.call("sandbox_pay", {"order_id": order["id"]}).data
+    with die_after_write(faulty_db, k):
+        deliver_owed_events()
+    clock.advance(minutes=5)
+    run_timer("order_events")
+    deliver_owed_events()
+    assert faulty_db.commissions.count_documents({}) == 1
+    assert entry(faulty_db, order["id"])["amount"] == 200

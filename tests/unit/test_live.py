@@ -205,7 +205,7 @@ def test_a_subscriber_is_reminded_once_ten_minutes_before_the_start(db, clock, r
     assert run_timer("live_reminders")["queued"] == 0
     queued = list(db.outbox.find({"purpose": "live_reminder"}))
     assert [(m["user_id"], m["template_id"]) for m in queued] == [(fan.user_id, TEMPLATE)]
-    assert db.live_rooms.find_one({"_id": room["id"]})["subscribers"] == 1
+    assert call("get_live_room", {"room_id": room["id"]}).data["subscribers"] == 1
 
 
 def test_a_reminder_follows_a_moved_start(db, clock, reminders):
