@@ -191,6 +191,7 @@ def release_commissions(ctx: Context) -> dict[str, int]:
 # ---- the merchant's list ---------------------------------------------------------------------
 
 def merchant_list_commissions(ctx: Context, req: ListCommissionsInput) -> dict[str, Any]:
+    """Commission entries, newest first, with net totals by status."""
     query = {k: v for k, v in (("leader_user_id", req.leader_user_id),
                                ("status", req.status)) if v}
     docs = ctx.db.commissions.find(query).sort([("created_at", -1), ("_id", 1)]) \

@@ -82,6 +82,7 @@ def find_community(db: Database, community_id: str) -> dict[str, Any]:
 # ---- the merchant --------------------------------------------------------------------------
 
 def create_community(ctx: Context, req: CreateCommunityInput) -> dict[str, Any]:
+    """A community led by a shopper, earning commission_percent of members' paid goods."""
     leader = ctx.db.users.find_one({"_id": req.leader_user_id}, {"nickname": 1})
     if leader is None:
         raise not_found("user")
@@ -97,6 +98,7 @@ def create_community(ctx: Context, req: CreateCommunityInput) -> dict[str, Any]:
 
 
 def set_community_price(ctx: Context, req: CommunityPriceInput) -> dict[str, Any]:
+    """A SKU's member price, for one community or (community_id unset) every one."""
     sku = ctx.db.skus.find_one({"_id": req.sku_id}, {"price": 1, "product_id": 1})
     if sku is None:
         raise not_found("sku")
@@ -120,6 +122,7 @@ def membership(user: dict[str, Any]) -> Optional[dict[str, Any]]:
 
 
 def get_community(ctx: Context, req: CommunityIdInput) -> dict[str, Any]:
+    """The community, its leader and pickup store; member prices for members and leader."""
     doc = find_community(ctx.db, req.community_id)
     leader = ctx.db.users.find_one({"_id": doc["leader_user_id"]}, {"nickname": 1})
     store = ctx.db.stores.find_one({"_id": doc["pickup_store_id"]}, {"name": 1, "address": 1}) \

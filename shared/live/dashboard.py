@@ -30,6 +30,8 @@ def month_start(now: datetime) -> datetime:
 
 
 def get_leader_dashboard(ctx: Context, req: NoInput) -> dict[str, Any]:
+    """The caller's communities as their leader: members, orders, commission by status,
+    this month (Asia/Shanghai), and the group chats their shares were opened in."""
     db, me = ctx.db, ctx.shopper_id
     communities = list(db.communities.find({"leader_user_id": me}).sort([("created_at", 1)]))
     if not communities:
@@ -80,6 +82,8 @@ def _viewers(ctx: Context, room: dict[str, Any]) -> set[str]:
 
 
 def live_report(ctx: Context, req: LiveRoomIdInput) -> dict[str, Any]:
+    """A room's orders, paid GMV, refunds, buyers, top products, and the viewers who tapped
+    a product of it -> buyers conversion."""
     room = ctx.db.live_rooms.find_one({"_id": req.room_id})
     if room is None:
         raise not_found("live_room")

@@ -147,6 +147,7 @@ def _lead() -> timedelta:
 
 
 def upsert_live_room(ctx: Context, req: UpsertLiveRoomInput) -> dict[str, Any]:
+    """Enter or update a room (a channels room; a plugin room the sync also updates)."""
     missing = set(req.product_ids) - {p["_id"] for p in ctx.db.products.find(
         {"_id": {"$in": req.product_ids}}, {"_id": 1})}
     if missing:
@@ -162,6 +163,7 @@ def upsert_live_room(ctx: Context, req: UpsertLiveRoomInput) -> dict[str, Any]:
 # ---- shoppers ------------------------------------------------------------------------------
 
 def list_live_rooms(ctx: Context, req: ListLiveRoomsInput) -> dict[str, Any]:
+    """Rooms by status (upcoming: the next first; else the latest first), with products."""
     query = status_filter(req.status, ctx.now) if req.status else {}
     # upcoming: the next first; otherwise the latest first
     order = 1 if req.status == "upcoming" else -1
@@ -177,6 +179,7 @@ def list_live_rooms(ctx: Context, req: ListLiveRoomsInput) -> dict[str, Any]:
 
 
 def get_live_room(ctx: Context, req: LiveRoomIdInput) -> dict[str, Any]:
+    """A room with its products, replay URL and (for a caller with a token) subscribed."""
     doc = ctx.db.live_rooms.find_one({"_id": req.room_id})
     if doc is None:
         raise not_found("live_room")

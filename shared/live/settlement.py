@@ -110,6 +110,7 @@ def settlement_view(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def settle_commissions(ctx: Context, req: SettleCommissionsInput) -> dict[str, Any]:
+    """Mark a leader's available commission up to ``up_to`` paid, once; the record and CSV."""
     db, now = ctx.db, ctx.now
     holder = new_id("lease")
     _wait_for_lease(db, req.leader_user_id, holder, now)

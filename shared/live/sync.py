@@ -42,6 +42,7 @@ def _goods(room: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def live_sync(ctx: Context) -> dict[str, Any]:
+    """Timer live_sync: the plugin's rooms, status, goods and replays (LIVE_PLUGIN only)."""
     from shared.wechat.live import PluginUnavailable, list_rooms, replay_urls
     settings, db, now = ctx.settings, ctx.db, ctx.now
     if not settings.LIVE_PLUGIN:
