@@ -263,3 +263,41 @@ def test_a_source_of_another_type_is_invalid_input(db):
     assert answer.status == 422
 
 
+
+
+@pytest.mark.parametrize("k", range(1, 4))
+def test_a_reminder_run_cut_short_still_reminds_each_shopper_once(faulty_db, clock, reminders,
+                                                                   k):
+    from tests.faults import die_after_write
+    room = channels_room([], clock.now + timedelta(minutes=30))
+    fans = [Member() for _ in range(2)]
+    for fan in fans:
+        fan.call("subscribe_live_room", {"room_id": room["id"]}).data
+    clock.advance(minutes=21)
+    with die_after_write(faulty_db, k):
+        run_timer("live_reminders")
+    clock.advance(minutes=1)
+    run_timer("live_reminders")
+    run_timer("live_reminders")
+    queued = sorted(m["user_id"] for m in faulty_db.outbox.find({"purpose": "live_reminder"}))
+    assert queued == sorted(f.user_id for f in fans)
+    assert faulty_db.live_reminders.count_documents({"status": "queued"}) == 2
+
+
+def test_shoppers_reach_rooms_over_http_through_the_gateway(gateway, clock):
+    import requests
+    room = channels_room([], clock.now + timedelta(hours=1))
+    fan = Member()
+    listed = requests.post(f"{gateway}/api/list_live_rooms", json={"status": "upcoming"},
+                           timeout=10).json()
+    assert [r["id"] for r in listed["data"]["items"]] == [room["id"]]
+    headers = {"Authorization": f"Bearer {fan.shopper.token}"}
+    subscribed = requests.post(f"{gateway}/api/subscribe_live_room",
+                               json={"room_id": room["id"]}, headers=headers, timeout=10)
+    assert subscribed.status_code == 200 and subscribed.json()["data"]["subscribed"]
+    seen = requests.post(f"{gateway}/api/get_live_room", json={"room_id": room["id"]},
+                         headers=headers, timeout=10).json()["data"]
+    assert seen["subscribed"] is True and seen["subscribers"] == 1
+    anonymous = requests.post(f"{gateway}/api/subscribe_live_room",
+                              json={"room_id": room["id"]}, timeout=10)
+    assert anonymous.status_code == 401
