@@ -50,6 +50,7 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
         ([("group.team_id", 1)], {"sparse": True}),
         ([("events_due.at", 1)], {"sparse": True}),   # the order_events timer
         ([("source.room_id", 1), ("status", 1)], {"sparse": True}),   # merchant_live_report
+        ([("community.community_id", 1), ("paid_at", 1)], {"sparse": True}),  # leaders' boards
     ],
     "coupons": [([("created_at", -1)], {})],
     "user_coupons": [([("user_id", 1), ("status", 1)], {}),

@@ -41,7 +41,11 @@ def get_leader_dashboard(ctx: Context, req: NoInput) -> dict[str, Any]:
     since = month_start(ctx.now)
     mine = {"leader_user_id": me}
     month = {**mine, "created_at": {"$gte": since}}
-    orders = db.commissions.count_documents({**mine, "kind": "order"})
+    # members' paid orders (the leader's own and those earning nothing included)
+    paid = {"community.community_id": {"$in": ids}, "paid_at": {"$exists": True}}
+    orders = db.orders.count_documents(paid)
+    month_orders = db.orders.count_documents(
+        {"community.community_id": {"$in": ids}, "paid_at": {"$gte": since}})
     sold = {row["_id"]: row for row in db.group_share_orders.aggregate([
         {"$match": {"community_id": {"$in": ids}}},
         {"$group": {"_id": "$group_id", "orders": {"$sum": 1}, "amount": {"$sum": "$amount"}}}])}
@@ -59,7 +63,7 @@ def get_leader_dashboard(ctx: Context, req: NoInput) -> dict[str, Any]:
         "orders": orders,
         "commission": totals(db, mine),
         "this_month": {"since": iso(since),
-                       "orders": db.commissions.count_documents({**month, "kind": "order"}),
+                       "orders": month_orders,
                        "commission": totals(db, month)},
         "groups": groups,
     }
