@@ -54,6 +54,7 @@ def get_leader_dashboard(ctx: Context, req: NoInput) -> dict[str, Any]:
                "paid_amount": sold.get(g["_id"], {}).get("amount", 0)}
               for g in db.group_shares.find({"community_id": {"$in": ids}})
               .sort([("opens", -1), ("_id", 1)]).limit(50)]
+    commission = totals(db, mine)
     return {
         "communities": [{"id": c["_id"], "name": c["name"],
                          "commission_percent": c["commission_percent"],
@@ -61,7 +62,10 @@ def get_leader_dashboard(ctx: Context, req: NoInput) -> dict[str, Any]:
                              {"community.community_id": c["_id"]})} for c in communities],
         "members": db.users.count_documents({"community.community_id": {"$in": ids}}),
         "orders": orders,
-        "commission": totals(db, mine),
+        "commission": commission,
+        "pending_commission": commission["pending"],
+        "available_commission": commission["available"],
+        "paid_commission": commission["paid"],
         "this_month": {"since": iso(since),
                        "orders": month_orders,
                        "commission": totals(db, month)},
