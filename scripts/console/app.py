@@ -20,6 +20,7 @@ from . import (
     forecast,
     groupbuy,
     insight,
+    live,
     members,
     nearby,
     orders,
@@ -35,6 +36,7 @@ from .grid import DISPLAY
 HELP = ("The shop's merchant console: products, categories, orders, after-sales, coupons, "
         "group-buys, bargains, assists, fission, campaigns, members, stores, deals, "
         "self-pickup, funnels, profiles and tags, A/B experiments, traceability, AR try-on.\n\n"
+        "self-pickup, live rooms, communities.\n\n"
         "It talks to a shop gateway over HTTP with the merchant token; global options go "
         "before the command: shopctl --api URL --json products list (--json and --full-ids "
         "may also follow it).\n\n"
@@ -72,6 +74,8 @@ app.add_typer(reco.app, name="reco")
 app.add_typer(reco.imports, name="import")
 app.add_typer(assistant.app, name="assistant")
 app.add_typer(assistant.cs, name="cs")
+app.add_typer(live.live, name="live")
+app.add_typer(live.community, name="community")
 app.add_typer(dev.app, name="dev")
 
 

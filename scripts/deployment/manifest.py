@@ -50,7 +50,7 @@ SLIM_LAYER_BYTES = 30 * 1000 * 1000        # our own ceiling for the zipped laye
 
 # namespace -> the areas it holds, in this order (first fill first)
 NAMESPACE_GROUPS: dict[str, tuple[str, ...]] = {
-    "shop-core": ("core", "accounts", "catalog", "storage", "messaging"),
+    "shop-core": ("core", "accounts", "catalog", "storage", "messaging", "live"),
     "shop-trade": ("orders", "checkout", "payments", "loyalty"),
     "shop-growth": ("nearby", "marketing", "social"),
     # SCF allows 5 namespaces a region, "default" among them: four of ours, at most 50 each
@@ -79,6 +79,9 @@ TIMER_SCHEDULES: dict[str, tuple[str, int, int]] = {
     "reco_train": ("0 10 3 * * * *", 1024, 900),
     "assistant_purge": ("0 40 4 * * * *", 256, 120),    # conversations past retention, daily
     "assistant_inbox": ("50 * * * * * *", 256, 60),     # WeChat messages left unanswered
+    "live_sync": ("0 */5 * * * * *", 256, 120),           # rooms, status, goods, replays
+    "live_reminders": ("10 * * * * * *", 256, 60),        # a minute's precision on 10 minutes
+    "commission_release": ("0 20 * * * * *", 256, 120),   # hourly: windows are days long
 }
 # a timer added to TIMERS without a line above still deploys, every five minutes
 DEFAULT_TIMER_SCHEDULE = ("0 */5 * * * * *", 256, 120)

@@ -239,7 +239,26 @@ def get_product(ctx: Context, req: GetProductInput) -> dict[str, Any]:
     doc = ctx.db.products.find_one({"_id": req.product_id, "status": "on_sale"}, {"tokens": 0})
     if doc is None:
         raise not_found("product")
-    return product_view(doc, _skus_of(ctx.db, doc["_id"]))
+    skus = _skus_of(ctx.db, doc["_id"])
+    view = product_view(doc, skus)
+    if ctx.user_id and ctx.shopper().get("community"):
+        _show_member_prices(ctx, view, skus)
+    return view
+
+
+def _show_member_prices(ctx: Context, view: dict[str, Any], skus: list[dict[str, Any]]) -> None:
+    """A community member sees their price beside each SKU's (``member_price``); the hook is
+    named in shared.core.actions, since the communities live above the catalog."""
+    import importlib
+
+    from shared.core.actions import MEMBER_PRICES
+    module, function = MEMBER_PRICES
+    prices = getattr(importlib.import_module(module), function)(ctx.db, ctx.shopper(), skus)
+    for sku in view["skus"]:
+        if sku["id"] in prices:
+            sku["member_price"] = prices[sku["id"]]
+    if prices:
+        view["member_price"] = min(prices.values())
 
 
 # ---- merchant actions ----------------------------------------------------------------------

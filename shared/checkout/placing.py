@@ -89,8 +89,29 @@ def _terms(ctx: Context, req: PlaceOrderInput, lines: list[dict[str, Any]],
     level = checkout_level(ctx.db, ctx.shopper_id, ctx.shopper())
     if req.points:
         holds.append(PointsHold())
+    community, member_prices = _community(ctx, lines, special)
     return Terms(level=MemberLevel(level["name"], level["discount_percent"]), special=special,
-                 deal=deal, pickup=pickup, address=snapshot, holds=holds)
+                 deal=deal, pickup=pickup, address=snapshot, holds=holds,
+                 member_prices=member_prices, community=community,
+                 source=_source(ctx, req))
+
+
+def _community(ctx: Context, lines: list[dict[str, Any]], special: Optional[Special]) \
+        -> tuple[Optional[dict[str, Any]], dict[str, int]]:
+    """A community member's order: its community record and member prices (one read, for
+    members only; a campaign's own prices stand)."""
+    if not ctx.shopper().get("community"):
+        return None, {}
+    from shared.live.community import checkout_terms  # live loads only for members
+    own = [l for l in lines if not (special and l["sku_id"] in special.prices)]
+    return checkout_terms(ctx.db, ctx.shopper(), own)
+
+
+def _source(ctx: Context, req: PlaceOrderInput) -> Optional[dict[str, Any]]:
+    if req.source is None:
+        return None
+    from shared.live.rooms import order_source  # live loads only for a live order
+    return order_source(ctx.db, req.source.room_id, req.source.share_openid)
 
 
 def _fulfilment(ctx: Context, req: PlaceOrderInput, address: Optional[dict[str, Any]]) \

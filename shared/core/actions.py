@@ -37,7 +37,7 @@ ACTIONS: dict[str, Action] = {
     # catalog
     "list_categories": _a("catalog.products", "list_categories", "NoInput", "public"),
     "list_products": _a("catalog.products", "list_products", "ListProductsInput", "public"),
-    "get_product": _a("catalog.products", "get_product", "GetProductInput", "public"),
+    "get_product": _a("catalog.products", "get_product", "GetProductInput", "user_optional"),
     # addresses
     "add_address": _a("accounts.addresses", "add_address", "AddAddressInput", "user"),
     "list_addresses": _a("accounts.addresses", "list_addresses", "NoInput", "user"),
@@ -102,6 +102,25 @@ ACTIONS: dict[str, Action] = {
     "list_coupons": _a("orders.coupons", "list_coupons", "ListCouponsInput", "user"),
     "claim_coupon": _a("orders.coupons", "claim_coupon", "ClaimCouponInput", "user"),
     "list_my_coupons": _a("orders.coupons", "list_my_coupons", "ListMyCouponsInput", "user"),
+    # live commerce and community selling (shared.live)
+    "list_live_rooms": _a("live.rooms", "list_live_rooms", "ListLiveRoomsInput", "public"),
+    "get_live_room": _a("live.rooms", "get_live_room", "LiveRoomIdInput", "user_optional"),
+    "subscribe_live_room": _a("live.rooms", "subscribe_live_room", "LiveRoomIdInput", "user"),
+    "get_community": _a("live.community", "get_community", "CommunityIdInput", "user_optional"),
+    "join_community": _a("live.community", "join_community", "CommunityIdInput", "user"),
+    "track_group_share": _a("live.community", "track_group_share", "GroupShareInput", "user"),
+    "get_leader_dashboard": _a("live.dashboard", "get_leader_dashboard", "NoInput", "user"),
+    "merchant_upsert_live_room": _a("live.rooms", "upsert_live_room", "UpsertLiveRoomInput",
+                                    "merchant"),
+    "merchant_live_report": _a("live.dashboard", "live_report", "LiveRoomIdInput", "merchant"),
+    "merchant_create_community": _a("live.community", "create_community",
+                                    "CreateCommunityInput", "merchant"),
+    "merchant_set_community_price": _a("live.community", "set_community_price",
+                                       "CommunityPriceInput", "merchant"),
+    "merchant_list_commissions": _a("live.commission", "merchant_list_commissions",
+                                    "ListCommissionsInput", "merchant"),
+    "merchant_settle_commissions": _a("live.settlement", "settle_commissions",
+                                      "SettleCommissionsInput", "merchant"),
     # merchant
     "merchant_upsert_category": _a("catalog.products", "upsert_category",
                                    "UpsertCategoryInput", "merchant"),
@@ -242,6 +261,11 @@ TIMERS: dict[str, tuple[str, str]] = {
     "campaign_dispatch": ("shared.marketing.campaigns", "dispatch_campaigns"),
     "points_expiry": ("shared.loyalty.members", "expire_points"),
     "reco_train": ("shared.reco.training", "train_now"),   # nightly: the recommendation model
+    # live and community (shared.live): plugin rooms from WeChat, start reminders, commission
+    # that became available
+    "live_sync": ("shared.live.sync", "live_sync"),
+    "live_reminders": ("shared.live.rooms", "send_live_reminders"),
+    "commission_release": ("shared.live.commission", "release_commissions"),
     # durable events: what a transition owes and its instance died before delivering
     "order_events": ("shared.orders.aftermath", "deliver_due_events"),
     # insight: retention and the daily rollups (watermarks); rule tags, a slice of users a run
@@ -286,6 +310,10 @@ IDENTITY_RESOLVER: tuple[str, str] = ("shared.accounts.users", "ensure_user_for_
 ERASERS: tuple[str, ...] = ("shared.insight.tracking:erase_user",        # events, profiles
                            "shared.assistant.conversations:erase_user")  # conversations
 
+# what a community member pays for SKUs: (module, function taking (db, user, skus) -> {sku_id:
+# price}); named here so that catalog (below shared.live) shows members their prices
+MEMBER_PRICES: tuple[str, str] = ("shared.live.community", "member_price_hook")
+
 # domain events (shared.core.events) -> their subscribers, "module:function" taking (db, event),
 # called in this order; each is idempotent per (event, order)
 SUBSCRIBERS: dict[str, tuple[str, ...]] = {
@@ -297,7 +325,8 @@ SUBSCRIBERS: dict[str, tuple[str, ...]] = {
                    "shared.loyalty.members:on_order_paid",        # growth, level, points earned
                    "shared.nearby.deals:on_order_paid",          # the deal's unit sold for good
                    "shared.orders.limits:on_order_paid",          # no longer held unpaid
-                   "shared.insight.facts:on_order_paid"),         # the tracked fact
+                   "shared.insight.facts:on_order_paid",          # the tracked fact
+                   "shared.live.commission:on_order_paid"),       # a leader's commission
     "order_cancelled": ("shared.social.groupbuy:on_order_cancelled",
                         "shared.social.bargain:on_order_cancelled"),
     # an unpaid order gave up what it held (cancelled, or a placement a crash cut short)
@@ -308,6 +337,7 @@ SUBSCRIBERS: dict[str, tuple[str, ...]] = {
                        "shared.social.referral:on_order_refunded",
                        "shared.insight.facts:on_order_refunded"),
     "refund_succeeded": ("shared.loyalty.members:on_refund_succeeded",
+                         "shared.live.commission:on_refund_succeeded",
                          "shared.payments.aftersales:on_refund_finished"),
     "refund_failed": ("shared.payments.aftersales:on_refund_finished",),
 }

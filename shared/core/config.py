@@ -283,6 +283,13 @@ class Settings(SettingsModel):
     HUNYUAN_MODEL: Optional[str] = Field(default=None, max_length=32,
                                          pattern=r"^[A-Za-z0-9._-]+$")
 
+    # live commerce and community selling (shared.live): the live_sync timer pulls the
+    # live-player plugin's rooms only for a shop that has the plugin; a shopper who subscribed
+    # to a room gets its start reminder (10 minutes before) with this subscribe template.
+    # Short names: the gateway's environment holds every setting within SCF's 4 KB
+    LIVE_PLUGIN: bool = False
+    LIVE_TEMPLATE_ID: Optional[str] = None
+
     # checked at start only where a function is given them (a bad key refuses to start); not
     # required by every function, so the deploy hands them only to the functions that pay
     CHECKED_WHEN_SET: ClassVar[frozenset[str]] = frozenset(

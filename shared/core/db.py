@@ -18,6 +18,7 @@ from shared.core.config import get_settings
 # scripts/deploy and `shopctl db migrate` on a real server, on first use for the embedded one.
 INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
     "users": [([("openid", 1)], {"unique": True}), ([("nearby.cell", 1)], {"sparse": True}),
+              ([("community.community_id", 1)], {"sparse": True}),
               ([("invited_by", 1)], {"sparse": True}),
               ([("invited_via_share", 1), ("invited_at", 1)], {"sparse": True}),
               ([("growth", -1)], {}), ([("member_level", 1), ("growth", -1)], {}),
@@ -50,6 +51,8 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
         ([("group.team_id", 1)], {"sparse": True}),
         ([("events_due.at", 1)], {"sparse": True}),   # the order_events timer
         ([("paid_at", 1)], {"sparse": True}),   # forecasts and restock advice: paid per day
+        ([("source.room_id", 1), ("status", 1)], {"sparse": True}),   # merchant_live_report
+        ([("community.community_id", 1), ("paid_at", 1)], {"sparse": True}),  # leaders' boards
     ],
     "coupons": [([("created_at", -1)], {})],
     "user_coupons": [([("user_id", 1), ("status", 1)], {}),
@@ -163,6 +166,21 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
     "assistant_inbox": [([("status", 1), ("received_at", 1)], {}),
                         ([("status", 1), ("lease_until", 1)], {}),
                         ([("received_at", 1)], {})],
+    # live commerce and community selling (shared.live)
+    "live_rooms": [([("source", 1), ("external_id", 1)], {"unique": True}),
+                   ([("starts_at", -1), ("_id", -1)], {}), ([("ends_at", 1)], {})],
+    "live_reminders": [([("status", 1), ("remind_at", 1)], {}), ([("room_id", 1)], {})],
+    "communities": [([("leader_user_id", 1), ("created_at", 1)], {})],
+    "community_members": [([("community_id", 1), ("joined_at", -1)], {}),
+                          ([("user_id", 1), ("joined_at", -1)], {})],
+    "community_prices": [([("sku_id", 1), ("community_id", 1)], {})],
+    "commissions": [([("status", 1), ("checked_at", 1)], {}),
+                    ([("leader_user_id", 1), ("status", 1), ("available_at", 1)], {}),
+                    ([("leader_user_id", 1), ("created_at", -1)], {}),
+                    ([("created_at", -1), ("_id", 1)], {}),
+                    ([("settlement_id", 1)], {"sparse": True})],
+    "commission_settlements": [([("leader_user_id", 1), ("status", 1)], {})],
+    "group_shares": [([("community_id", 1), ("opens", -1)], {})],
 }
 
 _lock = threading.RLock()

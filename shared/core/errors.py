@@ -32,6 +32,7 @@ ERRORS: dict[str, tuple[int, str, str]] = {
                         "Too much is held by unpaid orders; pay or cancel them first"),
     "PAYLOAD_TOO_LARGE": (413, "请求内容过大", "The request body is too large"),
     "VALIDATION_ERROR": (422, "输入有误", "Invalid input"),
+    "SHARE_DATA_INVALID": (422, "分享信息已失效，请重新打开", "The share data cannot be read"),
     "UPLOAD_INVALID": (422, "图片无效，请重新上传", "The image is not an upload of yours"),
     "AR_ASSET_INVALID": (422, "AR模型文件无效，请上传 glTF 2.0 的 GLB 文件",
                          "The AR asset is not a valid glTF 2.0 binary (GLB)"),

@@ -23,7 +23,8 @@ logger = get_logger("shop.messages")
 SHANGHAI = timezone(timedelta(hours=8))
 LEASE = timedelta(seconds=120)
 Purpose = Literal["cart_reminder", "birthday", "campaign", "nearby_campaign", "coupon_expiry",
-                  "order", "group_buy", "restock"]
+                  "order", "group_buy", "restock",
+                  "live_reminder"]
 
 
 class RecordSubscriptionInput(Input):

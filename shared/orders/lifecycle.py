@@ -93,6 +93,7 @@ def order_view(doc: dict[str, Any], merchant: bool = False) -> dict[str, Any]:
         "hold_shipping": bool(doc.get("hold_shipping")),
         "group": doc.get("group"), "bargain_id": doc.get("bargain_id"),
         "gift": bool(doc.get("gift")),
+        "source": doc.get("source"), "community": doc.get("community"),
     }
     if merchant:
         view["user_id"] = doc["user_id"]

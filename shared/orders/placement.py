@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Literal, Optional, Protocol
 
 from pydantic import Field, model_validator
 from pymongo.errors import DuplicateKeyError
@@ -36,6 +36,14 @@ class OrderLineInput(Input):
     quantity: int = Field(ge=1, le=999)
 
 
+class OrderSourceInput(Input):
+    """Where an order comes from: a live room (the plugin passes room_id and share_openid to
+    the goods page; a channels live entry its room); checkout checks the room exists."""
+    type: Literal["live"]
+    room_id: str = Field(min_length=1, max_length=64)
+    share_openid: Optional[str] = Field(default=None, min_length=1, max_length=64)
+
+
 class PlaceOrderInput(Input):
     request_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     items: Optional[list[OrderLineInput]] = Field(default=None, min_length=1,
@@ -50,6 +58,7 @@ class PlaceOrderInput(Input):
     points: Optional[int] = Field(default=None, ge=0, le=100_000_000,
                                   description="points to pay with: 100 points = ¥1, at most "
                                               "POINTS_MAX_SHARE_PERCENT of the total")
+    source: Optional[OrderSourceInput] = None
 
     @model_validator(mode="after")
     def one_source(self) -> "PlaceOrderInput":
@@ -104,6 +113,11 @@ class Terms:
     pickup: Optional[dict[str, Any]] = None       # {store_id, store_name, store_address}
     address: Optional[dict[str, Any]] = None      # the delivery address snapshot
     holds: list[Hold] = field(default_factory=list)
+    # a community member's prices (sku_id -> price, final like a campaign's) and the order's
+    # community record (community_id, leader_user_id); where the order came from (a live room)
+    member_prices: dict[str, int] = field(default_factory=dict)
+    community: Optional[dict[str, Any]] = None
+    source: Optional[dict[str, Any]] = None
 
 
 @record(frozen=True)
@@ -201,6 +215,8 @@ def _apply_prices(terms: Terms, lines: list[dict[str, Any]]) -> Optional[dict[st
     for line in lines:
         if special and line["sku_id"] in special.prices:
             _set_price(line, special.prices[line["sku_id"]])
+        elif line["sku_id"] in terms.member_prices:
+            _set_price(line, terms.member_prices[line["sku_id"]])
     if terms.deal is None:
         return None
     line = next(l for l in lines if l["sku_id"] == terms.deal.sku_id)
@@ -327,6 +343,7 @@ def _new_order(ctx: Context, req: PlaceOrderInput, terms: Terms,
             **(special.fields if special else {}),
             "hold_shipping": bool(special and special.hold_shipping),
             "attribution": _attribution(ctx),
+            "source": terms.source, "community": terms.community,
             "locks_on_skus": True}  # its units are moved by their keys (aftermath)
 
 
@@ -339,7 +356,7 @@ def _place(ctx: Context, req: PlaceOrderInput, terms_for: TermsFor,
     deal = _apply_prices(terms, lines)
     # the member's level discount is for catalog prices; campaign and deal prices are final
     campaign_priced = set(terms.special.prices if terms.special else ()) | \
-        ({terms.deal.sku_id} if terms.deal else set())
+        ({terms.deal.sku_id} if terms.deal else set()) | set(terms.member_prices)
     member_goods = sum(l["subtotal"] for l in lines if l["sku_id"] not in campaign_priced)
     order = _new_order(ctx, req, terms, lines, deal)
     order["purchase_counts"] = counts  # recorded before taken: the order's end gives them back

@@ -6,6 +6,7 @@ always the same user.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from dataclasses import dataclass
@@ -46,7 +47,9 @@ def sandbox_session(code: str, secret: str) -> WxSession:
         raise ShopError("INVALID_CODE", "sandbox login accepts codes of the form dev:<name>")
     name = match.group(1)
     digest = hashlib.sha256(f"openid:{name}".encode()).hexdigest()
-    session_key = hashlib.sha256(f"{secret}:{name}".encode()).hexdigest()[:24]
+    # as WeChat's: base64 of 16 bytes, so that open data (a group's share) decrypts with it
+    session_key = base64.b64encode(
+        hashlib.sha256(f"{secret}:{name}".encode()).digest()[:16]).decode()
     return WxSession(openid=f"dev_{digest[:26]}", session_key=session_key, dev_name=name)
 
 

@@ -367,6 +367,31 @@ def partial_refund_of_an_order_paid_with_points(db: Any, request: pytest.Fixture
     return order["id"]
 
 
+def _community_member(percent: int) -> Member:
+    leader = Member()
+    community = merchant("merchant_create_community", {
+        "name": "群", "leader_user_id": leader.user_id, "commission_percent": percent}).data
+    member = Member()
+    member.call("join_community", {"community_id": community["id"]}).data
+    return member
+
+
+def commission_earned(db: Any, request: pytest.FixtureRequest) -> str:
+    order = _community_member(10).paid_order([(sku(1500), 2)])
+    assert db.commissions.find_one({"_id": f"comm:{order['id']}"})["amount"] == 300
+    return order["id"]
+
+
+def commission_partly_reversed(db: Any, request: pytest.FixtureRequest) -> str:
+    member = _community_member(10)
+    apple = sku(1000)
+    order = member.paid_order([(apple, 3)])
+    member.refunded(member.refund(order["id"], [(apple, 1)]))
+    deliver_owed_events()
+    assert db.commissions.find_one({"_id": f"comm:{order['id']}"})["reversed"] == 100
+    return order["id"]
+
+
 def after_sale_refunded(db: Any, request: pytest.FixtureRequest) -> str:
     member = Member()
     order = member.paid_order([(sku(1500), 1)])
@@ -480,6 +505,7 @@ CASES = [
     Case("order_paid", "shared.orders.limits:on_order_paid", limited_order_paid),
     Case("order_paid", "shared.insight.facts:on_order_paid", order_paid_recorded),
     Case("order_placed", "shared.insight.facts:on_order_placed", order_placed_recorded),
+    Case("order_paid", "shared.live.commission:on_order_paid", commission_earned),
     Case("order_cancelled", "shared.social.groupbuy:on_order_cancelled",
          unpaid_group_order_cancelled("leader")),
     Case("order_cancelled", "shared.social.groupbuy:on_order_cancelled",
@@ -494,6 +520,8 @@ CASES = [
     Case("order_refunded", "shared.insight.facts:on_order_refunded", order_refund_recorded),
     Case("refund_succeeded", "shared.loyalty.members:on_refund_succeeded",
          partial_refund_of_an_order_paid_with_points),
+    Case("refund_succeeded", "shared.live.commission:on_refund_succeeded",
+         commission_partly_reversed),
     Case("refund_succeeded", "shared.payments.aftersales:on_refund_finished",
          after_sale_refunded),
     Case("refund_failed", "shared.payments.aftersales:on_refund_finished",

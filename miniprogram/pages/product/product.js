@@ -3,11 +3,13 @@ const share = require('../../services/share')
 const track = require('../../services/track')
 const config = require('../../config')
 const { limitText, perOrderMax } = require('../../utils/limit')
+const { rememberLiveSource } = require('../../utils/live')
 
 Page({
   data: { id: '', product: null, loading: true, error: '', pickerShow: false, pickerAction: 'cart', groupBuy: null, bargainCampaignId: '', adding: false, limitText: '', limitMax: 0, arSkuId: '' },
   onLoad(options) {
     const id = (options && options.id) || ''
+    rememberLiveSource(options)  // opened from a live room: the order will say so
     // no shopper-side list of bargains: the entry shows only for a campaign id known from config
     this.setData({ id, bargainCampaignId: (config.bargainCampaigns && config.bargainCampaigns[id]) || '' })
     return this.load()

@@ -1,6 +1,7 @@
 const api = require('../../../../services/api')
 const { couponText } = require('../../../../utils/coupon')
 const { getLocation, distanceText } = require('../../../../utils/location')
+const { liveSource } = require('../../../../utils/live')
 
 function requestId() {
   return 'co-' + Date.now().toString(36) + '-' + Math.random().toString(36).slice(2, 10)
@@ -126,6 +127,8 @@ Page({
     if (this.data.couponId) input.coupon_id = this.data.couponId
     if (this.data.note) input.note = this.data.note
     if (this.data.dealId) input.deal_id = this.data.dealId
+    const source = liveSource()   // a product opened from a live room in the last day
+    if (source) input.source = source
     if (this.data.mode === 'buy') input.items = [{ sku_id: this.data.skuId, quantity: this.data.quantity }]
     else input.from_cart = true
     try {
