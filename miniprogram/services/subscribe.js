@@ -1,14 +1,20 @@
 // Subscribe messages: ask wx.requestSubscribeMessage for a moment's templates (config.js) and
 // report the answer with record_subscription. Never throws: a declined, failing or missing
 // request resolves to null and the page goes on.
+// wx.requestSubscribeMessage works only inside the user's tap (WeChat refuses it after a network
+// wait or from onHide): call requestSubscribe first thing in a bind:tap handler, before any
+// await. It calls wx synchronously, so `const asked = requestSubscribe(m); ...; await asked` is fine.
 const api = require('./api')
 const config = require('../config')
 
 const RESULTS = ['accept', 'reject', 'ban', 'filter']
 
+// Outside develop a placeholder id never reaches WeChat (it would fail as an unknown template):
+// config.check() logs them at launch so they get replaced.
 function templatesFor(moment) {
   const all = (config.subscribeTemplates && config.subscribeTemplates[moment]) || []
-  return all.filter((t) => typeof t === 'string' && t).slice(0, 3)
+  const usable = (t) => typeof t === 'string' && t && (config.dev || !config.isPlaceholder(t))
+  return all.filter(usable).slice(0, 3)
 }
 
 function ask(tmplIds) {

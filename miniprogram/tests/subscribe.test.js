@@ -45,7 +45,7 @@ test('placeholder template ids live in config.js, at most 3 per moment', () => {
 
 test('the answer is reported with record_subscription {template_ids, results}', async () => {
   global.wx = shop({ subscribe: { [ORDER[0]]: 'accept', [ORDER[1]]: 'reject' } })
-  const res = await requestSubscribe('order')
+  const res = await wx.tap(requestSubscribe, 'order')
   expect(wx.named('requestSubscribeMessage')[0].tmplIds).toEqual(ORDER)
   expect(recorded()).toEqual([{ template_ids: ORDER, results: { [ORDER[0]]: 'accept', [ORDER[1]]: 'reject' } }])
   expect(res.accepted).toEqual([ORDER[0]])
@@ -65,17 +65,18 @@ test('a declined (fail), throwing or missing request resolves to null and report
 
 test('a failing record_subscription never throws', async () => {
   global.wx = shop({ subscribe: { [CART[0]]: 'accept' }, recordFails: true })
-  await expect(requestSubscribe('cart')).resolves.toBeNull()
+  await expect(wx.tap(requestSubscribe, 'cart')).resolves.toBeNull()
   expect(recorded().length).toBe(1)
 })
 
-test('order detail asks for order templates after paying, and a decline leaves the page paid', async () => {
+test('order detail asks for order templates on the pay tap, and a decline leaves the page paid', async () => {
   global.wx = shop({ subscribe: 'fail', paid: false })
   const page = createPage('packages/order/pages/detail/detail')
   await page.onLoad({ id: 'ord_1' })
   expect(wx.named('requestSubscribeMessage')).toEqual([])
-  await page.sandboxPay()
+  await wx.tap(page.sandboxPay)
   await flush()
+  expect(wx.refused).toEqual([]) // asked inside the tap, not after the sandbox_pay wait
   expect(wx.named('requestSubscribeMessage')[0].tmplIds).toEqual(ORDER)
   expect(page.data.order.status).toBe('paid')
   expect(page.data.paying).toBe(false)
@@ -86,25 +87,51 @@ test('order detail: wx.requestPayment success then subscribe accepted is recorde
   global.wx = shop({ subscribe: { [ORDER[0]]: 'accept', [ORDER[1]]: 'accept' }, paid: true })
   const page = createPage('packages/order/pages/detail/detail')
   await page.onLoad({ id: 'ord_1' })
-  await page.pay()
+  await wx.tap(page.pay)
   await flush()
+  expect(wx.refused).toEqual([])
   expect(wx.named('requestPayment').length).toBe(1)
   expect(recorded()[0].template_ids).toEqual(ORDER)
+  // the ask comes before the payment: its dialog never sits on top of the cashier
+  const names = wx.calls.map((c) => c.name)
+  expect(names.indexOf('requestSubscribeMessage')).toBeLessThan(names.indexOf('requestPayment'))
 })
 
-test('leaving a full cart asks for the cart reminder; an empty cart does not', async () => {
+test('on a device an ask after a network wait is refused: the stricter double says so', async () => {
+  global.wx = shop({ subscribe: { [ORDER[0]]: 'accept' } })
+  const res = await wx.tap(async () => { await flush(); return requestSubscribe('order') })
+  expect(res).toBeNull()
+  expect(wx.refused).toEqual(['requestSubscribeMessage'])
+  expect(recorded()).toEqual([])
+})
+
+test('outside develop a placeholder template id never reaches wx.requestSubscribeMessage', async () => {
+  global.wx = shop({ subscribe: { [ORDER[0]]: 'accept' } })
+  const saved = config.dev
+  config.dev = false
+  try {
+    await expect(wx.tap(() => requestSubscribe('order'))).resolves.toBeNull()
+    expect(wx.named('requestSubscribeMessage')).toEqual([])
+  } finally { config.dev = saved }
+})
+
+test('the 结算 tap asks for the cart reminder; leaving the cart or an empty selection does not', async () => {
   global.wx = shop({ subscribe: { [CART[0]]: 'accept' }, cartItems: [{ sku_id: 'sku_1', quantity: 1, selected: true }] })
   const cart = createPage('pages/cart/cart')
   await cart.onShow()
-  cart.onHide()
+  if (cart.onHide) cart.onHide() // a hide is no gesture: nothing may be asked there
+  expect(wx.named('requestSubscribeMessage')).toEqual([])
+  cart.setData({ selectedCount: 1 })
+  wx.tap(cart.checkout)
   await flush(); await flush()
+  expect(wx.refused).toEqual([])
   expect(wx.named('requestSubscribeMessage')[0].tmplIds).toEqual(CART)
   expect(recorded()).toEqual([{ template_ids: CART, results: { [CART[0]]: 'accept' } }])
 
   global.wx = shop({ subscribe: { [CART[0]]: 'accept' }, cartItems: [] })
   const empty = createPage('pages/cart/cart')
   await empty.onShow()
-  empty.onHide()
+  wx.tap(empty.checkout)
   expect(wx.named('requestSubscribeMessage')).toEqual([])
 })
 
@@ -112,12 +139,12 @@ test('the member page 订阅 button asks for member templates and says how it we
   global.wx = shop({ subscribe: { [MEMBER[0]]: 'accept', [MEMBER[1]]: 'reject', [MEMBER[2]]: 'ban' } })
   const page = createPage('packages/member/pages/membership/membership')
   await page.onLoad()
-  await page.subscribe()
+  await wx.tap(page.subscribe)
   expect(recorded()[0].results).toEqual({ [MEMBER[0]]: 'accept', [MEMBER[1]]: 'reject', [MEMBER[2]]: 'ban' })
   expect(wx.named('showToast').pop().title).toBe('订阅成功')
 
   global.wx = shop({ subscribe: 'fail' })
-  await page.subscribe()
+  await wx.tap(page.subscribe)
   expect(wx.named('showToast').pop().title).toBe('未订阅')
   expect(page.data.error).toBe('')
 })

@@ -4,10 +4,6 @@ const { requestSubscribe } = require('../../services/subscribe')
 Page({
   data: { items: [], selectedCount: 0, selectedTotal: 0, loading: false, error: '', empty: false },
   onShow() { return this.load() },
-  // leaving a cart with something in it: offer a reminder (fire and forget)
-  onHide() {
-    if (this.data.items.length) requestSubscribe('cart')
-  },
   async load() {
     this.setData({ loading: true, error: '' })
     try {
@@ -45,8 +41,11 @@ Page({
       await this.load()
     } catch (err) { api.showError(err) }
   },
+  // the 结算 tap: the moment to offer the cart reminder (subscribe asks need the user's tap, so
+  // not onHide), fire and forget
   checkout() {
     if (!this.data.selectedCount) { wx.showToast({ title: '请选择商品', icon: 'none' }); return }
+    requestSubscribe('cart')
     wx.navigateTo({ url: '/packages/order/pages/checkout/checkout?from=cart' })
   },
   goShopping() { wx.switchTab({ url: '/pages/index/index' }) }

@@ -35,9 +35,16 @@ function texts(comp, selector) {
 // Tap a rendered DOM node (e.g. one found with comp.dom.querySelectorAll), as j-component's own
 // dispatchEvent does: the tap goes to the node's exparser element and bubbles to its bind:tap.
 // (j-component's comp.querySelector only finds nodes by class or id.)
+// The tap runs as the user's gesture (wx.tap of the double), so tap-only APIs work in its handler.
 function tap(domNode) {
   const exparser = require('miniprogram-exparser')
   if (!domNode || !domNode.__wxElement) throw new Error('not a rendered node')
+  const w = global.wx
+  if (w && typeof w.tap === 'function') return w.tap(() => dispatchTap(exparser, domNode))
+  return dispatchTap(exparser, domNode)
+}
+
+function dispatchTap(exparser, domNode) {
   exparser.Event.dispatchEvent(domNode.__wxElement, exparser.Event.create('tap', {}, {
     bubbles: true, capturePhase: true, composed: true, extraFields: { touches: {}, changedTouches: {} }
   }))

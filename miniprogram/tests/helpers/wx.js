@@ -1,18 +1,58 @@
 // A small hand-written `wx` double: storage in memory, every call recorded in wx.calls,
 // wx.request answered by the `request` function given (a fake or the real gateway).
+// Stricter than the old one, as a phone is:
+// - tap-only APIs (TAP_ONLY) fail with WeChat's errMsg unless called synchronously inside a tap:
+//   run a handler as the user's tap with wx.tap(fn, ...args) (render-page.js's tap() does);
+//   the gesture ends when the handler's synchronous part returns (an await ends it, as on a device)
+// - options.envVersion ('develop' by default; 'trial' / 'release'): what getAccountInfoSync says;
+//   outside develop, http:// URLs are refused by request/uploadFile/downloadFile, as the domain
+//   list of a published mini-program only holds https hosts
+const TAP_ONLY = ['requestSubscribeMessage', 'openSetting']
+const TAP_ERR = ':fail can only be invoked by user TAP gesture.'
+
 function createWx(options) {
   const opts = options || {}
   const storage = {}
   const calls = []
   const record = (name, arg) => { calls.push({ name, arg }) }
+  const envVersion = opts.envVersion || 'develop'
+  let tapDepth = 0
+  const refused = []
+  // a tap-only API outside a tap: fail as WeChat does (and remember it for tests)
+  const outsideTap = (name, o) => {
+    if (tapDepth > 0) return false
+    record(name, o)
+    refused.push(name)
+    const err = { errMsg: name + TAP_ERR }
+    if (o && o.fail) o.fail(err)
+    if (o && o.complete) o.complete(err)
+    return true
+  }
+  // outside develop only https:// hosts are reachable
+  const insecure = (name, o) => {
+    if (envVersion === 'develop' || !/^http:\/\//i.test((o && o.url) || '')) return false
+    record(name, o)
+    const err = { errMsg: name + ':fail url not in domain list' }
+    if (o && o.fail) o.fail(err)
+    return true
+  }
   const wx = {
     calls,
     storage,
+    refused,
+    // run fn as the user's tap: tap-only APIs work during its synchronous part only
+    tap: (fn, ...args) => {
+      tapDepth++
+      try { return fn(...args) } finally { tapDepth-- }
+    },
+    inTap: () => tapDepth > 0,
+    getAccountInfoSync: () => ({ miniProgram: { appId: 'wx0000000000000000', envVersion, version: '' } }),
     getStorageSync: (k) => (k in storage ? storage[k] : ''),
     setStorageSync: (k, v) => { storage[k] = v },
     removeStorageSync: (k) => { delete storage[k] },
     login: (o) => { record('login', o); o.success({ code: opts.loginCode || 'wx-code-1' }) },
     request: (o) => {
+      if (insecure('request', o)) return
       record('request', o)
       Promise.resolve()
         .then(() => opts.request(o))
@@ -33,6 +73,7 @@ function createWx(options) {
     },
     // options.subscribe: a {tmplId: 'accept'|'reject'...} answer, 'fail', or a function(o)
     requestSubscribeMessage: (o) => {
+      if (outsideTap('requestSubscribeMessage', o)) return
       record('requestSubscribeMessage', o)
       const s = opts.subscribe
       if (typeof s === 'function') return s(o)
@@ -72,7 +113,17 @@ function createWx(options) {
     navigateTo: (o) => record('navigateTo', o),
     redirectTo: (o) => record('redirectTo', o),
     switchTab: (o) => record('switchTab', o),
-    openSetting: (o) => record('openSetting', o),
+    openSetting: (o) => { if (!outsideTap('openSetting', o)) record('openSetting', o) },
+    uploadFile: (o) => {
+      if (insecure('uploadFile', o)) return
+      record('uploadFile', o)
+      if (opts.uploadFile) Promise.resolve().then(() => opts.uploadFile(o)).then((r) => o.success && o.success(r), (e) => o.fail && o.fail({ errMsg: 'uploadFile:fail ' + e }))
+    },
+    downloadFile: (o) => {
+      if (insecure('downloadFile', o)) return
+      record('downloadFile', o)
+      if (o.success) o.success({ tempFilePath: 'wxfile://tmp/' + String(o.url).split('/').pop(), statusCode: 200 })
+    },
     setNavigationBarTitle: () => {},
     stopPullDownRefresh: () => {}
   }
@@ -80,4 +131,4 @@ function createWx(options) {
   return wx
 }
 
-module.exports = { createWx }
+module.exports = { createWx, TAP_ONLY }

@@ -39,10 +39,14 @@ Page({
   },
   openAfterSales() { wx.navigateTo({ url: '/packages/order/pages/aftersale-list/aftersale-list' }) },
   openAssistant() { wx.navigateTo({ url: `/packages/assistant/pages/chat/chat?order_id=${this.data.id || ''}` }) },
+  // the pay taps ask for shipping notices first, while the tap still counts (WeChat refuses the
+  // ask after a network wait), and wait for the answer so its dialog and the payment's never overlap
   async pay() {
     if (this.data.paying) return
+    const asked = requestSubscribe('order')
     this.setData({ paying: true })
     try {
+      await asked
       const params = await api.call('pay_order', { order_id: this.data.id })
       try {
         await requestPayment(params)
@@ -52,8 +56,6 @@ Page({
         return
       }
       wx.showToast({ title: '支付成功', icon: 'success' })
-      // right after paying (still the user's tap): ask for shipping notices, never blocking
-      requestSubscribe('order')
       await this.waitPaid()
     } catch (e) {
       api.showError(e)
@@ -72,12 +74,13 @@ Page({
   },
   async sandboxPay() {
     if (this.data.paying) return
+    const asked = requestSubscribe('order')
     this.setData({ paying: true })
     try {
+      await asked
       const res = await api.call('sandbox_pay', { order_id: this.data.id })
       if (res && res.order) this.show(res.order); else await this.load()
       wx.showToast({ title: '沙箱支付成功', icon: 'success' })
-      requestSubscribe('order')
     } catch (e) {
       api.showError(e)
     } finally {
