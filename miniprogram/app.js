@@ -8,6 +8,9 @@ track.install() // page views: every page defined from here on records one on ea
 App({
   globalData: { location: null, shareOpens: {} },
   onLaunch(options) {
+    // a trial/release built with placeholders (template ids, the example host) says so loudly
+    const problems = config.check()
+    if (problems.length) console.error('[config ' + config.envVersion + '] replace before release:\n' + problems.join('\n'))
     if (config.mode === 'cloud' && wx.cloud) wx.cloud.init({ env: config.cloudEnv, traceUser: true })
     // log in silently up front; api.call also logs in again on any 401
     api.ensureLogin().catch(() => {})

@@ -69,7 +69,7 @@ test('two shoppers fill a group-buy team and it succeeds', async () => {
   await detailA.onLoad(query(wxA.named('navigateTo').pop().url))
   expect(detailA.data.order.id).toBe(started.order.id)
   expect(detailA.data.order.status).toBe('pending_payment')
-  await detailA.sandboxPay()
+  await wx.tap(detailA.sandboxPay)
   expect(detailA.data.order.status).not.toBe('pending_payment')
 
   // the team is forming with one seat left; A shares it with a real share code
@@ -105,7 +105,7 @@ test('two shoppers fill a group-buy team and it succeeds', async () => {
   const detailB = createPage('packages/order/pages/detail/detail')
   await detailB.onLoad(query(wxB.named('navigateTo').pop().url))
   expect(detailB.data.order.id).toBe(joined.order.id)
-  await detailB.sandboxPay()
+  await wx.tap(detailB.sandboxPay)
   expect(detailB.data.order.status).not.toBe('pending_payment')
 
   // get_team: succeeded with two members, seen by both

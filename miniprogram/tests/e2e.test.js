@@ -52,7 +52,7 @@ test('a shopper logs in, browses, buys and pays in the sandbox', async () => {
   await cart.onShow()
   expect(cart.data.items.map((i) => i.sku_id)).toEqual([sku.id])
   expect(cart.data.selectedTotal).toBe(sku.price * 2)
-  cart.checkout()
+  wx.tap(cart.checkout)
   expect(wx.named('navigateTo').pop().url).toBe('/packages/order/pages/checkout/checkout?from=cart')
 
   // checkout: a new shopper has no address yet
@@ -74,7 +74,7 @@ test('a shopper logs in, browses, buys and pays in the sandbox', async () => {
   await detail.onLoad({ id: order.id })
   expect(detail.data.sandbox).toBe(true)
   expect(detail.data.order.status).toBe('pending_payment')
-  await detail.sandboxPay()
+  await wx.tap(detail.sandboxPay)
   expect(detail.data.order.status).toBe('paid')
   expect(detail.data.statusText).toBe('待发货')
 

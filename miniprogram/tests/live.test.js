@@ -40,7 +40,7 @@ test('the live list loads by status and subscribes after asking for the live tem
   const page = createPage('packages/live/pages/list/list')
   await page.onLoad({ status: 'upcoming' })
   expect(page.data.rooms.map((r) => r.statusText)).toEqual(['预告'])
-  await page.subscribe({ currentTarget: { dataset: { id: 'room_1' } } })
+  await wx.tap(page.subscribe, { currentTarget: { dataset: { id: 'room_1' } } })
   expect(wx.named('requestSubscribeMessage')[0].tmplIds).toEqual(config.subscribeTemplates.live)
   expect(sent('subscribe_live_room')).toEqual([{ room_id: 'room_1' }])
 })
