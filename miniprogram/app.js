@@ -2,12 +2,14 @@ const api = require('./services/api')
 const config = require('./config')
 const share = require('./services/share')
 const track = require('./services/track')
+const privacy = require('./services/privacy')
 
 track.install() // page views: every page defined from here on records one on each show
 
 App({
   globalData: { location: null, shareOpens: {} },
   onLaunch(options) {
+    privacy.install() // the shop's own consent popup before location, album, camera, avatar
     // a trial/release built with placeholders (template ids, the example host) says so loudly
     const problems = config.check()
     if (problems.length) console.error('[config ' + config.envVersion + '] replace before release:\n' + problems.join('\n'))

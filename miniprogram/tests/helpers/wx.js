@@ -124,6 +124,18 @@ function createWx(options) {
       record('downloadFile', o)
       if (o.success) o.success({ tempFilePath: 'wxfile://tmp/' + String(o.url).split('/').pop(), statusCode: 200 })
     },
+    // privacy: wx.needPrivacy(referrer) plays WeChat pausing a private API (first use, no consent
+    // yet): it calls the onNeedPrivacyAuthorization listener and resolves with the answers given
+    onNeedPrivacyAuthorization: (fn) => { record('onNeedPrivacyAuthorization', fn); wx.privacyListener = fn },
+    needPrivacy: (referrer) => {
+      const answers = []
+      if (!wx.privacyListener) return Promise.resolve([{ event: 'platform-popup' }])
+      return new Promise((done) => {
+        wx.privacyListener((a) => { answers.push(a); if (a.event !== 'exposureAuthorization') done(answers) }, { referrer })
+      })
+    },
+    openPrivacyContract: (o) => { record('openPrivacyContract', o); if (o && o.success) o.success({ errMsg: 'openPrivacyContract:ok' }) },
+    getPrivacySetting: (o) => { record('getPrivacySetting', o); if (o && o.success) o.success({ needAuthorization: true, privacyContractName: '《小店隐私保护指引》' }) },
     setNavigationBarTitle: () => {},
     stopPullDownRefresh: () => {}
   }
