@@ -12,7 +12,10 @@ App({
     privacy.install() // the shop's own consent popup before location, album, camera, avatar
     // a trial/release built with placeholders (template ids, the example host) says so loudly
     const problems = config.check()
-    if (problems.length) console.error('[config ' + config.envVersion + '] replace before release:\n' + problems.join('\n'))
+    if (problems.length) {
+      const log = config.envVersion === 'develop' ? console.warn : console.error
+      log('[config ' + config.envVersion + '] replace before release:\n' + problems.join('\n'))
+    }
     if (config.mode === 'cloud' && wx.cloud) wx.cloud.init({ env: config.cloudEnv, traceUser: true })
     // log in silently up front; api.call also logs in again on any 401
     api.ensureLogin().catch(() => {})

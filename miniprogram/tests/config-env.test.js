@@ -72,9 +72,22 @@ test('check() names what must be replaced before release: placeholder templates 
   expect(cfg.check(Object.assign(cfg.forEnv('release'), { dev: true, gatewayBase: 'https://api.myshop.cn', subscribeTemplates: {} }))).toEqual(['dev sandbox is on outside develop'])
 })
 
-test('the app logs check() problems at launch', () => {
-  const src = require('fs').readFileSync(path.join(__dirname, '..', 'app.js'), 'utf8')
-  expect(src).toMatch(/config\.check\(\)/)
+test('a release launch logs what must be replaced and installs the privacy listener', () => {
+  const wx = createWx({ envVersion: 'release', request: () => ({ statusCode: 503, data: {} }) })
+  const saved = { wx: global.wx, App: global.App, Page: global.Page }
+  const error = jest.spyOn(console, 'error').mockImplementation(() => {})
+  let appDef = null
+  try {
+    global.wx = wx
+    global.App = (def) => { appDef = def }
+    jest.isolateModules(() => { require(path.join(__dirname, '..', 'app.js')) })
+    appDef.onLaunch.call(Object.assign({}, appDef, { globalData: { shareOpens: {} } }), {})
+    expect(error.mock.calls.map((c) => c[0]).join('\n')).toMatch(/\[config release\] replace before release[\s\S]*TPL_ORDER_SHIPPED_PLACEHOLDER/)
+    expect(wx.named('onNeedPrivacyAuthorization').length).toBe(1)
+  } finally {
+    error.mockRestore()
+    Object.assign(global, saved)
+  }
 })
 
 test('a release runtime refuses the http gateway of develop (the stricter double)', () => {
