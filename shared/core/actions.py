@@ -50,6 +50,8 @@ ACTIONS: dict[str, Action] = {
     "cart_list": _a("catalog.cart", "cart_list", "NoInput", "user"),
     # orders
     "place_order": _a("checkout.placing", "place_order", "PlaceOrderInput", "user"),
+    # the price before paying: place_order's input without request_id, nothing written
+    "preview_order": _a("checkout.placing", "preview_order", "PreviewOrderInput", "user"),
     "get_order": _a("orders.lifecycle", "get_order", "OrderIdInput", "user"),
     "list_orders": _a("orders.lifecycle", "list_orders", "ListOrdersInput", "user"),
     "cancel_order": _a("checkout.cancelling", "cancel_order", "OrderIdInput", "user"),
