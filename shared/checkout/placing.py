@@ -91,9 +91,9 @@ def place_order(ctx: Context, req: PlaceOrderInput,
 
 def preview_order(ctx: Context, req: OrderTermsInput,
                   special: Optional[Special] = None) -> dict[str, Any]:
-    """The price before paying: what ``place_order`` would charge for the same input, with
-    each discount, writing nothing (campaigns may pass their ``special`` prices as they
-    would to ``place_order``)."""
+    """The price before paying: what `place_order` would charge for the same input, each
+    discount a row, writing nothing."""
+    # a campaign may pass its ``special`` prices, as it does to place_order
 
     def terms_for(lines: list[dict[str, Any]], address: Optional[dict[str, Any]]) -> Terms:
         return _terms(ctx, req, lines, address, special)

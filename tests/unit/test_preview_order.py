@@ -223,3 +223,24 @@ def test_anonymous_callers_are_refused(db):
     answer = call("preview_order", {"address_id": new_address(shopper),
                                     "items": [{"sku_id": sku(1000), "quantity": 1}]})
     assert answer.status == 401
+
+
+# ---- every entry: HTTP through the dev gateway, and a callFunction event -----------------------
+
+def test_preview_over_http_through_the_gateway_and_as_a_callfunction_event(gateway, db):
+    import requests
+
+    from tests.functions.test_handlers import invoke
+    member = Member()
+    payload = delivery(member, [(sku(1000), 2)])
+    headers = {"Authorization": f"Bearer {member.shopper.token}"}
+
+    over_http = requests.post(f"{gateway}/api/preview_order", json=payload, headers=headers,
+                              timeout=10)
+    as_event = invoke("preview_order", {**payload, "_token": member.shopper.token})
+    anonymous = requests.post(f"{gateway}/api/preview_order", json=payload, timeout=10)
+
+    assert over_http.status_code == 200 and over_http.json()["data"]["payable"] == 2000
+    assert as_event["ok"] is True and as_event["data"]["payable"] == 2000
+    assert anonymous.status_code == 401
+    assert db.orders.count_documents({}) == 0

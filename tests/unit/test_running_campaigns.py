@@ -78,3 +78,17 @@ def test_list_assists_shows_running_ones_with_their_reward(db):
 def test_unknown_fields_are_refused(db):
     assert call("list_bargains", {"surprise": 1}).status == 422
     assert call("list_assists", {"page_size": 1000}).status == 422
+
+
+def test_the_lists_over_http_and_as_callfunction_events(gateway, db):
+    import requests
+
+    from tests.functions.test_handlers import invoke
+    running = create_bargain(new_product(price=1000, stock=10)["skus"][0]["id"]).data
+    gift = create_assist({"kind": "coupon", "coupon_id": _coupon_template()}).data
+
+    over_http = requests.post(f"{gateway}/api/list_bargains", json={}, timeout=10).json()
+    as_event = invoke("list_assists", {"page": 1})
+
+    assert [b["id"] for b in over_http["data"]["items"]] == [running["id"]]
+    assert [a["id"] for a in as_event["data"]["items"]] == [gift["id"]]
