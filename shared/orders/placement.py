@@ -507,6 +507,8 @@ def _preview_view(order: dict[str, Any], terms: Terms,
     off["member"] += order["level_discount"]
     off["points"] += order["points_used"]
     labels = dict(DISCOUNT_LABELS)
+    if terms.special and terms.special.fields.get("gift"):
+        labels["bargain"] = "助力赠品"  # an assist's gift: its kind is the nearest of the list
     if terms.level.name:
         labels["member"] = f"会员折扣（{terms.level.name}）"
     freight = order.get("shipping_fee", 0)
