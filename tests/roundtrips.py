@@ -181,6 +181,9 @@ BUDGETS: dict[str, int] = {
     # update), the units, confirm
     "place_order": 6,
     "place_order_sold_out": 3,       # refused before anything is written
+    # issue 21, the price before paying (nothing written): token, SKUs with their products and
+    # the delivery address (one aggregate), the shopper's fair-stock counters (one read)
+    "preview_order": 3,
     "paid_transition": 5,            # mark_paid or a notify: read, paid, units, sales, lines marked
     # a shopper's token costs one read of its user (the version a block or a deletion moves
     # on, issue 12); the call keeps that document, so no later step reads the user again
@@ -295,6 +298,11 @@ class World:
         order_id = str(_ok("place_order", self.order(shopper), self.shoppers[shopper][0])["id"])
         deliver_due_before(get_db(), utcnow(), batch=1000)
         return order_id
+
+
+def _preview(world: World) -> dict[str, Any]:
+    """place_order's input less its request_id: what checkout asks before paying."""
+    return {k: v for k, v in world.order().items() if k != "request_id"}
 
 
 def measure(action: str, payload: dict[str, Any], token: Optional[str]) -> Measured:
@@ -451,6 +459,8 @@ def run_scenarios(only: Optional[str] = None) -> dict[str, Measured]:
                                        {"product_id": world.product["id"]}, None),
         "place_order": warm_then_count("place_order", world.order, world.order, shopper),
         "place_order_sold_out": sold_out,
+        "preview_order": warm_then_count("preview_order", lambda: _preview(world),
+                                         lambda: _preview(world), shopper),
         "paid_transition": paid,
         "cancel_order": warm_then_count("cancel_order", lambda: {"order_id": world.place()},
                                         lambda: {"order_id": world.place()}, shopper),

@@ -62,7 +62,12 @@ test('a shopper logs in, browses, buys and pays in the sandbox', async () => {
   expect(checkout.data.address).toBeNull()
   checkout.setData({ addressForm: { name: '张三', phone: '13800000000', province: '上海市', city: '上海市', district: '浦东新区', detail: '世纪大道1号' } })
   expect(await checkout.saveAddress()).toBeTruthy()
+  // the server's price before paying (preview_order), then the order charges exactly that
+  const preview = await checkout.refreshPreview()
+  expect(preview.payable).toBe(sku.price * 2)
+  expect(checkout.data.preview.items[0].sku_id).toBe(sku.id)
   const order = await checkout.submit()
+  expect(order.total).toBe(preview.payable)
   expect(order).toBeTruthy()
   expect(order.status).toBe('pending_payment')
   expect(order.total).toBe(sku.price * 2)

@@ -28,7 +28,7 @@ test('home renders categories and the product feed as product cards with yuan pr
   await simulate.sleep(0)
 
   expect(texts(comp, '.main--cat')).toEqual(['水果', '蔬菜'])
-  expect(texts(comp, '.main--entry')).toEqual(['附近精选', '今日特惠'])
+  expect(texts(comp, '.main--entry')).toEqual(['附近精选', '今日特惠', '砍价 · 助力'])   // the campaigns page (issue 21)
 
   // one product-card per product, each rendering its title, subtitle, price (as yuan) and sales
   const cards = Array.from(comp.dom.querySelectorAll('.main--feed product-card'))

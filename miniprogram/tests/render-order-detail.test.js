@@ -7,7 +7,7 @@ const { renderPage, texts } = require('./helpers/render-page')
 const config = require('../config')
 
 const ORDER = {
-  id: 'ord_42', status: 'pending_payment', pay_deadline: '2026-01-01 12:30',
+  id: 'ord_42', status: 'pending_payment', pay_deadline: '2099-01-01T04:30:00Z',
   items: [
     { sku_id: 'sku_a', title: '赣南脐橙', quantity: 2, subtotal: 7980 },
     { sku_id: 'sku_b', title: '阿克苏苹果', quantity: 1, subtotal: 2550 }
@@ -35,7 +35,8 @@ test('order detail renders status, items priced in yuan, the pickup card and 沙
 
   // status
   expect(texts(comp, '.main--status')[0]).toBe('待付款')
-  expect(text).toContain('请在 2026-01-01 12:30 前完成支付')
+  expect(text).toContain('请在 2099-01-01 12:30 前完成支付')   // Beijing time
+  expect(text).toMatch(/剩余支付时间 ?\d+:\d{2}:\d{2}/)   // the countdown
 
   // item lines, each with its subtotal rendered by the price component as yuan
   const rows = texts(comp, '.main--row')

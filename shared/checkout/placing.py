@@ -20,13 +20,20 @@ from shared.orders.placement import (
     Hold,
     MemberLevel,
     OrderLineInput,
+    OrderTermsInput,
     PlaceOrderInput,
     Special,
     Terms,
 )
 from shared.orders.placement import place_order as place
+from shared.orders.placement import preview_order as preview
 
-__all__ = ["OrderLineInput", "PlaceOrderInput", "Special", "place_order"]
+__all__ = ["OrderLineInput", "PlaceOrderInput", "PreviewOrderInput", "Special", "place_order",
+           "preview_order"]
+
+
+class PreviewOrderInput(OrderTermsInput):
+    """``place_order``'s input without ``request_id`` (refused here, like any unknown field)."""
 
 
 @record
@@ -45,11 +52,16 @@ class DealUnitHold:
         give_back_daily_quantity(db, order["deal"]["day_key"], order["deal"]["quantity"],
                                  order["_id"])
 
+    def check(self, db: Database, order: dict[str, Any]) -> None:
+        from shared.nearby.deals import check_daily_quantity
+        check_daily_quantity(db, self.deal, order["deal"]["quantity"], order["created_at"])
+
 
 @record
 class PointsHold:
     """Points paying for part of the order (1 point = 1 fen off)."""
     after_stock: bool = True
+    balance: int = 0  # the shopper's, as the call read it (judged by the preview only)
 
     def take(self, db: Database, order: dict[str, Any]) -> None:
         from shared.loyalty.points import spend_for_order
@@ -59,6 +71,10 @@ class PointsHold:
     def give_back(self, db: Database, order: dict[str, Any]) -> None:
         from shared.loyalty.points import give_back_for_order
         give_back_for_order(db, order["_id"])
+
+    def check(self, db: Database, order: dict[str, Any]) -> None:
+        from shared.loyalty.points import check_for_order
+        check_for_order(self.balance, order["points_used"])
 
 
 def place_order(ctx: Context, req: PlaceOrderInput,
@@ -73,7 +89,20 @@ def place_order(ctx: Context, req: PlaceOrderInput,
     return place(ctx, req, terms_for, address)
 
 
-def _terms(ctx: Context, req: PlaceOrderInput, lines: list[dict[str, Any]],
+def preview_order(ctx: Context, req: OrderTermsInput,
+                  special: Optional[Special] = None) -> dict[str, Any]:
+    """The price before paying: what `place_order` would charge for the same input, each
+    discount a row, writing nothing."""
+    # a campaign may pass its ``special`` prices, as it does to place_order
+
+    def terms_for(lines: list[dict[str, Any]], address: Optional[dict[str, Any]]) -> Terms:
+        return _terms(ctx, req, lines, address, special)
+
+    address = None if req.store_id else Alongside("addresses", req.address_id or "")
+    return preview(ctx, req, terms_for, address)
+
+
+def _terms(ctx: Context, req: OrderTermsInput, lines: list[dict[str, Any]],
            address: Optional[dict[str, Any]], special: Optional[Special]) -> Terms:
     holds: list[Hold] = []
     deal = None
@@ -88,7 +117,8 @@ def _terms(ctx: Context, req: PlaceOrderInput, lines: list[dict[str, Any]],
     pickup, snapshot = _fulfilment(ctx, req, address)
     level = checkout_level(ctx.db, ctx.shopper_id, ctx.shopper())
     if req.points:
-        holds.append(PointsHold())
+        from shared.loyalty.points import POINTS  # loyalty's points load only when used
+        holds.append(PointsHold(balance=int(ctx.shopper().get(POINTS.field, 0))))
     community, member_prices = _community(ctx, lines, special)
     return Terms(level=MemberLevel(level["name"], level["discount_percent"]), special=special,
                  deal=deal, pickup=pickup, address=snapshot, holds=holds,
@@ -107,14 +137,14 @@ def _community(ctx: Context, lines: list[dict[str, Any]], special: Optional[Spec
     return checkout_terms(ctx.db, ctx.shopper(), own)
 
 
-def _source(ctx: Context, req: PlaceOrderInput) -> Optional[dict[str, Any]]:
+def _source(ctx: Context, req: OrderTermsInput) -> Optional[dict[str, Any]]:
     if req.source is None:
         return None
     from shared.live.rooms import order_source  # live loads only for a live order
     return order_source(ctx.db, req.source.room_id, req.source.share_openid)
 
 
-def _fulfilment(ctx: Context, req: PlaceOrderInput, address: Optional[dict[str, Any]]) \
+def _fulfilment(ctx: Context, req: OrderTermsInput, address: Optional[dict[str, Any]]) \
         -> tuple[Optional[dict[str, Any]], Optional[dict[str, Any]]]:
     """(pickup, address): self-pickup at a store with a fresh 8-digit code, or delivery to
     ``address`` (read with the SKUs: the shopper's own, or not found)."""

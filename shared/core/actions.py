@@ -50,6 +50,8 @@ ACTIONS: dict[str, Action] = {
     "cart_list": _a("catalog.cart", "cart_list", "NoInput", "user"),
     # orders
     "place_order": _a("checkout.placing", "place_order", "PlaceOrderInput", "user"),
+    # the price before paying: place_order's input without request_id, nothing written
+    "preview_order": _a("checkout.placing", "preview_order", "PreviewOrderInput", "user"),
     "get_order": _a("orders.lifecycle", "get_order", "OrderIdInput", "user"),
     "list_orders": _a("orders.lifecycle", "list_orders", "ListOrdersInput", "user"),
     "cancel_order": _a("checkout.cancelling", "cancel_order", "OrderIdInput", "user"),
@@ -68,10 +70,11 @@ ACTIONS: dict[str, Action] = {
                          "user_or_merchant"),
     # social selling: group-buy, bargain, friend assist, shares
     "list_group_buys": _a("social.groupbuy", "list_group_buys", "ListGroupBuysInput", "public"),
-    "get_group_buy": _a("social.groupbuy", "get_group_buy", "CampaignIdInput", "public"),
+    # with a token, a team says whether the caller is in it (issue 21: no 参团 on one's own)
+    "get_group_buy": _a("social.groupbuy", "get_group_buy", "CampaignIdInput", "user_optional"),
     "start_group_buy": _a("social.groupbuy", "start_group_buy", "StartGroupBuyInput", "user"),
     "join_group_buy": _a("social.groupbuy", "join_group_buy", "JoinGroupBuyInput", "user"),
-    "get_team": _a("social.groupbuy", "get_team", "TeamIdInput", "public"),
+    "get_team": _a("social.groupbuy", "get_team", "TeamIdInput", "user_optional"),
     "start_bargain": _a("social.bargain", "start_bargain", "StartBargainInput", "user"),
     "help_bargain": _a("social.bargain", "help_bargain", "BargainIdInput", "user"),
     "get_bargain": _a("social.bargain", "get_bargain", "BargainIdInput", "user"),
@@ -79,6 +82,9 @@ ACTIONS: dict[str, Action] = {
     "start_assist": _a("social.assist", "start_assist", "StartAssistInput", "user"),
     "help_assist": _a("social.assist", "help_assist", "AssistIdInput", "user"),
     "get_assist": _a("social.assist", "get_assist", "AssistIdInput", "user"),
+    # the running campaigns a shopper can join (issue 21): anyone may look
+    "list_bargains": _a("social.running", "list_bargains", "ListRunningInput", "public"),
+    "list_assists": _a("social.running", "list_assists", "ListRunningInput", "public"),
     "create_share": _a("social.referral", "create_share", "CreateShareInput", "user"),
     "get_share_code": _a("social.referral", "get_share_code", "ShareIdInput", "user"),
     "track_share_open": _a("social.referral", "track_share_open", "TrackShareOpenInput", "user"),

@@ -96,11 +96,14 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
     "growth_ledger": [([("user_id", 1), ("created_at", -1)], {}),
                       ([("applied", 1), ("lease_until", 1)], {})],
     # bargains and assists: a unique active_key (campaign:user) while one per user holds
-    "bargain_campaigns": [([("created_at", -1)], {})],
+    # ... and the running ones, ending soonest first, for shoppers (list_bargains/list_assists)
+    "bargain_campaigns": [([("created_at", -1)], {}),
+                          ([("active", 1), ("ends_at", 1)], {})],
     "bargains": [([("active_key", 1)], {"unique": True, "sparse": True}),
                  ([("status", 1), ("expires_at", 1)], {}),
                  ([("status", 1), ("buying_at", 1)], {})],
-    "assist_campaigns": [([("created_at", -1)], {})],
+    "assist_campaigns": [([("created_at", -1)], {}),
+                         ([("active", 1), ("ends_at", 1)], {})],
     "assists": [([("active_key", 1)], {"unique": True, "sparse": True}),
                 ([("status", 1), ("expires_at", 1)], {}),
                 ([("reward_status", 1), ("completed_at", 1)], {})],

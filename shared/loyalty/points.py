@@ -202,6 +202,14 @@ def spend_for_order(db: Any, user_id: str, order_id: str, points: int, now: date
                         {"points": exc.balance, "requested": points}) from None
 
 
+def check_for_order(balance_now: int, points: int) -> None:
+    """Refuse as ``spend_for_order`` would (the preview): the balance must cover ``points``."""
+    from shared.core.errors import ShopError
+    if balance_now < points:
+        raise ShopError("CONFLICT", "not enough points",
+                        {"points": balance_now, "requested": points})
+
+
 def give_back_for_order(db: Any, order_id: str, now: Optional[datetime] = None) -> bool:
     """Return what an order spent, once (it was cancelled or never placed)."""
     spend = db.points_ledger.find_one({"_id": checkout_ref(order_id)})

@@ -179,6 +179,21 @@ def day_key(deal_id: str, now: datetime) -> str:
     return f"{deal_id}:{local_day(now)}"
 
 
+def check_daily_quantity(db: Any, deal: dict[str, Any], quantity: int, now: datetime) -> None:
+    """Refuse as ``take_daily_quantity`` would, reading today's counter (the preview)."""
+    limit = deal.get("daily_quantity")
+    if limit is None:
+        return
+    if quantity > limit:
+        raise ShopError("OUT_OF_STOCK", "more than the deal sells in a day",
+                        {"deal_id": deal["_id"], "available": limit})
+    sold = (db.deal_daily.find_one({"_id": day_key(deal["_id"], now)}, {"sold": 1})
+            or {}).get("sold", 0)
+    if sold + quantity > limit:
+        raise ShopError("OUT_OF_STOCK", "the deal is sold out for today",
+                        {"deal_id": deal["_id"], "available": max(0, limit - sold)})
+
+
 def take_daily_quantity(db: Any, deal: dict[str, Any], quantity: int, now: datetime,
                         order_id: Optional[str] = None) -> str:
     """Count an order's units against today's quantity (Asia/Shanghai day) atomically; the

@@ -244,6 +244,25 @@ def use_for_order(db: Any, user_id: str, user_coupon_id: str, order_id: str,
 
     With the order's ``lines``, a scoped coupon counts only the goods in its scope, for its
     threshold and its discount."""
+    coupon, goods_total = _usable(db, user_id, user_coupon_id, goods_total, now, lines)
+    bound = db.user_coupons.update_one(
+        {"_id": user_coupon_id, "user_id": user_id, "status": "available"},
+        {"$set": {"status": "used", "order_id": order_id, "used_at": now}})
+    if bound.modified_count == 0:
+        raise ShopError("COUPON_UNAVAILABLE", "the coupon was just used by another order")
+    return discount_for(coupon, goods_total)
+
+
+def preview_discount(db: Any, user_id: str, user_coupon_id: str, goods_total: int,
+                     now: datetime, lines: Optional[list[dict[str, Any]]] = None) -> int:
+    """The fen off that ``use_for_order`` would give now, binding nothing (the preview)."""
+    coupon, goods_total = _usable(db, user_id, user_coupon_id, goods_total, now, lines)
+    return discount_for(coupon, goods_total)
+
+
+def _usable(db: Any, user_id: str, user_coupon_id: str, goods_total: int, now: datetime,
+            lines: Optional[list[dict[str, Any]]]) -> tuple[dict[str, Any], int]:
+    """The user's coupon if this order may use it now, and the goods total it counts."""
     coupon = db.user_coupons.find_one({"_id": user_coupon_id, "user_id": user_id})
     if coupon is None:
         raise not_found("coupon")
@@ -257,12 +276,7 @@ def use_for_order(db: Any, user_id: str, user_coupon_id: str, order_id: str,
     if goods_total < (coupon.get("threshold") or 0):
         raise ShopError("COUPON_UNAVAILABLE", "the order does not reach the coupon's threshold",
                         {"threshold": coupon["threshold"]})
-    bound = db.user_coupons.update_one(
-        {"_id": user_coupon_id, "user_id": user_id, "status": "available"},
-        {"$set": {"status": "used", "order_id": order_id, "used_at": now}})
-    if bound.modified_count == 0:
-        raise ShopError("COUPON_UNAVAILABLE", "the coupon was just used by another order")
-    return discount_for(coupon, goods_total)
+    return coupon, goods_total
 
 
 def return_from_order(db: Any, user_coupon_id: str, order_id: str) -> bool:

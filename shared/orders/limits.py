@@ -111,6 +111,20 @@ def check(ctx: Context, lines: list[dict[str, Any]],
     return entries
 
 
+def check_counters(db: Database, entries: list[Entry]) -> None:
+    """Refuse as ``take`` would, reading the counters (one read for all): the price before
+    paying (``preview_order``) writes nothing."""
+    groups = _by_counter(entries)
+    if not groups:
+        return
+    counters = {c["_id"]: c for c in db.purchase_counts.find(
+        {"_id": {"$in": sorted(groups)}}, {"holders": 0})}
+    for key, group in groups.items():
+        over = _first_over(group, counters.get(key))
+        if over is not None:
+            raise refusal(over, _value(counters.get(key), over["field"]))
+
+
 def _by_counter(entries: list[Entry]) -> dict[str, list[Entry]]:
     groups: dict[str, list[Entry]] = {}
     for entry in entries:

@@ -44,8 +44,9 @@ class OrderSourceInput(Input):
     share_openid: Optional[str] = Field(default=None, min_length=1, max_length=64)
 
 
-class PlaceOrderInput(Input):
-    request_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+class OrderTermsInput(Input):
+    """What an order is made of: ``place_order``'s input less its ``request_id``, which is what
+    ``preview_order`` takes (the price before paying)."""
     items: Optional[list[OrderLineInput]] = Field(default=None, min_length=1,
                                                   max_length=MAX_LINES)
     from_cart: bool = False
@@ -61,12 +62,16 @@ class PlaceOrderInput(Input):
     source: Optional[OrderSourceInput] = None
 
     @model_validator(mode="after")
-    def one_source(self) -> "PlaceOrderInput":
+    def one_source(self) -> "OrderTermsInput":
         if bool(self.items) == self.from_cart:
             raise ValueError("give either items or from_cart: true")
         if not self.address_id and not self.store_id:
             raise ValueError("give address_id for delivery, or store_id for self-pickup")
         return self
+
+
+class PlaceOrderInput(OrderTermsInput):
+    request_id: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
 
 
 @record
@@ -103,6 +108,9 @@ class Hold(Protocol):
     def give_back(self, db: Database, order: dict[str, Any]) -> None:
         """Give back what ``take`` took, when placement fails after it."""
 
+    def check(self, db: Database, order: dict[str, Any]) -> None:
+        """Raise what ``take`` would raise now, reading only (``preview_order``)."""
+
 
 @record
 class Terms:
@@ -137,7 +145,7 @@ TermsFor = Callable[[list[dict[str, Any]], Optional[dict[str, Any]]], Terms]
 
 # ---- the lines -----------------------------------------------------------------------------
 
-def requested_lines(ctx: Context, req: PlaceOrderInput) -> list[tuple[str, int]]:
+def requested_lines(ctx: Context, req: OrderTermsInput) -> list[tuple[str, int]]:
     """(sku_id, quantity) of the order, from its items or the caller's selected cart lines."""
     if req.from_cart:
         rows = [(c["sku_id"], c["quantity"]) for c in ctx.db.cart_items.find(
@@ -311,7 +319,7 @@ def place_order(ctx: Context, req: PlaceOrderInput, terms_for: TermsFor,
 REFUSALS_A_RETRY_MAY_EXPLAIN = ("OUT_OF_STOCK", *limits.CODES)
 
 
-def _member_prices(ctx: Context, req: PlaceOrderInput, order: dict[str, Any],
+def _member_prices(ctx: Context, req: OrderTermsInput, order: dict[str, Any],
                    member_goods: int, level: MemberLevel) -> None:
     """The level discount on the catalog-priced goods, then the cap on points; at least one
     fen is always left to pay (the points themselves are taken last, see _place)."""
@@ -325,14 +333,15 @@ def _member_prices(ctx: Context, req: PlaceOrderInput, order: dict[str, Any],
                             {"max_points": cap, "requested": req.points})
 
 
-def _new_order(ctx: Context, req: PlaceOrderInput, terms: Terms,
+def _new_order(ctx: Context, req: OrderTermsInput, terms: Terms,
                lines: list[dict[str, Any]], deal: Optional[dict[str, Any]]) -> dict[str, Any]:
     goods_total = sum(line["subtotal"] for line in lines)
     special = terms.special
     # coupon_id and points_used are written before the coupon is bound and the points are
     # taken, so that if the instance dies after, the reconciler knows what to give back (the
     # returns are conditional on the coupon being bound / the points being spent for this order)
-    return {"_id": new_id("ord"), "user_id": ctx.user_id, "request_id": req.request_id,
+    return {"_id": new_id("ord"), "user_id": ctx.user_id,
+            "request_id": getattr(req, "request_id", None),
             "status": "reserving", "items": lines, "goods_total": goods_total, "discount": 0,
             "shipping_fee": 0, "total": goods_total, "coupon_id": req.coupon_id,
             "member_level": terms.level.name, "level_discount": 0,
@@ -347,11 +356,16 @@ def _new_order(ctx: Context, req: PlaceOrderInput, terms: Terms,
             "locks_on_skus": True}  # its units are moved by their keys (aftermath)
 
 
-def _place(ctx: Context, req: PlaceOrderInput, terms_for: TermsFor,
-           alongside: Optional[Alongside]) -> dict[str, Any]:
-    db = ctx.db
-    lines, purchase_limits, fetched = _priced_lines(db, requested_lines(ctx, req), alongside)
+def _priced_order(ctx: Context, req: OrderTermsInput, terms_for: TermsFor,
+                  alongside: Optional[Alongside]) \
+        -> tuple[dict[str, Any], Terms, int, dict[str, int]]:
+    """The order as it would be written (not written), its terms, the goods that the member's
+    level discounts, and the catalog's unit prices: what ``place_order`` and ``preview_order``
+    both start from."""
+    lines, purchase_limits, fetched = _priced_lines(ctx.db, requested_lines(ctx, req),
+                                                    alongside)
     counts = limits.check(ctx, lines, purchase_limits)  # what the order counts in
+    catalog = {line["sku_id"]: line["price"] for line in lines}  # before any campaign's
     terms = terms_for(lines, fetched)
     deal = _apply_prices(terms, lines)
     # the member's level discount is for catalog prices; campaign and deal prices are final
@@ -360,6 +374,13 @@ def _place(ctx: Context, req: PlaceOrderInput, terms_for: TermsFor,
     member_goods = sum(l["subtotal"] for l in lines if l["sku_id"] not in campaign_priced)
     order = _new_order(ctx, req, terms, lines, deal)
     order["purchase_counts"] = counts  # recorded before taken: the order's end gives them back
+    return order, terms, member_goods, catalog
+
+
+def _place(ctx: Context, req: PlaceOrderInput, terms_for: TermsFor,
+           alongside: Optional[Alongside]) -> dict[str, Any]:
+    db = ctx.db
+    order, terms, member_goods, _ = _priced_order(ctx, req, terms_for, alongside)
     db.orders.insert_one(order)  # the unique (user_id, request_id) makes a retry collide here
     taken: list[Hold] = []
     try:
@@ -367,7 +388,7 @@ def _place(ctx: Context, req: PlaceOrderInput, terms_for: TermsFor,
         if req.coupon_id:
             from shared.orders import coupons  # only orders with a coupon load coupons
             discount = coupons.use_for_order(db, ctx.shopper_id, req.coupon_id, order["_id"],
-                                             order["goods_total"], ctx.now, lines)
+                                             order["goods_total"], ctx.now, order["items"])
             order.update(discount=discount, total=order["goods_total"] - discount)
         _member_prices(ctx, req, order, member_goods, terms.level)
         for hold in (h for h in terms.holds if not h.after_stock):
@@ -423,3 +444,76 @@ def _attribution(ctx: Context) -> Optional[dict[str, Any]]:
     if not touch or touch["at"] < ctx.now - timedelta(days=7):
         return None
     return {"share_id": touch["share_id"], "sharer_id": touch["sharer_id"]}
+
+
+# ---- the price before paying ---------------------------------------------------------------
+
+# discount kinds of a preview, and their rows' labels (shown as they are at checkout)
+DISCOUNT_LABELS = {"coupon": "优惠券", "member": "会员折扣", "points": "积分抵扣",
+                   "deal": "门店特惠", "group": "拼团价", "bargain": "砍价",
+                   "community": "社群会员价"}
+
+
+def preview_order(ctx: Context, req: OrderTermsInput, terms_for: TermsFor,
+                  alongside: Optional[Alongside] = None) -> dict[str, Any]:
+    """What ``place_order`` would charge for ``req`` now, writing nothing: the same pricing,
+    and the same refusals (sold out, limits, the coupon, points, a deal's day), each judged
+    by a read where placement judges it by its conditional write. A race may still refuse
+    the order that follows (the last unit, a coupon used meanwhile): placement decides.
+
+    ``goods_total`` is at catalog prices; each way the price comes down is a row of
+    ``discounts`` (a deal, group or community price too), so that
+    ``goods_total - sum(discounts) + freight == payable``, the order's ``total``."""
+    db = ctx.db
+    order, terms, member_goods, catalog = _priced_order(ctx, req, terms_for, alongside)
+    limits.check_counters(db, order["purchase_counts"])
+    if req.coupon_id:
+        from shared.orders import coupons  # only orders with a coupon load coupons
+        discount = coupons.preview_discount(db, ctx.shopper_id, req.coupon_id,
+                                            order["goods_total"], ctx.now, order["items"])
+        order.update(discount=discount, total=order["goods_total"] - discount)
+    _member_prices(ctx, req, order, member_goods, terms.level)
+    # the most points this order could take (what the points field may ask for)
+    points_max = order["total"] * ctx.settings.POINTS_MAX_SHARE_PERCENT // 100
+    for hold in terms.holds:
+        hold.check(db, order)
+    order["total"] -= order["points_used"]
+    return {**_preview_view(order, terms, catalog), "points_max": points_max}
+
+
+def _price_kind(terms: Terms, sku_id: str) -> str:
+    if terms.special and sku_id in terms.special.prices:
+        fields = terms.special.fields
+        return "group" if "group" in fields else "bargain"
+    if terms.deal and terms.deal.sku_id == sku_id:
+        return "deal"
+    return "community"
+
+
+def _preview_view(order: dict[str, Any], terms: Terms,
+                  catalog: dict[str, int]) -> dict[str, Any]:
+    items, off = [], {kind: 0 for kind in DISCOUNT_LABELS}
+    for line in order["items"]:
+        listed = catalog[line["sku_id"]]
+        items.append({"sku_id": line["sku_id"], "product_id": line["product_id"],
+                      "title": line["title"], "image": line["image"], "specs": line["specs"],
+                      "price": listed, "quantity": line["quantity"],
+                      "subtotal": listed * line["quantity"],
+                      # what the line is charged at (a deal's, a group's or a member's price)
+                      "final_price": line["price"], "final_subtotal": line["subtotal"]})
+        if line["price"] != listed:
+            off[_price_kind(terms, line["sku_id"])] += (listed - line["price"]) * line["quantity"]
+    off["coupon"] += order["discount"]
+    off["member"] += order["level_discount"]
+    off["points"] += order["points_used"]
+    labels = dict(DISCOUNT_LABELS)
+    if terms.special and terms.special.fields.get("gift"):
+        labels["bargain"] = "助力赠品"  # an assist's gift: its kind is the nearest of the list
+    if terms.level.name:
+        labels["member"] = f"会员折扣（{terms.level.name}）"
+    freight = order.get("shipping_fee", 0)
+    return {"items": items, "goods_total": sum(i["subtotal"] for i in items),
+            "discounts": [{"kind": kind, "amount": amount, "label": labels[kind]}
+                          for kind, amount in off.items() if amount],
+            "freight": freight, "payable": order["total"],
+            "member_level": terms.level.name, "pickup": order["pickup"] is not None}

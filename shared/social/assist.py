@@ -110,7 +110,8 @@ def _reward_snapshot(db: Any, reward: Union[CouponReward, GiftReward],
     if sku is None:
         raise not_found("sku")
     product = db.products.find_one({"_id": sku["product_id"]}, {"title": 1, "images": 1}) or {}
-    return {"kind": "gift", "sku_id": reward.sku_id, "title": product.get("title", ""),
+    return {"kind": "gift", "sku_id": reward.sku_id, "product_id": sku["product_id"],
+            "title": product.get("title", ""),
             "image": sku.get("image") or (product.get("images") or [""])[0],
             "price": sku["price"]}
 

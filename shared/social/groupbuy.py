@@ -99,9 +99,12 @@ def campaign_view(doc: dict[str, Any], skus: Optional[list[dict[str, Any]]] = No
     return view
 
 
-def team_view(doc: dict[str, Any]) -> dict[str, Any]:
-    """The public view of a team: paid members' nickname and avatar, nothing else personal."""
-    return {"id": doc["_id"], "campaign_id": doc["campaign_id"], "status": doc["status"],
+def team_view(doc: dict[str, Any], viewer_id: Optional[str] = None) -> dict[str, Any]:
+    """The public view of a team: paid members' nickname and avatar, nothing else personal;
+    ``in_team`` says whether the caller holds a seat (leader or member: no 参团 for them)."""
+    return {"in_team": viewer_id is not None and any(s["user_id"] == viewer_id
+                                                     for s in doc["seats"]),
+            "id": doc["_id"], "campaign_id": doc["campaign_id"], "status": doc["status"],
             "team_size": doc["team_size"],
             "members": [{"nickname": s["nickname"], "avatar": s["avatar"],
                          "is_leader": i == 0} for i, s in enumerate(doc["seats"]) if s["paid"]],
@@ -179,7 +182,8 @@ def get_group_buy(ctx: Context, req: CampaignIdInput) -> dict[str, Any]:
     joinable = ctx.db.teams.find({"campaign_id": doc["_id"], "status": "forming",
                                   "expires_at": {"$gt": ctx.now}}) \
         .sort([("expires_at", 1)]).limit(10)
-    view["teams"] = [team_view(t) for t in joinable if t["held"] < t["team_size"]]
+    view["teams"] = [team_view(t, ctx.user_id) for t in joinable
+                     if t["held"] < t["team_size"]]
     return view
 
 
@@ -201,7 +205,7 @@ def _existing(ctx: Context, request_id: str) -> Optional[dict[str, Any]]:
     # the call that placed it may have died before noting it on its seat
     _note_on_seat(ctx.db, order)
     team = ctx.db.teams.find_one({"_id": order["group"]["team_id"]})
-    return {"order": order_view(order), "team": team_view(team)}
+    return {"order": order_view(order), "team": team_view(team, ctx.user_id)}
 
 
 def _note_on_seat(db: Any, order: dict[str, Any]) -> None:
@@ -265,7 +269,7 @@ def start_group_buy(ctx: Context, req: StartGroupBuyInput) -> dict[str, Any]:
     except BaseException:
         ctx.db.teams.delete_one({"_id": team_id, "status": "opening", "seats.order_id": None})
         raise
-    return {"order": order, "team": team_view(_seat_order(ctx, team_id, order))}
+    return {"order": order, "team": team_view(_seat_order(ctx, team_id, order), ctx.user_id)}
 
 
 def _seat_order(ctx: Context, team_id: str, order: dict[str, Any]) -> dict[str, Any]:
@@ -318,7 +322,7 @@ def join_group_buy(ctx: Context, req: JoinGroupBuyInput) -> dict[str, Any]:
                                 {"$pull": {"seats": {"user_id": ctx.user_id}},
                                  "$inc": {"held": -1}})
         raise
-    return {"order": order, "team": team_view(_seat_order(ctx, team["_id"], order))}
+    return {"order": order, "team": team_view(_seat_order(ctx, team["_id"], order), ctx.user_id)}
 
 
 def team_not_open(team: dict[str, Any]) -> ShopError:
@@ -333,7 +337,7 @@ def get_team(ctx: Context, req: TeamIdInput) -> dict[str, Any]:
     team = ctx.db.teams.find_one({"_id": req.team_id})
     if team is None:
         raise not_found("team")
-    return team_view(team)
+    return team_view(team, ctx.user_id)
 
 
 # ---- order events --------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 // Time left until `until` (an ISO time) as HH:MM:SS, ticking each second; emits "end" once per
 // `until` when it reaches zero; the timer is cleared on detach.
+const { parseUtc } = require('../../utils/time')
+
 function pad(n) { return (n < 10 ? '0' : '') + n }
 
 function format(ms) {
@@ -25,7 +27,7 @@ Component({
     },
     start() {
       this.stop()
-      const target = Date.parse(this.data.until || '')
+      const target = parseUtc(this.data.until || '')   // microseconds too (iOS)
       if (!isFinite(target)) { this.setData({ text: '--:--:--' }); return }
       if (this.endedFor === this.data.until) { this.setData({ text: format(0) }); return }
       if (!this.tick(target)) this.timer = setInterval(() => { if (this.tick(target)) this.stop() }, 1000)

@@ -29,6 +29,7 @@ Page({
   },
   onRetry() { this.refresh() },
   goCategory(e) { wx.switchTab({ url: '/pages/category/category' }); getApp().globalData.categoryId = e.currentTarget.dataset.id },
+  goCampaigns() { wx.navigateTo({ url: '/packages/social/pages/campaigns/campaigns' }) },
   goNearby(e) { wx.navigateTo({ url: '/packages/nearby/pages/deals/deals?kind=' + e.currentTarget.dataset.kind }) },
   goProduct(e) { wx.navigateTo({ url: '/pages/product/product?id=' + e.currentTarget.dataset.id }) }
 })

@@ -6,11 +6,12 @@ const { limitText, perOrderMax } = require('../../utils/limit')
 const { rememberLiveSource } = require('../../utils/live')
 
 Page({
-  data: { id: '', product: null, loading: true, error: '', pickerShow: false, pickerAction: 'cart', groupBuy: null, bargainCampaignId: '', adding: false, limitText: '', limitMax: 0, arSkuId: '' },
+  data: { id: '', product: null, loading: true, error: '', pickerShow: false, pickerAction: 'cart', groupBuy: null, bargainCampaignId: '', bargainFloor: null, adding: false, limitText: '', limitMax: 0, arSkuId: '' },
   onLoad(options) {
     const id = (options && options.id) || ''
     rememberLiveSource(options)  // opened from a live room: the order will say so
-    // no shopper-side list of bargains: the entry shows only for a campaign id known from config
+    // the product's running bargain is found with list_bargains (loadBargain); a campaign id in
+    // config.bargainCampaigns ({product_id: id}) still shows at once and wins
     this.setData({ id, bargainCampaignId: (config.bargainCampaigns && config.bargainCampaigns[id]) || '' })
     return this.load()
   },
@@ -24,7 +25,8 @@ Page({
       if (wx.setNavigationBarTitle) wx.setNavigationBarTitle({ title: product.title })
       track.productView(product, 'pages/product/product')
       this.prepareShare()
-      await this.loadGroupBuy()   // the product already shows; the group-buy entry follows
+      // the product already shows; the group-buy and bargain entries follow
+      await Promise.all([this.loadGroupBuy(), this.loadBargain()])
     } catch (e) {
       this.setData({ loading: false, error: e.message })
     }
@@ -34,6 +36,13 @@ Page({
       const res = await api.call('list_group_buys', {})
       const found = (res.items || []).find((g) => g.product && g.product.id === this.data.id) || null
       this.setData({ groupBuy: found })
+    } catch (e) { /* the entry is optional */ }
+  },
+  async loadBargain() {
+    try {
+      const res = await api.call('list_bargains', { product_id: this.data.id, page_size: 1 })
+      const found = (res.items || [])[0]
+      if (found && !this.data.bargainCampaignId) this.setData({ bargainCampaignId: found.id, bargainFloor: found.floor_price })
     } catch (e) { /* the entry is optional */ }
   },
   // make the share code ahead, so onShareAppMessage can answer at once

@@ -101,6 +101,7 @@ function createWx(options) {
       }
     }),
     previewImage: (o) => record('previewImage', o),
+    setClipboardData: (o) => { record('setClipboardData', o); if (o.success) o.success({ errMsg: 'setClipboardData:ok' }) },
     navigateBack: (o) => record('navigateBack', o),
     showToast: (o) => record('showToast', o),
     // options.modalConfirm: false taps cancel; otherwise the user taps the confirm button

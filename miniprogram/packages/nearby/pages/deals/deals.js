@@ -2,6 +2,12 @@ const api = require('../../../../services/api')
 const paging = require('../../../../utils/paging')
 const { getLocation, distanceText } = require('../../location')
 
+// a deal without a daily limit (remaining_today null) says nothing about what is left
+function remainingText(left) {
+  if (left === null || left === undefined) return ''
+  return left > 0 ? '今日剩余 ' + left : '今日已抢光'
+}
+
 Page({
   data: Object.assign(paging.initial(), { kind: 'featured', location: null, fallback: false, fallbackName: '' }),
   async onLoad(options) {
@@ -16,7 +22,7 @@ Page({
     const { lat, lng } = this.data.location
     return paging.loadList(this, async (page) => {
       const res = await api.call('nearby_deals', { lat, lng, kind: this.data.kind, page, page_size: 10, radius_m: 50000 })
-      res.items = (res.items || []).map((d) => Object.assign({}, d, { distance: distanceText(d.distance_m) }))
+      res.items = (res.items || []).map((d) => Object.assign({}, d, { distance: distanceText(d.distance_m), remainingText: remainingText(d.remaining_today) }))
       return res
     }, reset === true)
   },

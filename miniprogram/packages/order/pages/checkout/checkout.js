@@ -18,7 +18,11 @@ Page({
     coupons: [], couponId: '', couponText: '',
     // delivery: express (address_id) or pickup at a nearby store (store_id)
     delivery: 'express', stores: [], store: null, storesLoading: false, storesError: '',
-    locationFallback: false, fallbackName: '', presetStoreId: ''
+    locationFallback: false, fallbackName: '', presetStoreId: '',
+    // the price before paying (preview_order): goods total, each discount, freight, payable;
+    // asked again whenever the coupon, points, address, store or quantity change
+    preview: null, previewError: '', previewing: false,
+    pointsBalance: 0, usePoints: false, points: 0
   },
   onLoad(options) {
     const o = options || {}
@@ -33,20 +37,79 @@ Page({
   async load() {
     this.setData({ loading: true, error: '' })
     try {
-      const [lines, addr, mine] = await Promise.all([
+      const [lines, addr, mine, membership] = await Promise.all([
         this.loadLines(), api.call('list_addresses', {}),
-        // coupons are optional: if they cannot be listed, checkout goes on without them
-        api.call('list_my_coupons', { status: 'available' }).catch(() => ({ items: [] }))
+        // coupons and points are optional: if they cannot be read, checkout goes on without
+        api.call('list_my_coupons', { status: 'available' }).catch(() => ({ items: [] })),
+        api.call('get_membership', {}).catch(() => ({ points: 0 }))
       ])
       const addresses = addr.items || []
       const address = addresses.find((a) => a.is_default) || addresses[0] || null
       const goodsTotal = lines.reduce((s, l) => s + l.price * l.quantity, 0)
-      this.setData({ lines, goodsTotal, addresses, address, coupons: this.usableCoupons(mine.items || [], goodsTotal), loading: false })
+      this.setData({ lines, goodsTotal, addresses, address, coupons: this.usableCoupons(mine.items || [], goodsTotal),
+                     pointsBalance: (membership && membership.points) || 0, loading: false })
     } catch (e) {
       this.setData({ loading: false, error: e.message })
       return
     }
     if (this.data.delivery === 'pickup') await this.loadStores()
+    return this.refreshPreview()
+  },
+  // what place_order will be asked (without its request_id): the preview asks the same
+  orderInput() {
+    const d = this.data
+    const input = {}
+    if (d.delivery === 'pickup') { if (d.store) input.store_id = d.store.id } else if (d.address) input.address_id = d.address.id
+    if (d.couponId) input.coupon_id = d.couponId
+    if (d.note) input.note = d.note
+    if (d.dealId) input.deal_id = d.dealId
+    if (d.usePoints && d.points > 0) input.points = d.points
+    const source = liveSource()   // a product opened from a live room in the last day
+    if (source) input.source = source
+    if (d.mode === 'buy') input.items = [{ sku_id: d.skuId, quantity: d.quantity }]
+    else input.from_cart = true
+    return input
+  },
+  // the server's price for what is on the page; an answer to an older question is dropped
+  async refreshPreview() {
+    const input = this.orderInput()
+    if (!input.address_id && !input.store_id) return null   // nowhere to send it yet
+    if (this.data.mode === 'cart' && !this.data.lines.length) return null
+    const asked = (this.previewAsked = (this.previewAsked || 0) + 1)
+    this.setData({ previewing: true })
+    try {
+      const preview = await api.call('preview_order', input)
+      if (asked !== this.previewAsked) return null
+      const points = Math.min(this.data.pointsBalance, preview.points_max || 0)
+      const update = { preview, previewError: '', previewing: false, points }
+      // "buy now": the product as the server prices it (image, title, specs, price)
+      if (this.data.mode === 'buy') update.lines = preview.items.map((i) => Object.assign({}, i, { price: i.final_price }))
+      update.goodsTotal = preview.goods_total
+      this.setData(update)
+      if (this.data.usePoints && input.points !== (points || undefined)) return this.refreshPreview()
+      return preview
+    } catch (e) {
+      if (asked !== this.previewAsked) return null
+      const maxPoints = ((e.details || {}).max_points)
+      if (e.code === 'LIMIT_EXCEEDED' && input.points && maxPoints != null && maxPoints < input.points) {
+        // a coupon or another line lowered the cap on points: use what is allowed
+        this.setData({ points: Math.min(this.data.pointsBalance, maxPoints) })
+        return this.refreshPreview()
+      }
+      // refused (sold out, a limit, the coupon): said on the page; placing decides again
+      this.setData({ preview: null, previewError: e.userMessage || e.message, previewing: false })
+      return null
+    }
+  },
+  togglePoints() {
+    this.setData({ usePoints: !this.data.usePoints })
+    return this.refreshPreview()
+  },
+  changeQuantity(e) {
+    const quantity = Math.max(1, Math.min(999, this.data.quantity + Number(e.currentTarget.dataset.delta)))
+    if (quantity === this.data.quantity) return Promise.resolve(null)
+    this.setData({ quantity })
+    return this.refreshPreview()
   },
   // with a known total, coupons under their threshold are left out; "buy now" does not know
   // its price here, so place_order decides (COUPON_UNAVAILABLE) and says why
@@ -61,12 +124,15 @@ Page({
     const coupon = this.data.coupons.find((c) => c.id === id)
     const same = id && id === this.data.couponId
     this.setData({ couponId: same || !coupon ? '' : id, couponText: same || !coupon ? '' : coupon.name + ' ' + coupon.text })
+    return this.refreshPreview()
   },
   chooseDelivery(e) {
     const delivery = e.currentTarget.dataset.delivery
     this.setData({ delivery })
-    if (delivery === 'pickup' && !this.data.stores.length && !this.data.storesLoading) return this.loadStores()
-    return Promise.resolve()
+    if (delivery === 'pickup' && !this.data.stores.length && !this.data.storesLoading) {
+      return this.loadStores().then(() => this.refreshPreview())
+    }
+    return this.refreshPreview()
   },
   async loadStores() {
     this.setData({ storesLoading: true, storesError: '' })
@@ -83,13 +149,14 @@ Page({
   },
   chooseStore(e) {
     const store = this.data.stores.find((s) => s.id === e.currentTarget.dataset.id)
-    if (store) this.setData({ store })
+    if (!store) return Promise.resolve(null)
+    this.setData({ store })
+    return this.refreshPreview()
   },
   async loadLines() {
     if (this.data.mode === 'buy') {
-      // the product of a SKU is not known here; the cart answers prices for any SKU it holds,
-      // so a "buy now" line shows what place_order will price
-      return [{ sku_id: this.data.skuId, quantity: this.data.quantity, title: '立即购买', price: 0, specs: {} }]
+      // until the preview answers with the product (title, image, specs, price)
+      return [{ sku_id: this.data.skuId, quantity: this.data.quantity, title: '', price: 0, specs: {} }]
     }
     const cart = await api.call('cart_list', {})
     return (cart.items || []).filter((i) => i.selected && i.valid)
@@ -108,12 +175,15 @@ Page({
     try {
       const address = await api.call('add_address', Object.assign({}, f, { is_default: true }))
       this.setData({ address, addresses: this.data.addresses.concat([address]) })
+      this.refreshPreview()
       return address
     } catch (e) { api.showError(e); return null }
   },
   chooseAddress(e) {
     const address = this.data.addresses.find((a) => a.id === e.currentTarget.dataset.id)
-    if (address) this.setData({ address })
+    if (!address) return Promise.resolve(null)
+    this.setData({ address })
+    return this.refreshPreview()
   },
   async submit() {
     if (this.data.submitting) return null
@@ -122,15 +192,7 @@ Page({
     if (!pickup && !this.data.address) { wx.showToast({ title: '请先填写收货地址', icon: 'none' }); return null }
     if (!this.data.lines.length) { wx.showToast({ title: '没有可结算的商品', icon: 'none' }); return null }
     this.setData({ submitting: true })
-    const input = { request_id: this.data.requestId }
-    if (pickup) input.store_id = this.data.store.id; else input.address_id = this.data.address.id
-    if (this.data.couponId) input.coupon_id = this.data.couponId
-    if (this.data.note) input.note = this.data.note
-    if (this.data.dealId) input.deal_id = this.data.dealId
-    const source = liveSource()   // a product opened from a live room in the last day
-    if (source) input.source = source
-    if (this.data.mode === 'buy') input.items = [{ sku_id: this.data.skuId, quantity: this.data.quantity }]
-    else input.from_cart = true
+    const input = Object.assign({ request_id: this.data.requestId }, this.orderInput())
     try {
       const order = await api.call('place_order', input)
       this.setData({ submitting: false })

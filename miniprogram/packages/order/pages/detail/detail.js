@@ -2,6 +2,11 @@ const api = require('../../../../services/api')
 const config = require('../../../../config')
 const { requestSubscribe } = require('../../../../services/subscribe')
 const { STATUS_TEXT } = require('../../status')
+const { beijingTime } = require('../../../../utils/time')
+
+// the order's moments, in Beijing time, in the order they happen
+const TIMES = [['created_at', '下单时间'], ['paid_at', '付款时间'], ['shipped_at', '发货时间'],
+  ['completed_at', '完成时间'], ['cancelled_at', '取消时间']]
 
 const AFTER_SALE_STATES = ['paid', 'shipped', 'completed']
 
@@ -12,7 +17,7 @@ function requestPayment(params) {
 }
 
 Page({
-  data: { id: '', order: null, statusText: '', loading: true, error: '', paying: false, canAfterSale: false,
+  data: { id: '', order: null, statusText: '', times: [], deadlineText: '', expired: false, loading: true, error: '', paying: false, canAfterSale: false,
           sandbox: config.mode === 'gateway' && !!config.dev },
   onLoad(options) {
     this.setData({ id: (options && options.id) || '' })
@@ -27,8 +32,21 @@ Page({
     }
   },
   show(order) {
+    const times = TIMES.filter(([k]) => order[k]).map(([k, label]) => ({ key: k, label, text: beijingTime(order[k]) }))
     this.setData({ order, statusText: STATUS_TEXT[order.status] || order.status, loading: false,
-                   canAfterSale: AFTER_SALE_STATES.indexOf(order.status) >= 0 })
+                   canAfterSale: AFTER_SALE_STATES.indexOf(order.status) >= 0,
+                   times, deadlineText: beijingTime(order.pay_deadline), expired: false,
+                   pickedUpText: beijingTime(order.pickup && order.pickup.picked_up_at) })
+  },
+  // the pay deadline passed: the order is being cancelled (order_timeout); say so, then reload
+  onDeadline() {
+    this.setData({ expired: true })
+    return this.load()
+  },
+  copyTracking() {
+    const shipment = (this.data.order && this.data.order.shipment) || {}
+    if (!shipment.tracking_no) return
+    wx.setClipboardData({ data: shipment.tracking_no })   // WeChat shows "内容已复制" itself
   },
   openAfterSale() {
     wx.navigateTo({ url: '/packages/order/pages/aftersale/aftersale?order_id=' + this.data.id })

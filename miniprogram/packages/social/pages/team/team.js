@@ -11,7 +11,7 @@ function requestId() {
 
 // ?team_id=... shows a team; ?campaign_id=... shows the group-buy campaign to start one.
 Page({
-  data: { teamId: '', campaignId: '', team: null, campaign: null, loading: true, error: '', submitting: false, requestId: '', posterBusy: false },
+  data: { teamId: '', campaignId: '', team: null, seats: [], campaign: null, loading: true, error: '', submitting: false, requestId: '', posterBusy: false },
   onLoad(options) {
     const o = options || {}
     // one request id per visit: a retried tap cannot open or join twice
@@ -21,12 +21,20 @@ Page({
   async load() {
     this.setData({ loading: true, error: '' })
     try {
-      if (this.data.teamId) this.setData({ team: await api.call('get_team', { team_id: this.data.teamId }) })
+      if (this.data.teamId) this.showTeam(await api.call('get_team', { team_id: this.data.teamId }))
       else if (this.data.campaignId) this.setData({ campaign: await api.call('get_group_buy', { campaign_id: this.data.campaignId }) })
       else throw Object.assign(new Error('没有找到这个团'), { code: 'NOT_FOUND' })
       this.setData({ loading: false })
       this.prepareShare()
     } catch (e) { this.setData({ loading: false, error: e.message }) }
+  },
+  // the paid members' avatars, then an empty circle per seat still open
+  showTeam(team) {
+    const members = (team.members || []).map((m) => Object.assign({}, m, { initial: (m.nickname || '?').slice(0, 1) }))
+    const open = team.status === 'forming' ? Math.max(0, (team.team_size || 0) - members.length) : 0
+    const seats = members.concat(Array.from({ length: Math.min(open, 20) }, () => ({ nickname: '', avatar: '' })))
+      .map((seat, i) => Object.assign(seat, { key: 'seat-' + i }))   // seats have no id to show
+    this.setData({ team, seats })
   },
   shareTarget() {
     if (this.data.teamId) return { target: 'team', id: this.data.teamId, path: '/packages/social/pages/team/team?team_id=' + encodeURIComponent(this.data.teamId) }
@@ -63,7 +71,7 @@ Page({
       const address = await this.defaultAddress()
       if (!address) { wx.showToast({ title: '请先添加收货地址', icon: 'none' }); return null }
       const res = await api.call(action, Object.assign({ request_id: this.data.requestId, address_id: address.id }, input))
-      if (res.team) this.setData({ team: res.team, teamId: res.team.id || this.data.teamId })
+      if (res.team) { this.showTeam(res.team); this.setData({ teamId: res.team.id || this.data.teamId }) }
       wx.navigateTo({ url: '/packages/order/pages/detail/detail?id=' + res.order.id })
       return res
     } catch (e) {
