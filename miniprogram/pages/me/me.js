@@ -10,17 +10,6 @@ const SHORTCUTS = [
   { key: 'to_receive', text: '待收货', url: '/packages/order/pages/list/list?status=shipped' },
   { key: 'after_sale', text: '退款/售后', url: '/packages/order/pages/aftersale-list/aftersale-list' }
 ]
-const ENTRIES = [
-  { text: '收货地址', url: '/packages/address/pages/list/list' },
-  { text: '我的优惠券', url: '/packages/member/pages/coupons/coupons' },
-  { text: '积分明细', url: '/packages/member/pages/points/points' },
-  { text: '会员与签到', url: '/packages/member/pages/membership/membership' },
-  { text: '领券中心', url: '/packages/member/pages/center/center' },
-  { text: '附近门店', url: '/packages/nearby/pages/stores/stores' },
-  { text: '直播', url: '/packages/live/pages/list/list' },
-  { text: '团长工作台', url: '/packages/live/pages/leader/leader' },
-  { text: '智能导购', url: '/packages/assistant/pages/chat/chat' }
-]
 // a badge shows at most this, then "99+"
 const BADGE_MAX = 99
 
@@ -33,7 +22,7 @@ function withCounts(counts) {
 }
 
 Page({
-  data: { profile: null, loading: false, error: '', shortcuts: withCounts(null), entries: ENTRIES, savingAvatar: false },
+  data: { profile: null, loading: false, error: '', shortcuts: withCounts(null), savingAvatar: false },
   onShow() { return this.load() },
   async load() {
     this.setData({ loading: true, error: '' })
