@@ -1,10 +1,11 @@
 """Hot searches (热搜): what shoppers searched most in the last days, for the search page.
 
-The tracked ``search`` events of the window, counted per keyword (trimmed, lower case, inner
-spaces squeezed) in one aggregate on the ``(name, ts)`` index. A young shop has few searches,
-so the list is topped up with the words of its best-selling products' titles (their Chinese
-runs cut by jieba, loaded only then). The answer is the same for everyone and changes slowly:
-a warm instance keeps it ``HOT_SEARCHES_CACHE_SECONDS``, so a search page costs no round trip.
+The tracked ``search`` events of the window that found something (or did not say), counted
+per keyword (trimmed, lower case, inner spaces squeezed) in one aggregate on the ``(name, ts)``
+index. A young shop has few searches, so the list is topped up with the words of its
+best-selling products' titles (their Chinese runs cut by jieba, loaded only then). The answer
+is the same for everyone and changes slowly: a warm instance keeps it
+``HOT_SEARCHES_CACHE_SECONDS``, so a search page costs no round trip.
 """
 from __future__ import annotations
 
@@ -52,7 +53,8 @@ def normalise(keyword: Any) -> str:
 def searched(db: Database, since: Any) -> list[dict[str, Any]]:
     """The keywords searched since ``since``, most searched first (ties by keyword)."""
     rows = db.events.aggregate([
-        {"$match": {"name": "search", "ts": {"$gte": since}}},
+        # a search that found nothing (props.results 0) would send shoppers to an empty page
+        {"$match": {"name": "search", "ts": {"$gte": since}, "props.results": {"$ne": 0}}},
         {"$group": {"_id": "$props.keyword", "count": {"$sum": 1}}},
         {"$sort": {"count": -1, "_id": 1}},
         {"$limit": READ_KEYWORDS}])

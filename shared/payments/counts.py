@@ -6,8 +6,6 @@ in those states (the ``(user_id, status, ...)`` index) and one count of open aft
 """
 from __future__ import annotations
 
-from typing import Any
-
 from shared.core.common import NoInput
 from shared.core.context import Context
 

@@ -23,10 +23,12 @@ def cold_instance() -> Iterator[None]:
 _ids = iter(range(1, 1_000_000))
 
 
-def searches(device: str, *keywords: str, ts: datetime | None = None) -> None:
+def searches(device: str, *keywords: str, ts: datetime | None = None,
+             results: int | None = None) -> None:
     moment = (ts or datetime.now(timezone.utc)).isoformat()
+    props = {} if results is None else {"results": results}
     events = [{"event_id": f"s{next(_ids)}", "name": "search", "ts": moment,
-               "props": {"keyword": k}} for k in keywords]
+               "props": {"keyword": k, **props}} for k in keywords]
     sent_at = datetime.now(timezone.utc).isoformat()   # the client's clock is right
     assert call("track_events", {"device_id": device, "sent_at": sent_at,
                                  "events": events}).ok
@@ -61,6 +63,13 @@ def test_searches_older_than_7_days_do_not_count(db: Any, clock: Clock) -> None:
     searches("d1", "汤圆", ts=clock.now - timedelta(days=6))
 
     assert hot() == ["汤圆"]
+
+
+def test_searches_that_found_nothing_are_not_hot(db: Any) -> None:
+    searches("d1", "榴莲", "榴莲", "榴莲", results=0)
+    searches("d1", "草莓", results=4)
+
+    assert hot() == ["草莓"]
 
 
 def test_too_few_searches_are_topped_up_with_best_sellers_title_words(db: Any) -> None:
