@@ -90,6 +90,21 @@ test('a refused nickname shows the Chinese reason', async () => {
   expect(wx.named('showToast').map((t) => t.title)).toContain('昵称不合规')
 })
 
+test('where WeChat reviews nicknames, one is saved only once it passed', async () => {
+  global.wx = shop()
+  wx.canIUse = (what) => what === 'input.bindnicknamereview'
+  const page = createPage(ROUTE)
+  await page.onShow()
+  await page.onNickname({ detail: { value: '坏名字' } })
+  expect(sent('update_profile')).toHaveLength(0)        // waits for the review
+  await page.onNicknameReview({ detail: { pass: false, timeout: false } })
+  expect(sent('update_profile')).toHaveLength(0)
+  expect(wx.named('showToast')[0].title).toMatch('不合规')
+  await page.onNickname({ detail: { value: '小明' } })
+  await page.onNicknameReview({ detail: { pass: true, timeout: false } })
+  expect(sent('update_profile')).toEqual([{ nickname: '小明' }])
+})
+
 test('the entries reach the address book, coupons, points, membership and the assistant', () => {
   const wxml = require('fs').readFileSync(require('path').join(__dirname, '..', 'pages/me/me.wxml'), 'utf8')
   const urls = Array.from(wxml.matchAll(/data-url="([^"{]+)"/g), (m) => m[1])

@@ -52,10 +52,28 @@ Page({
       return this.load()
     }
   },
-  // <input type="nickname">: WeChat offers the WeChat nickname above the keyboard and checks
-  // the text on blur; save what is left then, if it changed
-  async onNickname(e) {
+  // <input type="nickname">: WeChat offers the WeChat nickname above the keyboard and, after
+  // the field is left, checks the text (bindnicknamereview, base library 2.24.4+; a refused
+  // one is cleared). Where that check exists the nickname is saved once it passed; elsewhere
+  // on blur. Unchanged or blank: nothing is sent.
+  onNickname(e) {
     const nickname = String((e && e.detail && e.detail.value) || '').trim().slice(0, 32)
+    this.pendingNickname = nickname
+    const reviewed = typeof wx.canIUse === 'function' && wx.canIUse('input.bindnicknamereview')
+    return reviewed ? Promise.resolve(null) : this.saveNickname(nickname)
+  },
+  onNicknameReview(e) {
+    const d = (e && e.detail) || {}
+    const nickname = this.pendingNickname || ''
+    this.pendingNickname = ''
+    if (d.pass === false && !d.timeout) {
+      wx.showToast({ title: '昵称含有不合规内容，请换一个', icon: 'none' })
+      this.setData({ 'profile.nickname': (this.data.profile && this.data.profile.nickname) || '' })
+      return Promise.resolve(null)
+    }
+    return this.saveNickname(nickname)
+  },
+  async saveNickname(nickname) {
     const current = this.data.profile && this.data.profile.nickname
     if (!nickname || nickname === current) return null
     try {
