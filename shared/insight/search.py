@@ -76,9 +76,18 @@ def title_words(title: str) -> list[str]:
             if len(run) >= 2:
                 words.append(run)
             continue
-        import jieba  # lazy: only a shop with too few searches pays for its dictionary
-        words.extend(w for w in jieba.lcut(run, HMM=False) if len(w) >= 2)
+        words.extend(w for w in _jieba().lcut(run, HMM=False) if len(w) >= 2)
     return list(dict.fromkeys(words))
+
+
+def _jieba() -> Any:
+    """jieba, imported on first use: only a shop with too few searches pays for its dictionary
+    (its loading notices are not worth a log line)."""
+    import logging
+
+    import jieba
+    jieba.setLogLevel(logging.WARNING)
+    return jieba
 
 
 def best_seller_words(db: Database) -> list[dict[str, Any]]:
