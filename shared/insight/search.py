@@ -30,6 +30,8 @@ _LATIN = re.compile(r"[a-z0-9]{2,}")
 _CJK = re.compile(r"[\u4e00-\u9fff]+")
 # a Chinese run this short is already a word (苹果, 草莓, 保温杯); a longer one is cut
 WHOLE_RUN = 4
+# a hot word longer than this is a title, not a word
+MAX_WORD = 6
 _SPACES = re.compile(r"\s+")
 
 
@@ -76,7 +78,10 @@ def title_words(title: str) -> list[str]:
             if len(run) >= 2:
                 words.append(run)
             continue
-        words.extend(w for w in _jieba().lcut(run, HMM=False) if len(w) >= 2)
+        # search mode gives a long word's shorter words too: a title the assistant taught
+        # jieba as one word (shared.assistant.text.add_words) still yields 苹果
+        words.extend(w for w in _jieba().cut_for_search(run, HMM=False)
+                     if 2 <= len(w) <= MAX_WORD)
     return list(dict.fromkeys(words))
 
 

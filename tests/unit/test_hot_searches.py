@@ -85,6 +85,16 @@ def test_too_few_searches_are_topped_up_with_best_sellers_title_words(db: Any) -
     assert "苹果" in words and "新疆阿克苏冰糖心苹果" not in words  # a long title is cut
 
 
+def test_a_title_jieba_was_taught_as_one_word_still_gives_its_words(db: Any) -> None:
+    from shared.assistant.text import add_words
+    add_words(["新疆阿克苏冰糖心苹果"])   # as the assistant teaches it the shop's titles
+    product("新疆阿克苏冰糖心苹果", 5, db)
+
+    words = hot(20)
+
+    assert "苹果" in words and "新疆阿克苏冰糖心苹果" not in words
+
+
 def test_an_empty_shop_answers_an_empty_list(db: Any) -> None:
     assert call("hot_searches", {}).data == {"items": [], "keywords": []}
 
