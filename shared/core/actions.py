@@ -33,11 +33,15 @@ ACTIONS: dict[str, Action] = {
     "login": _a("accounts.users", "login", "LoginInput", "public"),
     "get_profile": _a("accounts.users", "get_profile", "NoInput", "user"),
     "update_profile": _a("accounts.users", "update_profile", "UpdateProfileInput", "user"),
+    # the Me page's shortcuts (issue 21): 待付款/待发货/待收货/售后 counts of the caller's own
+    "order_counts": _a("payments.counts", "order_counts", "NoInput", "user"),
     "delete_account": _a("orders.erasure", "delete_account", "NoInput", "user"),  # 注销账号
     # catalog
     "list_categories": _a("catalog.products", "list_categories", "NoInput", "public"),
     "list_products": _a("catalog.products", "list_products", "ListProductsInput", "public"),
     "get_product": _a("catalog.products", "get_product", "GetProductInput", "user_optional"),
+    # the search page's 热搜 (issue 21): last 7 days' searches, else best sellers' words
+    "hot_searches": _a("insight.search", "hot_searches", "HotSearchesInput", "public"),
     # addresses
     "add_address": _a("accounts.addresses", "add_address", "AddAddressInput", "user"),
     "list_addresses": _a("accounts.addresses", "list_addresses", "NoInput", "user"),

@@ -290,6 +290,10 @@ class Settings(SettingsModel):
     LIVE_PLUGIN: bool = False
     LIVE_TEMPLATE_ID: Optional[str] = None
 
+    # the mini-program's search page (issue 21, shared.insight.search): how long a warm
+    # instance keeps the hot keywords (hot_searches) before counting them again
+    HOT_SEARCHES_CACHE_SECONDS: float = Field(default=300.0, ge=0, le=3600)
+
     # checked at start only where a function is given them (a bad key refuses to start); not
     # required by every function, so the deploy hands them only to the functions that pay
     CHECKED_WHEN_SET: ClassVar[frozenset[str]] = frozenset(

@@ -3,7 +3,11 @@ const paging = require('../../utils/paging')
 
 Page({
   data: Object.assign(paging.initial(), { categories: [], current: '', catError: '' }),
-  onLoad() { return this.loadCategories() },
+  // a shared category opens on that category (?id=)
+  onLoad(options) {
+    if (options && options.id) this.setData({ current: String(options.id) })
+    return this.loadCategories().then(() => (options && options.id ? this.select(String(options.id)) : null))
+  },
   onShow() {
     const app = typeof getApp === 'function' ? getApp() : null
     const wanted = app && app.globalData && app.globalData.categoryId
@@ -25,5 +29,10 @@ Page({
   onSelect(e) { return this.select(e.currentTarget.dataset.id) },
   loadMore(reset) { return paging.loadList(this, (page) => api.call('list_products', { page, page_size: 10, category_id: this.data.current }), reset === true) },
   onReachBottom() { return this.loadMore() },
+  onShareAppMessage() {
+    const id = this.data.current
+    const found = this.data.categories.find((c) => c.id === id)
+    return { title: found ? found.name + ' · 好物小店' : '好物小店 · 全部分类', path: '/pages/category/category' + (id ? '?id=' + encodeURIComponent(id) : '') }
+  },
   onRetry() { return this.data.catError ? this.loadCategories() : this.loadMore(true) }
 })

@@ -5,6 +5,7 @@ const paging = require('../../utils/paging')
 // the home feed's A/B test (merchant: shopctl experiments create home_layout --variant grid
 // --variant list): two columns of cards, or one row per product
 const LAYOUTS = ['grid', 'list']
+const SHARE_TITLE = '好物小店，新鲜好货每天上新'
 
 Page({
   data: Object.assign(paging.initial(), {
@@ -31,5 +32,8 @@ Page({
   goCategory(e) { wx.switchTab({ url: '/pages/category/category' }); getApp().globalData.categoryId = e.currentTarget.dataset.id },
   goCampaigns() { wx.navigateTo({ url: '/packages/social/pages/campaigns/campaigns' }) },
   goNearby(e) { wx.navigateTo({ url: '/packages/nearby/pages/deals/deals?kind=' + e.currentTarget.dataset.kind }) },
-  goProduct(e) { wx.navigateTo({ url: '/pages/product/product?id=' + e.currentTarget.dataset.id }) }
+  goProduct(e) { wx.navigateTo({ url: '/pages/product/product?id=' + e.currentTarget.dataset.id }) },
+  goSearch() { wx.navigateTo({ url: '/packages/search/pages/search/search' }) },
+  // the shop's front page: no share code (create_share names a product, team or campaign)
+  onShareAppMessage() { return { title: SHARE_TITLE, path: '/pages/index/index' } }
 })

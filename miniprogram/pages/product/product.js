@@ -61,6 +61,15 @@ Page({
     const path = '/pages/product/product?id=' + encodeURIComponent(this.data.id)
     return share.shareMessage(title, path, this.shareCode, this.shareCode ? null : this.prepareShare())
   },
+  // 分享到朋友圈: the timeline opens this page alone with `query`; no promise is waited for
+  // there, so the share code goes in only when it is already made
+  onShareTimeline() {
+    const p = this.data.product
+    const query = 'id=' + encodeURIComponent(this.data.id) + (this.shareCode ? '&s=' + encodeURIComponent(this.shareCode) : '')
+    const answer = { title: (p && p.title) || '发现一件好物', query }
+    if (p && p.images && p.images[0]) answer.imageUrl = p.images[0]
+    return answer
+  },
   openCart() { this.setData({ pickerShow: true, pickerAction: 'cart' }) },
   openBuy() { this.setData({ pickerShow: true, pickerAction: 'buy' }) },
   closePicker() { this.setData({ pickerShow: false }) },

@@ -179,6 +179,14 @@ Page({
       return address
     } catch (e) { api.showError(e); return null }
   },
+  // the address book (packages/address) in choose mode answers with the address tapped there
+  pickAddress() {
+    const current = this.data.address
+    wx.navigateTo({
+      url: '/packages/address/pages/list/list?mode=choose' + (current ? '&selected=' + current.id : ''),
+      events: { chosen: (address) => this.setData({ address, addresses: this.data.addresses.filter((a) => a.id !== address.id).concat([address]) }) }
+    })
+  },
   chooseAddress(e) {
     const address = this.data.addresses.find((a) => a.id === e.currentTarget.dataset.id)
     if (!address) return Promise.resolve(null)
