@@ -57,4 +57,21 @@ function tap(domNode) {
   }))
 }
 
-module.exports = { renderPage, texts, tap, ROOT }
+// Open a page as the framework would: a wx double whose requests `request` answers (e.g.
+// answers.backend()), the page rendered, onLoad(query), onShow and onReady run, its requests
+// answered. Returns the rendered page (comp.instance is the page).
+async function openPage(route, query, wxOptions) {
+  const config = require('../../config')
+  config.mode = 'gateway'
+  if (!global.getApp) require('./page').installApp()
+  global.wx = require('./wx').createWx(wxOptions || {})
+  const comp = renderPage(route)
+  const page = comp.instance
+  if (page.onLoad) await page.onLoad(query || {})
+  if (page.onShow) await page.onShow()
+  if (page.onReady) await page.onReady()
+  for (let i = 0; i < 5; i++) await simulate.sleep(5)
+  return comp
+}
+
+module.exports = { renderPage, openPage, texts, tap, ROOT }

@@ -64,7 +64,16 @@ function screenshot(chromium, htmlFile, pngFile) {
 // wx whose requests go to the gateway, counted so a shot waits for the page's answers
 function shotWx() {
   let inflight = 0
-  const wx = createWx({ request: (o) => { inflight++; return realRequest(o).finally(() => { inflight-- }) },
+  const record = process.env.SHOTS_RECORD // a file: every action's last answer, to write test fixtures from
+  const answers = {}
+  const wx = createWx({ request: (o) => {
+    inflight++
+    return realRequest(o).then((res) => {
+      const action = o.url.split('/api/')[1]
+      if (record && !(answers[action] && answers[action].ok)) { answers[action] = res.data; fs.writeFileSync(record, JSON.stringify(answers, null, 1)) }
+      return res
+    }).finally(() => { inflight-- })
+  },
     location: LOCATION, subscribe: 'fail' })
   Object.assign(wx, {
     getSystemInfoSync: () => ({ windowWidth: 375, windowHeight: 812, screenWidth: 375, screenHeight: 812, pixelRatio: 2, statusBarHeight: 44, safeArea: { top: 44, bottom: 778, left: 0, right: 375, width: 375, height: 734 } }),
