@@ -38,12 +38,21 @@ const MAIN = [
   ['chat', 'packages/assistant/pages/chat/chat', () => ({})]
 ]
 
+// the other pages of today's app.json, opened on something the demo shop has
+const QUERIES = {
+  'packages/order/pages/aftersale/aftersale': (s) => ({ order_id: s.orderId }),
+  'packages/nearby/pages/store/store': (s) => ({ store_id: s.storeId }),
+  'packages/ar/pages/tryon/tryon': (s) => ({ product_id: s.productId }),
+  'packages/social/pages/bargain/bargain': () => ({}),
+  'packages/live/pages/room/room': () => ({})
+}
+
 // every page of app.json: the main ones by name, any other one (a page added later) by its route
 function allPages() {
   const routes = APP.pages.slice()
   for (const sub of APP.subPackages || APP.subpackages || []) for (const p of sub.pages) routes.push(sub.root + '/' + p)
   const known = new Set(MAIN.map((m) => m[1]))
-  const extra = routes.filter((r) => !known.has(r)).map((r) => [r.replace(/^(packages\/)?/, '').replace(/pages\//g, '').replace(/\/[^/]+$/, '').replace(/\//g, '-'), r])
+  const extra = routes.filter((r) => !known.has(r)).map((r) => [r.replace(/^(packages\/)?/, '').replace(/pages\//g, '').replace(/\/[^/]+$/, '').replace(/\//g, '-'), r, QUERIES[r]])
   return MAIN.concat(extra).filter((m) => routes.includes(m[1]))
 }
 
@@ -110,6 +119,10 @@ async function setup(api) {
   const second = (products.items[1] && await api.call('get_product', { product_id: products.items[1].id })) || detail
   await api.call('cart_add', { sku_id: sku.id, quantity: 1 })
   await api.call('cart_add', { sku_id: second.skus.find((s) => s.stock > 0).id, quantity: 2 })
+  try {
+    const stores = await api.call('nearby_stores', { lat: LOCATION.latitude, lng: LOCATION.longitude, radius_m: 50000, page: 1, page_size: 1 })
+    state.storeId = stores.items.length ? stores.items[0].id : ''
+  } catch (e) { state.storeId = '' }
   try {
     const campaigns = await api.call('list_group_buys', {})
     state.campaignId = campaigns.items.length ? campaigns.items[0].id : ''
