@@ -14,7 +14,7 @@ test('empty-state component shows its text and emits retry', () => {
   return simulate.sleep(10).then(() => expect(retry).toHaveBeenCalled())
 })
 
-test('empty-state shows the illustration of its kind; an error shows the network one', () => {
+test('empty-state shows the illustration of its kind; a network error the network one', () => {
   require('./helpers/render-page') // lets simulate.load run the component's JS a second time
   const id = simulate.load(path.join(__dirname, '..', 'components', 'empty-state', 'empty-state'))
   const src = (props) => {
@@ -25,6 +25,7 @@ test('empty-state shows the illustration of its kind; an error shows the network
   }
   expect(src({ kind: 'cart', text: '购物车是空的' })).toBe('/assets/empty/cart.png')
   expect(src({ kind: 'orders' })).toBe('/assets/empty/orders.png')
-  expect(src({ type: 'error', text: '网络不给力' })).toBe('/assets/empty/network.png')
+  expect(src({ type: 'error', text: '网络不给力，请检查网络后重试' })).toBe('/assets/empty/network.png')
+  expect(src({ type: 'error', text: '内容不存在' })).toBe('/assets/empty/box.png')
   expect(src({})).toBe('/assets/empty/box.png')
 })

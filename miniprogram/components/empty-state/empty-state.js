@@ -1,10 +1,12 @@
 // Empty or error state: an illustration, a line of text and an optional action button ("retry").
-// kind picks the picture (cart | orders | search | network | box); an error shows "network".
+// kind picks the picture (cart | orders | search | network | box); without one an error about
+// the network (api.js's NETWORK sentence, or no text) shows "network", any other error "box".
 const KINDS = ['cart', 'orders', 'search', 'network', 'box']
 
 function derive(type, text, action, kind) {
   const isError = type === 'error'
-  const picture = isError ? 'network' : (KINDS.includes(kind) ? kind : 'box')
+  const networkError = isError && (!text || text.indexOf('网络') >= 0)
+  const picture = KINDS.includes(kind) ? kind : networkError ? 'network' : 'box'
   return {
     image: '/assets/empty/' + picture + '.png',
     shown: text || (isError ? '加载失败' : '这里还什么都没有'),

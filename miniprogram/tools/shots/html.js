@@ -127,7 +127,7 @@ body { width: ${WIDTH}px; height: 812px; overflow: hidden; font-family: "PingFan
 .shot-home { position: absolute; left: 50%; bottom: 8px; width: 134px; height: 5px; margin-left: -67px; border-radius: 3px; background: #111; }
 main, wx-view, wx-scroll-view, wx-swiper, wx-swiper-item, wx-navigator, wx-form, wx-cover-view, wx-movable-area, wx-rich-text, wx-checkbox-group, wx-radio-group, wx-picker, wx-picker-view { display: block; }
 wx-text, wx-label { display: inline; white-space: pre-wrap; }
-wx-image, wx-cover-image { display: inline-block; width: 320px; height: 240px; overflow: hidden; background: #eee center / cover no-repeat; }
+wx-image, wx-cover-image { display: inline-block; width: 320px; height: 240px; overflow: hidden; background: center / cover no-repeat; }
 wx-scroll-view { overflow: hidden; }
 wx-swiper { height: 150px; overflow: hidden; }
 wx-swiper-item { width: 100%; height: 100%; }
@@ -162,8 +162,12 @@ function shotHtml(comp, route, app) {
   const navHeight = win.navigationStyle === 'custom' ? 0 : 88
   const tabHeight = tabIndex >= 0 ? 84 : 0
   annotate(comp.dom, route)
-  let css = BASE + wxss(path.join(ROOT, 'app.wxss'), 'main') + wxss(path.join(ROOT, route + '.wxss'), 'main')
+  let css = wxss(path.join(ROOT, 'app.wxss'), 'main') + wxss(path.join(ROOT, route + '.wxss'), 'main')
   for (const [tag, file] of Object.entries(components(pageJson))) css += wxss(file + '.wxss', tag)
+  // in a mini-program 100vh is the page's window (below the navigation bar, above the tab bar),
+  // not the whole screen the browser would take
+  const pageHeight = 812 - navHeight - tabHeight
+  css = BASE + css.replace(/(-?\d*\.?\d+)vh\b/g, (m, n) => +(parseFloat(n) * pageHeight / 100).toFixed(2) + 'px')
   const navBg = win.navigationBarBackgroundColor || '#ffffff'
   const navFg = win.navigationBarTextStyle === 'white' ? '#fff' : '#000'
   const nav = navHeight ? `<div class="shot-nav" style="background:${navBg};color:${navFg}">${escapeHtml(win.navigationBarTitleText || '')}<div class="shot-nav__dots"></div></div>` : ''
@@ -178,7 +182,7 @@ function shotHtml(comp, route, app) {
   }
   const bg = win.backgroundColor || '#fff'
   return `<!doctype html><html><head><meta charset="utf-8"><style>${css}</style></head>
-<body style="background:${bg}">${nav}<div class="shot-page" style="height:${812 - navHeight - tabHeight}px">${comp.dom.outerHTML}</div>${tabbar}<div class="shot-home"></div></body></html>`
+<body style="background:${bg}">${nav}<div class="shot-page" style="height:${pageHeight}px">${comp.dom.outerHTML}</div>${tabbar}<div class="shot-home"></div></body></html>`
 }
 
 module.exports = { shotHtml, wxss, selector, rpx, components }
