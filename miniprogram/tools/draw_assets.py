@@ -16,6 +16,7 @@ RED = (228, 57, 60, 255)
 PALE = (253, 236, 236, 255)
 GREY = (102, 102, 102, 255)
 LIGHT = (221, 221, 221, 255)
+WHITE = (255, 255, 255, 255)
 SS = 4  # supersampling
 
 
@@ -40,7 +41,7 @@ def tab_home(d: ImageDraw.ImageDraw, c: tuple[int, ...], fill: bool) -> None:
     d.line(s(12, 40, 40.5, 14, 69, 40), fill=c, width=w * SS, joint="curve")
     body = s(20, 36, 61, 68)
     d.rounded_rectangle(body, radius=4 * SS, outline=c, width=w * SS, fill=c if fill else None)
-    d.rounded_rectangle(s(34, 50, 47, 68), radius=2 * SS, fill=(255, 255, 255, 255) if fill else c)
+    d.rounded_rectangle(s(34, 50, 47, 68), radius=2 * SS, fill=WHITE if fill else c)
 
 
 def tab_category(d: ImageDraw.ImageDraw, c: tuple[int, ...], fill: bool) -> None:
@@ -89,10 +90,11 @@ def cat_tea(d: ImageDraw.ImageDraw) -> None:
 def cat_home(d: ImageDraw.ImageDraw) -> None:
     d.polygon(s(48, 18, 80, 46, 16, 46), fill=RED)
     d.rectangle(s(24, 44, 72, 78), fill=RED)
-    d.rectangle(s(42, 56, 54, 78), fill=(255, 255, 255, 255))
+    d.rectangle(s(42, 56, 54, 78), fill=WHITE)
 
 
-CATEGORIES = {"cat_fruit": cat_fruit, "cat_snack": cat_snack, "cat_tea": cat_tea, "cat_home": cat_home}
+CATEGORIES = {"cat_fruit": cat_fruit, "cat_snack": cat_snack, "cat_tea": cat_tea,
+              "cat_home": cat_home}
 
 
 def category_other(d: ImageDraw.ImageDraw) -> None:
@@ -108,13 +110,15 @@ def empty_base(d: ImageDraw.ImageDraw) -> None:
 
 def empty_cart(d: ImageDraw.ImageDraw) -> None:
     d.line(s(72, 46, 88, 46, 100, 108, 156, 108), fill=GREY, width=6 * SS, joint="curve")
-    d.polygon(s(92, 60, 170, 60, 162, 94, 98, 94), outline=RED, width=6 * SS, fill=(255, 255, 255, 255))
+    d.polygon(s(92, 60, 170, 60, 162, 94, 98, 94), outline=RED, width=6 * SS,
+              fill=WHITE)
     for x in (108, 148):
         d.ellipse(s(x - 8, 116, x + 8, 132), fill=GREY)
 
 
 def empty_orders(d: ImageDraw.ImageDraw) -> None:
-    d.rounded_rectangle(s(88, 34, 152, 126), radius=8 * SS, fill=(255, 255, 255, 255), outline=GREY, width=5 * SS)
+    d.rounded_rectangle(s(88, 34, 152, 126), radius=8 * SS, fill=WHITE, outline=GREY,
+                        width=5 * SS)
     d.rounded_rectangle(s(104, 26, 136, 42), radius=5 * SS, fill=RED)
     for y in (62, 80, 98):
         d.line(s(102, y, 138, y), fill=LIGHT, width=5 * SS)
@@ -122,7 +126,7 @@ def empty_orders(d: ImageDraw.ImageDraw) -> None:
 
 
 def empty_search(d: ImageDraw.ImageDraw) -> None:
-    d.ellipse(s(84, 38, 140, 94), fill=(255, 255, 255, 255), outline=GREY, width=7 * SS)
+    d.ellipse(s(84, 38, 140, 94), fill=WHITE, outline=GREY, width=7 * SS)
     d.line(s(132, 88, 158, 116), fill=RED, width=10 * SS)
     d.line(s(102, 66, 122, 66), fill=LIGHT, width=5 * SS)
 
@@ -131,18 +135,22 @@ def empty_network(d: ImageDraw.ImageDraw) -> None:
     for r, col in ((46, GREY), (32, GREY), (18, RED)):
         d.arc(s(120 - r, 96 - r, 120 + r, 96 + r), 215, 325, fill=col, width=7 * SS)
     d.ellipse(s(113, 100, 127, 114), fill=RED)
-    d.line(s(80, 40, 160, 120), fill=(255, 255, 255, 255), width=11 * SS)
+    d.line(s(80, 40, 160, 120), fill=WHITE, width=11 * SS)
     d.line(s(80, 40, 160, 120), fill=GREY, width=5 * SS)
 
 
 def empty_box(d: ImageDraw.ImageDraw) -> None:
-    d.polygon(s(80, 60, 120, 44, 160, 60, 120, 76), fill=(255, 255, 255, 255), outline=GREY, width=5 * SS)
-    d.polygon(s(80, 60, 120, 76, 120, 124, 80, 108), fill=(255, 255, 255, 255), outline=GREY, width=5 * SS)
-    d.polygon(s(160, 60, 120, 76, 120, 124, 160, 108), fill=PALE, outline=GREY, width=5 * SS)
+    d.polygon(s(80, 60, 120, 44, 160, 60, 120, 76),
+              fill=WHITE, outline=GREY, width=5 * SS)
+    d.polygon(s(80, 60, 120, 76, 120, 124, 80, 108),
+              fill=WHITE, outline=GREY, width=5 * SS)
+    d.polygon(s(160, 60, 120, 76, 120, 124, 160, 108),
+              fill=PALE, outline=GREY, width=5 * SS)
     d.line(s(100, 52, 140, 68), fill=RED, width=5 * SS)
 
 
-EMPTY = {"cart": empty_cart, "orders": empty_orders, "search": empty_search, "network": empty_network,
+EMPTY = {"cart": empty_cart, "orders": empty_orders, "search": empty_search,
+         "network": empty_network,
          "box": empty_box}
 
 
