@@ -138,7 +138,7 @@ wx-button[data-type="primary"] { color: #fff; background-color: #07c160; }
 wx-button[data-type="warn"] { color: #fff; background-color: #fa5151; }
 wx-button[data-disabled="true"] { opacity: .6; }
 wx-button[data-plain="true"] { background: transparent; }
-wx-input { display: block; height: 1.4em; min-height: 1.4em; line-height: 1.4em; overflow: hidden; white-space: nowrap; }
+wx-input { display: flex; align-items: center; height: 1.4em; min-height: 1.4em; overflow: hidden; white-space: nowrap; }
 wx-textarea { display: block; width: 300px; height: 150px; overflow: hidden; }
 wx-input[data-placeholder], wx-textarea[data-placeholder] { color: #999; }
 wx-checkbox, wx-radio { display: inline-block; vertical-align: middle; width: 22px; height: 22px; box-sizing: border-box; border: 1px solid #d1d1d1; border-radius: 3px; background: #fff; }
