@@ -8,7 +8,7 @@ SNAPSHOT ?= .dev/shop-snapshot.json
 STAMP := $(VENV)/.installed
 
 .PHONY: run reset test test-python test-miniprogram check check-ruff check-mypy check-imports bench \
-        bench-nearby bench-marketing bench-insight bench-reco assistant-eval package deploy-plan install functions docs openapi clean
+        bench-nearby bench-marketing bench-insight bench-reco assistant-eval shots package deploy-plan install functions docs openapi clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -37,6 +37,18 @@ test-python: $(STAMP)
 # the mini-program's component, page, end-to-end (starts the dev gateway) and size tests
 test-miniprogram: $(STAMP)
 	cd miniprogram && npm install --no-audit --no-fund && npm test
+
+# PNGs of the main pages (and any other page of app.json) with the demo shop, for a person to look
+# at: miniprogram/shots/<page>.png, 750 x 1624 (375 x 812 at 2x). The dev gateway on a free port,
+# miniprogram-simulate, headless Chromium from Debian (installed here when apt-get can; nothing is
+# downloaded at run time). SHOTS_PAGES=home,cart shoots only those.
+shots: $(STAMP)
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || test -n "$$CHROMIUM" || \
+	  { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-wqy-microhei; } || \
+	  { echo "make shots needs Chromium: sudo apt-get install -y chromium fonts-wqy-microhei (or CHROMIUM=/path/to/chrome)"; exit 1; }
+	@fc-list :lang=zh | grep -q . || { [ "$$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y fonts-wqy-microhei; } || \
+	  echo "no Chinese font: sudo apt-get install -y fonts-wqy-microhei, or the shots show boxes for Chinese text"
+	cd miniprogram && npx jest -c tools/shots/jest.config.js
 
 # ruff, mypy and the import contracts (.importlinter); all three run, any failing fails `check`
 check: $(STAMP)

@@ -5,7 +5,8 @@ const fs = require('fs')
 const path = require('path')
 
 const ROOT = path.join(__dirname, '..')
-const IGNORED = new Set(['node_modules', 'tests', 'package.json', 'package-lock.json', 'project.config.json', 'project.private.config.json', '.gitignore'])
+// tools/ (make shots, drawing the assets) and shots/ (its PNGs) are not packed either
+const IGNORED = new Set(['node_modules', 'tests', 'tools', 'shots', 'package.json', 'package-lock.json', 'project.config.json', 'project.private.config.json', '.gitignore'])
 
 function walk(dir, out) {
   for (const name of fs.readdirSync(dir)) {

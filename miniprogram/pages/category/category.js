@@ -1,5 +1,6 @@
 const api = require('../../services/api')
 const paging = require('../../utils/paging')
+const { withIcons } = require('../../utils/category-icons')
 
 Page({
   data: Object.assign(paging.initial(), { categories: [], current: '', catError: '' }),
@@ -16,7 +17,7 @@ Page({
   async loadCategories() {
     try {
       const res = await api.call('list_categories', {})
-      const categories = res.items || []
+      const categories = withIcons(res.items)
       this.setData({ categories, catError: '' })
       if (!this.data.current && categories.length) await this.select(categories[0].id)
       else if (!categories.length) this.setData({ empty: true })

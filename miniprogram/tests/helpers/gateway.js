@@ -65,7 +65,8 @@ async function startGateway() {
     if (proc.exitCode !== null) return resolve()
     proc.once('exit', () => resolve())
     proc.kill('SIGTERM')
-    setTimeout(() => { if (proc.exitCode === null) proc.kill('SIGKILL') }, 3000).unref()
+    const timer = setTimeout(() => { if (proc.exitCode === null) proc.kill('SIGKILL') }, 3000)
+    if (timer.unref) timer.unref() // a number under jsdom (make shots)
   })
   return { base, port, stop, log: () => log }
 }

@@ -17,6 +17,20 @@ function shimPage() {
   }
 }
 
+// simulate.load runs each page's and component's JS with require: a second load in the same
+// file found it cached under jest, Component() did not run again and the components rendered
+// empty. Evaluating the UI file afresh each time (its own requires of services/, utils/, config
+// still shared and cached) lets one test file render several pages.
+const fs = require('fs')
+require('miniprogram-simulate/src/utils').runJs = (filePath) => {
+  const file = filePath.endsWith('.js') ? filePath : filePath + '.js'
+  const mod = { exports: {} }
+  const localRequire = (rel) => require(rel.startsWith('.') ? path.resolve(path.dirname(file), rel) : rel)
+  // eslint-disable-next-line no-new-func
+  new Function('require', 'module', 'exports', '__filename', '__dirname', fs.readFileSync(file, 'utf8'))(
+    localRequire, mod, mod.exports, file, path.dirname(file))
+}
+
 function renderPage(route) {
   shimPage()
   const id = simulate.load(path.join(ROOT, route), { rootPath: ROOT })
@@ -50,4 +64,21 @@ function dispatchTap(exparser, domNode) {
   }))
 }
 
-module.exports = { renderPage, texts, tap, ROOT }
+// Open a page as the framework would: a wx double whose requests `request` answers (e.g.
+// answers.backend()), the page rendered, onLoad(query), onShow and onReady run, its requests
+// answered. Returns the rendered page (comp.instance is the page).
+async function openPage(route, query, wxOptions) {
+  const config = require('../../config')
+  config.mode = 'gateway'
+  if (!global.getApp) require('./page').installApp()
+  global.wx = require('./wx').createWx(wxOptions || {})
+  const comp = renderPage(route)
+  const page = comp.instance
+  if (page.onLoad) await page.onLoad(query || {})
+  if (page.onShow) await page.onShow()
+  if (page.onReady) await page.onReady()
+  for (let i = 0; i < 5; i++) await simulate.sleep(5)
+  return comp
+}
+
+module.exports = { renderPage, openPage, texts, tap, ROOT }
