@@ -8,8 +8,10 @@ test('checkout: the address, each line with its price, the total and the submit 
   const text = comp.dom.textContent
   expect(text).toContain('张三 13800000000')
   expect(text).toContain('世纪大道1号')
-  expect(text).toContain('赣南脐橙 5斤装 × 2')
-  expect(text).toContain('¥79.80')
+  expect(text).toContain('赣南脐橙5斤装 ¥39.90× 2')
+  // the server's price before paying (preview_order): goods, freight, payable
+  expect(text).toContain('商品金额¥79.80')
+  expect(text).toContain('实付款¥79.80')
   expect(texts(comp, 'wx-button')).toContain('提交订单')
 })
 

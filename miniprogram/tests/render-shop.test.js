@@ -32,6 +32,11 @@ test('product: price, title, subtitle and the buy bar; recommendations below', a
 test('me: the nickname and the entries to orders, after-sales, membership, coupons', async () => {
   const comp = await openPage('pages/me/me', {}, { request: backend() })
   const text = comp.dom.textContent
-  expect(text).toContain(DEMO.get_profile.nickname)
+  // the nickname is the value of WeChat's nickname input (the simulator renders no input
+  // value, so the bound data is read); the order counts come from order_counts
+  expect(comp.querySelector('.nickname')).toBeTruthy()
+  expect(comp.instance.data.profile.nickname)
+    .toBe(DEMO.get_profile.nickname)
+  expect(text).toContain(`${DEMO.order_counts.pending_payment}待付款`)
   for (const entry of ['我的订单', '退款/售后', '会员与签到', '我的优惠券']) expect(text).toContain(entry)
 })

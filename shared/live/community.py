@@ -132,11 +132,23 @@ def get_community(ctx: Context, req: CommunityIdInput) -> dict[str, Any]:
     view["is_member"] = bool(mine and mine["community_id"] == doc["_id"])
     view["is_leader"] = ctx.user_id == doc["leader_user_id"]
     if view["is_member"] or view["is_leader"]:
+        prices = list(ctx.db.community_prices.find(
+            {"community_id": {"$in": [doc["_id"], None]}}).limit(200))
+        titles = _sku_titles(ctx.db, [p["sku_id"] for p in prices])
         view["member_prices"] = [
-            {"sku_id": p["sku_id"], "product_id": p.get("product_id"), "price": p["price"]}
-            for p in ctx.db.community_prices.find(
-                {"community_id": {"$in": [doc["_id"], None]}}).limit(200)]
+            {"sku_id": p["sku_id"], "product_id": p.get("product_id"), "price": p["price"],
+             "title": titles.get(p["sku_id"], "")} for p in prices]
     return view
+
+
+def _sku_titles(db: Database, sku_ids: list[str]) -> dict[str, str]:
+    """SKU id -> "product title spec values", so a member reads what the price is for."""
+    skus = list(db.skus.find({"_id": {"$in": sku_ids}}, {"product_id": 1, "specs": 1}))
+    products = {p["_id"]: p.get("title", "") for p in db.products.find(
+        {"_id": {"$in": sorted({s["product_id"] for s in skus})}}, {"title": 1})}
+    return {s["_id"]: " ".join([products.get(s["product_id"], ""),
+                                *[str(v) for v in (s.get("specs") or {}).values()]]).strip()
+            for s in skus}
 
 
 def join_community(ctx: Context, req: CommunityIdInput) -> dict[str, Any]:

@@ -82,6 +82,17 @@ def test_a_communitys_own_price_wins_over_the_all_communities_price(db):
     assert order["items"][0]["price"] == 700 and order["total"] == 1400
 
 
+def test_members_read_each_member_price_by_its_products_title_and_spec(db):
+    apple = sku(1000)
+    cid = community(Member())
+    merchant("merchant_set_community_price", {"community_id": cid, "sku_id": apple,
+                                              "price": 700}).data
+    shown = joined(cid).call("get_community", {"community_id": cid}).data["member_prices"]
+    product = db.products.find_one({"_id": db.skus.find_one({"_id": apple})["product_id"]})
+    assert [(p["sku_id"], p["price"]) for p in shown] == [(apple, 700)]
+    assert shown[0]["title"].startswith(product["title"])
+
+
 def test_place_order_charges_members_their_price_and_others_the_catalog(db):
     apple = sku(1000)
     cid = community(Member())

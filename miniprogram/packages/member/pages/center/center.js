@@ -2,13 +2,14 @@
 const api = require('../../../../services/api')
 const paging = require('../../../../utils/paging')
 const { couponText } = require('../../../../utils/coupon')
+const { beijingTime } = require('../../../../utils/time')
 
 function decorate(c) {
   const mine = c.claimed_by_me || 0
   const soldOut = c.remaining != null && c.remaining <= 0
   const limitReached = c.per_user_limit != null && mine >= c.per_user_limit
   return Object.assign({}, c, {
-    text: couponText(c), claimedByMe: mine, canClaim: !soldOut && !limitReached,
+    text: couponText(c), validTo: beijingTime(c.valid_to), claimedByMe: mine, canClaim: !soldOut && !limitReached,
     buttonText: limitReached ? '已领取' : (soldOut ? '已抢光' : (mine ? '再领一张' : '立即领取'))
   })
 }

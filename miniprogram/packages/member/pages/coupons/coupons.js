@@ -1,5 +1,6 @@
 const api = require('../../../../services/api')
 const paging = require('../../../../utils/paging')
+const { beijingTime } = require('../../../../utils/time')
 const { couponText } = require('../../../../utils/coupon')
 
 Page({
@@ -9,7 +10,7 @@ Page({
   loadMore(reset) {
     return paging.loadList(this, async (page) => {
       const res = await api.call('list_my_coupons', { status: this.data.status, page })
-      res.items = (res.items || []).map((c) => Object.assign({}, c, { text: couponText(c) }))
+      res.items = (res.items || []).map((c) => Object.assign({}, c, { text: couponText(c), validTo: beijingTime(c.valid_to) }))
       return res
     }, reset === true)
   },

@@ -1,5 +1,6 @@
 const api = require('../../../../services/api')
 const { requestSubscribe } = require('../../../../services/subscribe')
+const { levelName, nextLevelText } = require('../../../../utils/levels')
 
 Page({
   data: { membership: null, loading: true, error: '', signing: false },
@@ -7,7 +8,8 @@ Page({
   async load() {
     this.setData({ loading: true, error: '' })
     try {
-      this.setData({ membership: await api.call('get_membership', {}), loading: false })
+      const membership = await api.call('get_membership', {})
+      this.setData({ membership, levelName: levelName(membership.level), nextText: nextLevelText(membership.next_level), loading: false })
     } catch (e) { this.setData({ loading: false, error: e.message }) }
   },
   async signIn() {
