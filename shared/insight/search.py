@@ -72,7 +72,8 @@ def searched(db: Database, since: Any) -> list[dict[str, Any]]:
 def title_words(title: str) -> list[str]:
     """The words of a product title: Latin words, short Chinese runs whole, longer ones cut."""
     text = title.lower()
-    words: list[str] = list(_LATIN.findall(text))
+    # a number alone ("85" of "黑巧克力 85%", "3" of "80抽×3") is no word to search by
+    words: list[str] = [w for w in _LATIN.findall(text) if not w.isdigit()]
     for run in _CJK.findall(text):
         if len(run) <= WHOLE_RUN:
             if len(run) >= 2:

@@ -141,3 +141,10 @@ def test_it_is_served_over_http_by_the_gateway(gateway: str) -> None:
     with urllib.request.urlopen(request, timeout=10) as response:
         body = json.loads(response.read())
     assert body["data"]["keywords"] == ["草莓"]
+
+
+def test_a_number_alone_in_a_title_is_no_hot_word() -> None:
+    from shared.insight.search import title_words
+    words = title_words("黑巧克力 85% iPhone15 80抽×3")
+    assert "85" not in words and "80" not in words
+    assert "iphone15" in words and "黑巧克力" in words

@@ -18,6 +18,8 @@ Page({
     return this.trackGroup()
   },
   async load() {
+    // opened without its id (a broken link or share): say so instead of the server's field error
+    if (!this.data.id) { this.setData({ loading: false, error: '链接已失效，找不到这个社群' }); return }
     this.setData({ loading: true, error: '' })
     try {
       this.setData({ community: await api.call('get_community', { community_id: this.data.id }), loading: false })

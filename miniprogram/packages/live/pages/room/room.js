@@ -19,6 +19,8 @@ Page({
     return this.load()
   },
   async load() {
+    // opened without its id (a broken link or share): say so instead of the server's field error
+    if (!this.data.id) { this.setData({ loading: false, error: '链接已失效，找不到这个直播间' }); return }
     this.setData({ loading: true, error: '' })
     try {
       const room = await api.call('get_live_room', { room_id: this.data.id })

@@ -11,6 +11,8 @@ Page({
     return this.load()
   },
   async load() {
+    // opened without its id (a broken link or share): say so instead of the server's field error
+    if (!this.data.id) { this.setData({ loading: false, error: '链接已失效，找不到这个售后单' }); return }
     this.setData({ loading: true, error: '' })
     try {
       this.show(await api.call('get_after_sale', { after_sale_id: this.data.id }))
