@@ -17,7 +17,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, Protocol, TypeVar
 
 from tests.unit.test_fanout import tc3_signature
 
@@ -298,7 +298,18 @@ class ScfApiDouble:
         return {}
 
 
-def _handler(double: ScfApiDouble) -> type:
+class ApiDouble(Protocol):
+    """A Tencent Cloud API 3.0 double served over loopback: it answers a POST and knows its host
+    (the signature covers it)."""
+    host: str
+
+    def handle(self, path: str, headers: Any, payload: bytes) -> dict[str, Any]: ...
+
+
+D = TypeVar("D", bound=ApiDouble)
+
+
+def _handler(double: ApiDouble) -> type:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - the http.server API
             payload = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -314,7 +325,8 @@ def _handler(double: ScfApiDouble) -> type:
     return Handler
 
 
-def serve_double(double: ScfApiDouble) -> Iterator[ScfApiDouble]:
+def serve_double(double: D) -> Iterator[D]:
+    """Serve an API 3.0 double (SCF's here, TBaaS's in tests/tbaas_double.py) on a free port."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(double))
     server.daemon_threads = True
     double.host = f"127.0.0.1:{server.server_port}"

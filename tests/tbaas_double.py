@@ -15,9 +15,9 @@ import threading
 import time
 import uuid
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
+from tests.scf_api_double import serve_double  # noqa: F401 - the same loopback server
 from tests.unit.test_fanout import tc3_signature
 
 SECRET_ID, SECRET_KEY = "AKIDtbaasdouble0123456789", "tbaas-double-secret-key"
@@ -88,34 +88,3 @@ class TbaasDouble:
         return {"Response": {"Result": {"Code": 0, "CodeMessage": "SUCCESS", "TxId": tx_id,
                                         "GasUsed": 120, "Message": "", "Result": ""},
                              "RequestId": request_id}}
-
-
-def _handler(double: TbaasDouble) -> type:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the http.server API
-            payload = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            data = json.dumps(double.handle(self.path, self.headers, payload)).encode()
-            self.send_response(200)  # API 3.0 answers errors with 200 and Response.Error
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-    return Handler
-
-
-def serve_double(double: TbaasDouble) -> Iterator[TbaasDouble]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(double))
-    server.daemon_threads = True
-    double.host = f"127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
-        yield double
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
