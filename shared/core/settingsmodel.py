@@ -102,7 +102,7 @@ def _scalar(kind: Any, value: Any) -> Any:
             try:
                 return float(value.strip())
             except ValueError:
-                pass
+                raise _Invalid from None   # "fast" is no number: the setting is refused
     elif kind is str:
         if isinstance(value, str):
             return value

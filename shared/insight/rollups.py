@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterable, Optional
 from pymongo.errors import DuplicateKeyError
 
 from shared.core.context import Context, Database
+from shared.core.db import insert_once
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 BEIJING = timezone(timedelta(hours=8))
@@ -144,13 +145,20 @@ def apply_rows(db: Database, collection: str, rows: Rows, chunk: str) -> int:
     moved = 0
     for key, update in rows.items():
         update = {**update, "$push": {"chunks": {"$each": [chunk], "$slice": -KEEP_CHUNKS}}}
-        try:
-            db[collection].update_one({"_id": key, "chunks": {"$ne": chunk}}, update,
-                                      upsert=True)
+        if _apply_once(db[collection], key, chunk, update):
             moved += 1
-        except DuplicateKeyError:   # the document has this chunk already: a repeated run
-            pass
     return moved
+
+
+def _apply_once(collection: Any, key: str, chunk: str, update: dict[str, Any]) -> bool:
+    """Add one chunk's counts to a row unless the row has that chunk already (a run repeated
+    after a death): then the filter misses, the upsert's insert meets the existing _id, and
+    the duplicate key is the answer "already counted"."""
+    try:
+        collection.update_one({"_id": key, "chunks": {"$ne": chunk}}, update, upsert=True)
+        return True
+    except DuplicateKeyError:
+        return False
 
 
 # ---- watermarks ----------------------------------------------------------------------------
@@ -188,10 +196,7 @@ def after(field: str, mark: tuple[datetime, str]) -> dict[str, Any]:
 
 
 def _take_lease(db: Database, state: str, now: datetime) -> bool:
-    try:
-        db.insight_state.insert_one({"_id": state, "at": EPOCH, "id": "", "lease_until": EPOCH})
-    except DuplicateKeyError:
-        pass
+    insert_once(db.insight_state, {"_id": state, "at": EPOCH, "id": "", "lease_until": EPOCH})
     return db.insight_state.update_one(
         {"_id": state, "lease_until": {"$lte": now}},
         {"$set": {"lease_until": now + LEASE}}).modified_count == 1

@@ -23,10 +23,10 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Optional
 
 from pydantic import Field
-from pymongo.errors import DuplicateKeyError
 
 from shared.core.common import PageInput, iso, page_of
 from shared.core.context import Context, Database
+from shared.core.db import insert_once
 from shared.core.events import OrderEvent
 from shared.core.log import get_logger, log_event
 
@@ -82,16 +82,14 @@ def on_order_paid(db: Database, event: OrderEvent) -> None:
     amount = base * percent // 100
     if amount <= 0:
         return
-    try:
-        db.commissions.insert_one({
-            "_id": entry_id(order["_id"]), "kind": "order",
-            "leader_user_id": community["leader_user_id"],
-            "community_id": community["community_id"], "order_id": order["_id"],
-            "buyer_user_id": order["user_id"], "order_total": order.get("total", 0),
-            "base": base, "percent": percent, "amount": amount, "reversed": 0, "refunds": [],
-            "status": "pending", "created_at": event.now, "checked_at": event.now})
-    except DuplicateKeyError:
-        return  # delivered before
+    # a second delivery of the event finds the entry there and earns nothing twice
+    insert_once(db.commissions, {
+        "_id": entry_id(order["_id"]), "kind": "order",
+        "leader_user_id": community["leader_user_id"],
+        "community_id": community["community_id"], "order_id": order["_id"],
+        "buyer_user_id": order["user_id"], "order_total": order.get("total", 0),
+        "base": base, "percent": percent, "amount": amount, "reversed": 0, "refunds": [],
+        "status": "pending", "created_at": event.now, "checked_at": event.now})
 
 
 def _count_group_order(db: Database, order: dict[str, Any], community: dict[str, Any]) -> None:
@@ -99,13 +97,10 @@ def _count_group_order(db: Database, order: dict[str, Any], community: dict[str,
     (the dashboard counts the marks, so a repeated delivery counts nothing twice)."""
     if not community.get("open_gid"):
         return
-    try:
-        db.group_share_orders.insert_one({
-            "_id": order["_id"], "community_id": community["community_id"],
-            "group_id": f"{community['community_id']}:{community['open_gid']}",
-            "amount": order.get("total", 0), "at": order.get("paid_at")})
-    except DuplicateKeyError:
-        pass
+    insert_once(db.group_share_orders, {
+        "_id": order["_id"], "community_id": community["community_id"],
+        "group_id": f"{community['community_id']}:{community['open_gid']}",
+        "amount": order.get("total", 0), "at": order.get("paid_at")})
 
 
 def _slice(whole: int, before: int, after: int, total: int) -> int:
@@ -148,15 +143,12 @@ def _claw_back(db: Database, doc: dict[str, Any], refund_id: str, share: int,
                now: datetime) -> None:
     if share <= 0:
         return
-    try:
-        db.commissions.insert_one({
-            "_id": f"claw:{refund_id}", "kind": "clawback",
-            "leader_user_id": doc["leader_user_id"], "community_id": doc.get("community_id"),
-            "order_id": doc.get("order_id"), "buyer_user_id": doc.get("buyer_user_id"),
-            "amount": -share, "reversed": 0, "status": "available", "created_at": now,
-            "available_at": now})
-    except DuplicateKeyError:
-        pass
+    insert_once(db.commissions, {
+        "_id": f"claw:{refund_id}", "kind": "clawback",
+        "leader_user_id": doc["leader_user_id"], "community_id": doc.get("community_id"),
+        "order_id": doc.get("order_id"), "buyer_user_id": doc.get("buyer_user_id"),
+        "amount": -share, "reversed": 0, "status": "available", "created_at": now,
+        "available_at": now})
 
 
 # ---- the release timer -----------------------------------------------------------------------
