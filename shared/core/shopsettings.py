@@ -8,30 +8,18 @@ off).
 """
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any, Optional
 
 from shared.core.config import get_settings
+from shared.core.warmcache import WarmCache
 
-# setting id -> (the database handle it was read from, monotonic expiry, the document); the
-# handle is kept (not its id()) so that a new database (tests, a reset) never sees old values
-_cache: dict[str, tuple[Any, float, Optional[dict[str, Any]]]] = {}
-_lock = threading.Lock()
+_cache: WarmCache[Optional[dict[str, Any]]] = WarmCache()
 
 
 def shop_setting(db: Any, setting_id: str) -> Optional[dict[str, Any]]:
     """The setting's document (None if never set), from this instance's cache while fresh."""
-    ttl = get_settings().SHOP_SETTINGS_CACHE_SECONDS
-    now = time.monotonic()
-    cached = _cache.get(setting_id)
-    if ttl > 0 and cached is not None and cached[0] is db and cached[1] > now:
-        return cached[2]
-    doc = db.shop_settings.find_one({"_id": setting_id})
-    if ttl > 0:
-        with _lock:
-            _cache[setting_id] = (db, now + ttl, doc)
-    return doc
+    return _cache.get(db, setting_id, get_settings().SHOP_SETTINGS_CACHE_SECONDS,
+                      lambda: db.shop_settings.find_one({"_id": setting_id}))
 
 
 def save_shop_setting(db: Any, setting_id: str, fields: dict[str, Any]) -> None:
@@ -42,8 +30,4 @@ def save_shop_setting(db: Any, setting_id: str, fields: dict[str, Any]) -> None:
 
 def forget_shop_settings(setting_id: Optional[str] = None) -> None:
     """Drop one cached setting, or all of them."""
-    with _lock:
-        if setting_id is None:
-            _cache.clear()
-        else:
-            _cache.pop(setting_id, None)
+    _cache.forget(setting_id)

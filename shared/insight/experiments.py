@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import threading
-import time
 from datetime import datetime
 from typing import Any, Optional
 
@@ -35,6 +33,7 @@ from shared.core.config import get_settings
 from shared.core.context import Context, Database
 from shared.core.db import insert_once
 from shared.core.errors import ShopError
+from shared.core.warmcache import WarmCache
 
 # no ":" (it joins key and subject in an exposure's _id), no spaces
 KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -124,31 +123,17 @@ def merchant_list_experiments(ctx: Context, req: ListExperimentsInput) -> dict[s
 
 # ---- the experiment as a warm instance sees it ----------------------------------------------
 
-# key -> (the database handle, monotonic expiry, the document or None for an unknown key);
-# unknown keys are kept too: the mini-program may ask for a key the merchant has not created
-_cache: dict[str, tuple[Any, float, Optional[dict[str, Any]]]] = {}
-_lock = threading.Lock()
+# unknown keys are kept too (None): the mini-program may ask for a key not created yet
+_cache: WarmCache[Optional[dict[str, Any]]] = WarmCache()
 
 
 def experiment_for(db: Database, key: str) -> Optional[dict[str, Any]]:
-    ttl = get_settings().EXPERIMENTS_CACHE_SECONDS
-    now = time.monotonic()
-    cached = _cache.get(key)
-    if ttl > 0 and cached is not None and cached[0] is db and cached[1] > now:
-        return cached[2]
-    doc = db.experiments.find_one({"_id": key}, {"variants": 1, "starts_at": 1, "ends_at": 1})
-    if ttl > 0:
-        with _lock:
-            _cache[key] = (db, now + ttl, doc)
-    return doc
+    return _cache.get(db, key, get_settings().EXPERIMENTS_CACHE_SECONDS, lambda: db.experiments
+                      .find_one({"_id": key}, {"variants": 1, "starts_at": 1, "ends_at": 1}))
 
 
 def forget_experiments(key: Optional[str] = None) -> None:
-    with _lock:
-        if key is None:
-            _cache.clear()
-        else:
-            _cache.pop(key, None)
+    _cache.forget(key)
 
 
 # ---- assignment ------------------------------------------------------------------------------

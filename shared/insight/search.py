@@ -10,15 +10,14 @@ is the same for everyone and changes slowly: a warm instance keeps it
 from __future__ import annotations
 
 import re
-import threading
-import time
 from datetime import timedelta
-from typing import Any, Optional
+from typing import Any
 
 from pydantic import Field
 
 from shared.core.common import Input
 from shared.core.context import Context, Database
+from shared.core.warmcache import WarmCache
 
 HOT_SEARCH_DAYS = 7
 MAX_HOT = 20
@@ -39,10 +38,8 @@ class HotSearchesInput(Input):
     limit: int = Field(default=10, ge=1, le=MAX_HOT)
 
 
-# the last answer of this warm instance: (the database handle it was read from, monotonic time
-# it was made, keywords); a new handle (another shop, a test's fresh database) reads again
-_cache: dict[str, tuple[Any, float, list[dict[str, Any]]]] = {}
-_lock = threading.Lock()
+# the last answer of this warm instance (a new database handle reads again)
+_cache: WarmCache[list[dict[str, Any]]] = WarmCache()
 
 
 def normalise(keyword: Any) -> str:
@@ -122,20 +119,12 @@ def compute(ctx: Context) -> list[dict[str, Any]]:
 
 def hot_searches(ctx: Context, req: HotSearchesInput) -> dict[str, Any]:
     """The most searched keywords of the last 7 days, topped up with best sellers' words."""
-    ttl = ctx.settings.HOT_SEARCHES_CACHE_SECONDS
-    now = time.monotonic()
-    cached: Optional[tuple[Any, float, list[dict[str, Any]]]] = _cache.get("hot")
-    if cached is None or cached[0] is not ctx.db or now - cached[1] >= ttl:
-        hot = compute(ctx)
-        with _lock:
-            _cache["hot"] = (ctx.db, now, hot)
-    else:
-        hot = cached[2]
+    hot = _cache.get(ctx.db, "hot", ctx.settings.HOT_SEARCHES_CACHE_SECONDS,
+                     lambda: compute(ctx))
     items = hot[:req.limit]
     return {"items": items, "keywords": [h["keyword"] for h in items]}
 
 
 def forget() -> None:
     """Drop this instance's cached answer (tests; a new shop in the same process)."""
-    with _lock:
-        _cache.clear()
+    _cache.forget()

@@ -249,9 +249,9 @@ def test_a_new_experiment_is_seen_at_once_by_the_instance_that_made_it(db: Any) 
 
 def test_other_instances_see_an_experiment_within_the_cache_seconds(
         db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from shared.insight import experiments
     moment = [1000.0]
-    monkeypatch.setattr(experiments.time, "monotonic", lambda: moment[0])
+    from shared.core import warmcache  # where a warm instance keeps the experiment
+    monkeypatch.setattr(warmcache.time, "monotonic", lambda: moment[0])
     assert variant({"device_id": "device-abcdef01"}).data["variant"] is None
     db.experiments.insert_one({"_id": "home_layout", "metric": "order_paid", "variants": TWO,
                                "starts_at": None, "ends_at": None})  # made elsewhere

@@ -72,7 +72,8 @@ def test_shop_settings_are_kept_for_their_ttl_and_a_write_here_shows_at_once(
         db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from shared.core import shopsettings
     clock = _Monotonic()
-    monkeypatch.setattr(shopsettings.time, "monotonic", clock)
+    from shared.core import warmcache  # the cache shop settings are kept in
+    monkeypatch.setattr(warmcache.time, "monotonic", clock)
     db.shop_settings.insert_one({"_id": "member_levels", "v": 1})
     assert shopsettings.shop_setting(db, "member_levels")["v"] == 1
     db.shop_settings.update_one({"_id": "member_levels"}, {"$set": {"v": 2}})  # elsewhere
