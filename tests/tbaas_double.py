@@ -9,16 +9,15 @@ network would.
 """
 from __future__ import annotations
 
-import hmac
 import json
 import threading
-import time
 import uuid
-from datetime import datetime, timezone
 from typing import Any, Optional
 
-from tests.scf_api_double import serve_double  # noqa: F401 - the same loopback server
-from tests.unit.test_fanout import tc3_signature
+from tests.scf_api_double import (
+    serve_double,  # noqa: F401 - the same loopback server
+    tc3_refusal,
+)
 
 SECRET_ID, SECRET_KEY = "AKIDtbaasdouble0123456789", "tbaas-double-secret-key"
 CLUSTER, CHAIN, CONTRACT = "chainmaker-cluster-1", "chain_shop", "ShopTraceAnchor"
@@ -34,30 +33,8 @@ class TbaasDouble:
         self.fail_next = 0                           # answer this many calls with an error
 
     def check_signature(self, path: str, headers: Any, payload: bytes) -> Optional[str]:
-        auth = headers.get("Authorization", "")
-        algorithm, _, rest = auth.partition(" ")
-        fields = dict(part.strip().split("=", 1) for part in rest.split(",") if "=" in part)
-        secret_id, date, service, terminator = (fields.get("Credential", "").split("/") +
-                                                ["", "", "", ""])[:4]
-        timestamp = int(headers.get("X-TC-Timestamp", "0"))
-        signed = fields.get("SignedHeaders", "").split(";")
-        if algorithm != "TC3-HMAC-SHA256" or secret_id != SECRET_ID:
-            return "AuthFailure.SecretIdNotFound"
-        if abs(time.time() - timestamp) > 300:
-            return "AuthFailure.SignatureExpire"
-        expected_date = datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d")
-        if (date, service, terminator) != (expected_date, "tbaas", "tc3_request") or \
-                not {"content-type", "host"} <= set(signed) or headers.get("Host") != self.host:
-            return "AuthFailure.InvalidAuthorization"
-        lowered = {k.lower(): v for k, v in headers.items()}
-        expected = tc3_signature(SECRET_KEY, "POST", path.split("?", 1)[0] or "/", "", lowered,
-                                 signed, payload, timestamp, "tbaas")
-        if not hmac.compare_digest(expected, fields.get("Signature", "")):
-            return "AuthFailure.SignatureFailure"
-        if headers.get("X-TC-Version") != "2018-04-16" or \
-                headers.get("X-TC-Region") != self.region:
-            return "InvalidParameter.Region"
-        return None
+        return tc3_refusal(path, headers, payload, service="tbaas", host=self.host,
+                           region=self.region, credentials=(SECRET_ID, SECRET_KEY))
 
     def handle(self, path: str, headers: Any, payload: bytes) -> dict[str, Any]:
         request_id = str(uuid.uuid4())
