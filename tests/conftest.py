@@ -40,7 +40,6 @@ def shop_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SHOP_ENV", "test")
     monkeypatch.setenv("MERCHANT_TOKEN", MERCHANT_TOKEN)
-    monkeypatch.setenv("COUPON_CLAIM_RATE_LIMIT_PER_MINUTE", "100000")
     real_server = os.environ.get("TEST_MONGODB_URI")
     if real_server:
         monkeypatch.setenv("MONGODB_URI", real_server)

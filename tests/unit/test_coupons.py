@@ -367,3 +367,37 @@ def test_using_a_template_id_as_the_coupon_is_404(shopper):
     answer = _order(shopper, _sku(1000), coupon_id=template["id"])
 
     assert (answer.status, answer.code) == (404, "NOT_FOUND")
+
+
+# ---- the claim rate limit as production runs it (COUPON_CLAIM_RATE_LIMIT_PER_MINUTE, 20) ------
+
+def _claim_by_callfunction(token, coupon_id):
+    """claim_coupon as wx.cloud.callFunction reaches it: no client IP, the token in the data."""
+    from shared.core.runtime import serve
+    return serve("claim_coupon", {"coupon_id": coupon_id, "_token": token},
+                 {"request_id": "req-claim"})
+
+
+def test_forty_shoppers_claim_through_callfunction_in_one_minute_at_the_default_limit(db, clock):
+    clock.now = clock.now.replace(second=0, microsecond=0)   # every claim in one minute
+    template = _template(total=100, per_user_limit=1).data
+    shoppers = [new_shopper(f"crowd{n}") for n in range(40)]
+
+    answers = [_claim_by_callfunction(s.token, template["id"]) for s in shoppers]
+
+    assert [a["error"] for a in answers if not a["ok"]] == []   # no bucket shared by all
+
+
+def test_one_shopper_is_slowed_after_twenty_claims_a_minute_and_nobody_else(db, clock):
+    clock.now = clock.now.replace(second=0, microsecond=0)   # every claim in one minute
+    from shared.core.config import get_settings
+    assert get_settings().COUPON_CLAIM_RATE_LIMIT_PER_MINUTE == 20   # production's default
+    templates = [_template(total=10, per_user_limit=1).data for _ in range(21)]
+    greedy, other = new_shopper("greedy"), new_shopper("other")
+
+    codes = [_claim_by_callfunction(greedy.token, t["id"]) for t in templates]
+    answer = _claim_by_callfunction(other.token, templates[-1]["id"])
+
+    assert [a["ok"] for a in codes[:20]] == [True] * 20
+    assert codes[20]["error"]["code"] == "RATE_LIMITED"
+    assert answer["ok"], answer
