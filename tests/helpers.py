@@ -96,3 +96,50 @@ def deliver_owed_events() -> dict[str, Any]:
     from shared.core.db import get_db
     from shared.orders.aftermath import deliver_due_before
     return deliver_due_before(get_db(), utcnow(), batch=100_000)
+
+
+# ---- a loopback JSON API (WeChat's server API as its doubles answer it) ---------------------
+
+JsonRoute = Callable[[str, dict[str, list[str]], Any], Optional[dict[str, Any]]]
+
+
+def serve_json(route: JsonRoute) -> Any:
+    """Serve POSTs of JSON on a free loopback port: ``route(path, query, body)`` answers a dict
+    (sent as JSON) or None (404). A context manager yielding the base URL."""
+    import json
+    import threading
+    from contextlib import contextmanager
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs, urlparse
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the http.server API
+            url = urlparse(self.path)
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+            answer = route(url.path, parse_qs(url.query), body)
+            if answer is None:
+                self.send_error(404)
+                return
+            data = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    @contextmanager
+    def serving() -> Any:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                  daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_port}"
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join()
+    return serving()

@@ -12,14 +12,14 @@ import json
 import os
 import struct
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator, Optional
-from urllib.parse import parse_qs, urlencode, urlparse
+from urllib.parse import urlencode
 
 import pytest
 import requests
 
 from tests.conftest import merchant
+from tests.helpers import serve_json
 
 APPID, SECRET = "wx_test_appid", "wx-test-secret"
 TOKEN = "msgtoken123"
@@ -58,35 +58,14 @@ def wechat(db: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[WeChatDouble]:
     from shared.core.config import reset_settings
     double = WeChatDouble()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the http.server API
-            url = urlparse(self.path)
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-            data = json.dumps(double.handle(url.path, parse_qs(url.query), body)).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    for name, value in {"WX_APPID": APPID, "WX_SECRET": SECRET, "WX_MESSAGE_TOKEN": TOKEN,
-                        "WX_MESSAGE_AES_KEY": AES_KEY,
-                        "WECHAT_API_BASE": f"http://127.0.0.1:{server.server_port}"}.items():
-        monkeypatch.setenv(name, value)
-    reset_settings()
-    from shared.demo.seed import seed
-    seed(db)
-    yield double
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serve_json(lambda path, query, body: double.handle(path, query, body)) as base:
+        for name, value in {"WX_APPID": APPID, "WX_SECRET": SECRET, "WX_MESSAGE_TOKEN": TOKEN,
+                            "WX_MESSAGE_AES_KEY": AES_KEY, "WECHAT_API_BASE": base}.items():
+            monkeypatch.setenv(name, value)
+        reset_settings()
+        from shared.demo.seed import seed
+        seed(db)
+        yield double
 
 
 # ---- WeChat's side, written from its documentation -----------------------------------------

@@ -6,18 +6,15 @@ tapped a product (tracking events)."""
 from __future__ import annotations
 
 import itertools
-import json
 import threading
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterator
-from urllib.parse import parse_qs, urlparse
+from typing import Any, Iterator, Optional
 
 import pytest
 
 from tests.conftest import call, merchant, new_product
 from tests.faults import run_timer
-from tests.helpers import deliver_owed_events
+from tests.helpers import deliver_owed_events, serve_json
 from tests.unit.test_members import Member
 
 APPID, SECRET = "wx_live_appid", "wx-live-secret"
@@ -58,41 +55,20 @@ def wechat(db: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeLiveWeChat]
     from shared.core.config import reset_settings
     fake = FakeLiveWeChat()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the http.server API
-            url = urlparse(self.path)
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-            if url.path == "/cgi-bin/stable_token":
-                answer = {"access_token": "ACCESS_TOKEN_1", "expires_in": 7200}
-            elif url.path == "/wxa/business/getliveinfo":
-                token = (parse_qs(url.query).get("access_token") or [""])[0]
-                answer = fake.getliveinfo(token, body)
-            else:
-                self.send_error(404)
-                return
-            data = json.dumps(answer).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def route(path: str, query: dict[str, list[str]], body: Any) -> Optional[dict[str, Any]]:
+        if path == "/cgi-bin/stable_token":
+            return {"access_token": "ACCESS_TOKEN_1", "expires_in": 7200}
+        if path == "/wxa/business/getliveinfo":
+            return fake.getliveinfo((query.get("access_token") or [""])[0], body)
+        return None
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    monkeypatch.setenv("WX_APPID", APPID)
-    monkeypatch.setenv("WX_SECRET", SECRET)
-    monkeypatch.setenv("WECHAT_API_BASE", f"http://127.0.0.1:{server.server_port}")
-    monkeypatch.setenv("LIVE_PLUGIN", "1")
-    reset_settings()
-    yield fake
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serve_json(route) as base:
+        monkeypatch.setenv("WX_APPID", APPID)
+        monkeypatch.setenv("WX_SECRET", SECRET)
+        monkeypatch.setenv("WECHAT_API_BASE", base)
+        monkeypatch.setenv("LIVE_PLUGIN", "1")
+        reset_settings()
+        yield fake
 
 
 def plugin_room(roomid: int, status: int, start: datetime, product_id: str = "",
