@@ -4,18 +4,11 @@
 // detail pages show it, and it can be cancelled.
 const { createWx } = require('./helpers/wx')
 const { createPage, installApp } = require('./helpers/page')
-const { startGateway, realRequest } = require('./helpers/gateway')
+const { realRequest, useGateway } = require('./helpers/gateway')
 const config = require('../config')
 const api = require('../services/api')
 
-let gateway
-beforeAll(async () => {
-  gateway = await startGateway()
-  config.mode = 'gateway'
-  config.dev = true
-  config.gatewayBase = gateway.base
-}, 60000)
-afterAll(async () => { if (gateway) await gateway.stop() })
+const gateway = useGateway()
 
 // a 1x1 PNG
 const PNG = Uint8Array.from(Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==', 'base64')).buffer

@@ -3,18 +3,11 @@
 // from the merchant API), shopper B opens A's shared link and helps once, A sees the price drop.
 const { createWx } = require('./helpers/wx')
 const { createPage, installApp } = require('./helpers/page')
-const { startGateway, realRequest } = require('./helpers/gateway')
+const { realRequest, useGateway } = require('./helpers/gateway')
 const config = require('../config')
 const api = require('../services/api')
 
-let gateway
-beforeAll(async () => {
-  gateway = await startGateway()
-  config.mode = 'gateway'
-  config.dev = true
-  config.gatewayBase = gateway.base
-}, 60000)
-afterAll(async () => { if (gateway) await gateway.stop() })
+const gateway = useGateway()
 
 const query = (url) => Object.fromEntries(new URLSearchParams(url.split('?')[1]))
 

@@ -4,19 +4,12 @@
 // layout both times (the shop carries the phone's variant over to the shopper).
 const { createWx } = require('./helpers/wx')
 const { createPage, installApp } = require('./helpers/page')
-const { startGateway, realRequest } = require('./helpers/gateway')
+const { realRequest, useGateway } = require('./helpers/gateway')
 const config = require('../config')
 const api = require('../services/api')
 const experiments = require('../services/experiments')
 
-let gateway
-beforeAll(async () => {
-  gateway = await startGateway()
-  config.mode = 'gateway'
-  config.dev = true
-  config.gatewayBase = gateway.base
-}, 60000)
-afterAll(async () => { if (gateway) await gateway.stop() })
+const gateway = useGateway()
 
 const merchant = (action, data) => realRequest({
   url: gateway.base + '/api/' + action, method: 'POST', data,

@@ -4,19 +4,12 @@
 // the pages' inputs are what the server's strict models accept.
 const { createWx } = require('./helpers/wx')
 const { createPage, installApp } = require('./helpers/page')
-const { startGateway, realRequest } = require('./helpers/gateway')
+const { realRequest, useGateway } = require('./helpers/gateway')
 const config = require('../config')
 const api = require('../services/api')
 const track = require('../services/track')
 
-let gateway
-beforeAll(async () => {
-  gateway = await startGateway()
-  config.mode = 'gateway'
-  config.dev = true
-  config.gatewayBase = gateway.base
-}, 60000)
-afterAll(async () => { if (gateway) await gateway.stop() })
+const gateway = useGateway()
 
 function phone(extra) {
   const w = createWx({ request: realRequest })

@@ -3,18 +3,11 @@
 // really calls the gateway: login -> browse -> add to cart -> checkout -> sandbox pay -> paid.
 const { createWx } = require('./helpers/wx')
 const { createPage, installApp } = require('./helpers/page')
-const { startGateway, realRequest } = require('./helpers/gateway')
+const { realRequest, useGateway } = require('./helpers/gateway')
 const config = require('../config')
 const api = require('../services/api')
 
-let gateway
-beforeAll(async () => {
-  gateway = await startGateway()
-  config.mode = 'gateway'
-  config.dev = true
-  config.gatewayBase = gateway.base
-}, 60000)
-afterAll(async () => { if (gateway) await gateway.stop() })
+const gateway = useGateway()
 
 test('a shopper logs in, browses, buys and pays in the sandbox', async () => {
   global.wx = createWx({ request: realRequest })

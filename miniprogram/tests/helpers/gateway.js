@@ -71,4 +71,20 @@ async function startGateway() {
   return { base, port, stop, log: () => log }
 }
 
-module.exports = { startGateway, realRequest }
+// The dev gateway for a test file, the mini-program pointed at it in gateway mode with the dev
+// sandbox: started before the file's tests, stopped after. Its fields (base, port, log, stop)
+// are there once the tests run.
+function useGateway() {
+  const config = require('../../config')
+  const gateway = {}
+  beforeAll(async () => {
+    Object.assign(gateway, await startGateway())
+    config.mode = 'gateway'
+    config.dev = true
+    config.gatewayBase = gateway.base
+  }, 60000)
+  afterAll(async () => { if (gateway.stop) await gateway.stop() })
+  return gateway
+}
+
+module.exports = { startGateway, realRequest, useGateway }
