@@ -151,8 +151,11 @@ def write_report_png(data: dict[str, Any], path: Path) -> None:
     rows = data["variants"]
     names = [row["name"] for row in rows]
     rates = [100 * row["rate"] for row in rows]
-    below = [100 * (row["rate"] - row["rate_ci"][0]) if row.get("rate_ci") else 0 for row in rows]
-    above = [100 * (row["rate_ci"][1] - row["rate"]) if row.get("rate_ci") else 0 for row in rows]
+    # the answer rounds rate and interval apart: a bound a hair past the rate is no negative bar
+    below = [max(0.0, 100 * (row["rate"] - row["rate_ci"][0])) if row.get("rate_ci") else 0
+             for row in rows]
+    above = [max(0.0, 100 * (row["rate_ci"][1] - row["rate"])) if row.get("rate_ci") else 0
+             for row in rows]
     rate_ax.bar(names, rates, color="#07c160", yerr=[below, above], capsize=8)
     for x, (rate, row) in enumerate(zip(rates, rows)):
         rate_ax.annotate(f"{rate:.2f}%\n{row['conversions']}/{row['users']}", (x, rate),
